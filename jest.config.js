@@ -1,0 +1,15 @@
+/** Jest in native ESM mode (node --experimental-vm-modules), TypeScript through SWC. */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', {
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+      module: { type: 'es6' },
+    }],
+  },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 120_000,
+  // Temporal's worker and the spawned gilfoyle process may hold handles a moment after close.
+  forceExit: true,
+};

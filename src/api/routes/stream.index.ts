@@ -1,0 +1,99 @@
+import { Readable } from 'node:stream';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import rangeParser from 'range-parser';
+import { HttpError } from '../../domain/errors.ts';
+import { isSafeStreamFileName, isUuid, streamKey } from '../../domain/paths.ts';
+import { StorageNotFoundError } from '../../storage/driver.ts';
+import type { AppEnv } from '../deps.ts';
+import type { AppRouter } from '../create-app.ts';
+import { errorResponses } from '../envelope.ts';
+
+const contentTypes: Record<string, string> = {
+  m3u8: 'application/vnd.apple.mpegurl',
+  mpd: 'application/dash+xml',
+  m4s: 'video/iso.segment',
+  mp4: 'video/mp4',
+  m4a: 'audio/mp4',
+  ts: 'video/mp2t',
+  aac: 'audio/aac',
+  jpg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  vtt: 'text/vtt; charset=utf-8',
+};
+export const contentTypeOf = (name: string) =>
+  contentTypes[name.slice(name.lastIndexOf('.') + 1).toLowerCase()] ?? 'application/octet-stream';
+
+export const streamRoute = createRoute({
+  method: 'get',
+  path: '/medias/{id}/stream/{path}',
+  tags: ['Streaming'],
+  summary: 'Stream a file of a playable media: master.m3u8, rendition playlists, segments',
+  description: 'Supports Range requests (206). Answers 425 Too Early until the media is playable.',
+  request: {
+    params: z.object({
+      id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }),
+      path: z.string().openapi({ param: { name: 'path', in: 'path' }, example: 'master.m3u8' }),
+    }),
+    headers: z.object({ range: z.string().optional().openapi({ example: 'bytes=0-1023' }) }),
+  },
+  responses: {
+    200: { description: 'The whole file', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    416: { description: 'The range lies outside the file' },
+    ...errorResponses(400, 404, 425),
+  },
+});
+
+async function stream(c: Context<AppEnv>) {
+  const id = c.req.param('id') ?? '';
+  const name = c.req.param('path') ?? '';
+  if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
+  const { medias, storage } = c.var.deps;
+  const media = await medias.get(id);
+  if (!media) throw new HttpError(404, `media ${id} not found`);
+  // Anything but a plain file name (.., encoded slashes, absolute paths) is simply not a file of this media.
+  if (!isSafeStreamFileName(name)) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
+  if (!media.playable) throw new HttpError(425, `media ${id} is ${media.status} and not playable yet`);
+  const key = streamKey(id, name);
+  const info = await storage.stat(key);
+  if (!info) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
+
+  const headers: Record<string, string> = {
+    'Content-Type': contentTypeOf(name),
+    'Accept-Ranges': 'bytes',
+    'Last-Modified': info.modified.toUTCString(),
+    'Cache-Control': name.endsWith('.m3u8') || name.endsWith('.mpd') ? 'public, max-age=10' : 'public, max-age=3600',
+  };
+  const rangeHeader = c.req.header('range');
+  let status: 200 | 206 = 200;
+  let range: { start: number; end: number } | undefined;
+  if (rangeHeader && info.size > 0) {
+    const parsed = rangeParser(info.size, rangeHeader, { combine: true });
+    if (parsed === -1) {
+      return c.body(null, 416, { 'Content-Range': `bytes */${info.size}`, 'Accept-Ranges': 'bytes' });
+    }
+    // Malformed headers (-2) and multi-range requests get the whole file, as RFC 9110 allows.
+    if (parsed !== -2 && parsed.length === 1) {
+      range = { start: parsed[0]!.start, end: parsed[0]!.end };
+      status = 206;
+      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+    }
+  }
+  headers['Content-Length'] = String(range ? range.end - range.start + 1 : info.size);
+  if (c.req.method === 'HEAD') return c.body(null, status, headers);
+  let body: Readable;
+  try {
+    body = await storage.get(key, range);
+  } catch (err) {
+    if (err instanceof StorageNotFoundError) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
+    throw err;
+  }
+  return c.body(Readable.toWeb(body) as unknown as ReadableStream, status, headers);
+}
+
+export function registerStreamRoutes(app: AppRouter) {
+  app.openAPIRegistry.registerPath(streamRoute);
+  app.get('/medias/:id/stream/:path', stream);
+}

@@ -1,0 +1,107 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import busboy from 'busboy';
+import type { Context } from 'hono';
+import { HttpError } from '../../domain/errors.ts';
+import { isUuid, sourceKey } from '../../domain/paths.ts';
+import { uploadableStatuses, type SourceKind } from '../../domain/status.ts';
+import { mediaUploadedTopic } from '../../messaging/messages.ts';
+import type { AppEnv } from '../deps.ts';
+import { toMediaJson } from './medias.schemas.ts';
+
+class FileTooLarge extends Error {}
+
+/** Room for multipart boundaries and headers around the file in Content-Length. */
+const multipartOverhead = 64 * 1024;
+
+interface ReceivedFile {
+  size: number;
+  filename: string | null;
+  contentType: string | null;
+}
+
+/**
+ * Streams the multipart field "file" straight into storage, never holding the whole file.
+ * Past `maxSize` the write is aborted and its partial object discarded.
+ */
+async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Promise<ReceivedFile> {
+  const { storage } = c.var.deps;
+  const contentType = c.req.header('content-type') ?? '';
+  const body = c.req.raw.body;
+  if (!body) throw new HttpError(400, 'the request has no body: send multipart/form-data with a field named "file"');
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: { 'content-type': contentType }, limits: { files: 1, fileSize: maxSize, fields: 20, parts: 30 } });
+  } catch {
+    throw new HttpError(400, 'malformed multipart/form-data (missing boundary?)');
+  }
+  const input = Readable.fromWeb(body as unknown as WebReadableStream);
+  return new Promise<ReceivedFile>((resolve, reject) => {
+    let stored: Promise<ReceivedFile> | null = null;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      input.unpipe(parser);
+      input.resume(); // drain the rest so the client gets our answer
+      reject(err);
+    };
+    parser.on('file', (field, stream, info) => {
+      if (field !== 'file' || stored) {
+        stream.resume();
+        return;
+      }
+      stream.on('limit', () => stream.destroy(new FileTooLarge()));
+      stored = storage.put(key, stream).then(
+        (size) => ({ size, filename: info.filename?.slice(0, 255) || null, contentType: info.mimeType || null }),
+        (err: Error) => {
+          throw err instanceof FileTooLarge
+            ? new HttpError(413, `the file is larger than the maximum of ${maxSize} bytes (max_file_size)`)
+            : err;
+        },
+      );
+      stored.catch(fail);
+    });
+    parser.on('error', () => fail(new HttpError(400, 'malformed multipart/form-data body')));
+    input.on('error', () => fail(new HttpError(400, 'the upload was interrupted')));
+    parser.on('close', () => {
+      if (failed) return;
+      if (!stored) return fail(new HttpError(400, 'multipart field "file" is missing'));
+      stored.then(resolve, fail);
+    });
+    input.pipe(parser);
+  });
+}
+
+export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
+  const id = c.req.param('id') ?? '';
+  if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
+  const { medias, config, storage, logger } = c.var.deps;
+  const maxSize = config.settings.max_file_size;
+  const contentType = c.req.header('content-type') ?? '';
+  if (!/^multipart\/form-data\b/i.test(contentType)) {
+    throw new HttpError(415, 'expected multipart/form-data with the file in a field named "file"');
+  }
+  const declared = Number(c.req.header('content-length'));
+  if (Number.isFinite(declared) && declared > maxSize + multipartOverhead) {
+    throw new HttpError(413, `the file is larger than the maximum of ${maxSize} bytes (max_file_size)`);
+  }
+  const media = await medias.get(id);
+  if (!media) throw new HttpError(404, `media ${id} not found`);
+  if (!uploadableStatuses.includes(media.status)) {
+    throw new HttpError(409, `media ${id} is ${media.status}: an upload is accepted only while ${uploadableStatuses.join(' or ')}`);
+  }
+  const key = sourceKey(id);
+  const file = await receiveFile(c, key, maxSize);
+  const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, mediaUploadedTopic);
+  if (!scheduled) {
+    const now = await medias.get(id);
+    if (!now) {
+      await storage.deletePrefix(key).catch(() => undefined);
+      throw new HttpError(404, `media ${id} was deleted during the upload`);
+    }
+    throw new HttpError(409, `media ${id} became ${now.status} during the upload`);
+  }
+  logger.info({ mediaId: id, kind, size: file.size }, 'upload stored, processing scheduled');
+  return c.json({ code: 200, data: toMediaJson(scheduled) }, 200);
+};

@@ -1,0 +1,145 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { EncodingLadder } from '../domain/renditions.ts';
+import { encodeTaskQueueOf, processMediaWorkflowType, workflowIdOf, type ProcessMediaInput } from '../domain/workflow.ts';
+import type { Logger } from '../logger.ts';
+import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
+import { mediaUploadedMessage } from '../messaging/messages.ts';
+
+export interface BridgeDeps {
+  rabbit: RabbitConnection;
+  temporal: Client;
+  queue: string;
+  prefetch: number;
+  taskQueue: string;
+  ladder: EncodingLadder;
+  maxAttempts: number;
+  encodeTimeoutSeconds: number;
+  logger: Logger;
+  /** Wait before handing back a message whose workflow could not be started (Temporal down). */
+  retryDelayMs?: number;
+}
+
+export type StartOutcome = 'started' | 'already-started' | 'dead-lettered' | 'requeued';
+
+/**
+ * Consumes "media uploaded" messages and starts one processMedia workflow per media,
+ * id media-{id}. The message is acked only once the start succeeded (or the workflow
+ * already exists); one that cannot be parsed is rejected to the dead-letter queue.
+ */
+export function createBridge(deps: BridgeDeps) {
+  const { rabbit, temporal, queue, logger } = deps;
+  let channel: Channel | null = null;
+  let consumerTag: string | null = null;
+  let stopping = false;
+  const inFlight = new Set<Promise<unknown>>();
+  const listeners = new Set<(outcome: StartOutcome, mediaId: string | null) => void>();
+
+  async function startWorkflow(input: ProcessMediaInput): Promise<'started' | 'already-started'> {
+    try {
+      await temporal.workflow.start(processMediaWorkflowType, {
+        workflowId: workflowIdOf(input.mediaId),
+        taskQueue: deps.taskQueue,
+        args: [input],
+        // A duplicate message for a media that finished must not process it again; a media
+        // whose run failed (Errored) may be processed again after a new upload or a retry.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      });
+      return 'started';
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already-started';
+      throw err;
+    }
+  }
+
+  async function handle(ch: Channel, msg: ConsumeMessage): Promise<StartOutcome> {
+    let parsed;
+    try {
+      parsed = mediaUploadedMessage.safeParse(JSON.parse(msg.content.toString('utf8')));
+    } catch {
+      parsed = null;
+    }
+    if (!parsed?.success) {
+      logger.error({ body: msg.content.toString('utf8').slice(0, 200) }, 'unparseable message sent to the dead-letter queue');
+      ch.nack(msg, false, false);
+      return 'dead-lettered';
+    }
+    const m = parsed.data;
+    try {
+      const outcome = await startWorkflow({
+        mediaId: m.mediaId,
+        sourceKey: m.sourceKey,
+        kind: m.kind,
+        ladder: deps.ladder,
+        maxAttempts: deps.maxAttempts,
+        encodeTaskQueue: encodeTaskQueueOf(deps.taskQueue),
+        encodeTimeoutSeconds: deps.encodeTimeoutSeconds,
+      });
+      logger.info({ mediaId: m.mediaId, outcome }, 'workflow start');
+      ch.ack(msg);
+      return outcome;
+    } catch (err) {
+      logger.warn({ mediaId: m.mediaId, err: (err as Error).message }, 'could not start workflow, message requeued');
+      await new Promise((r) => setTimeout(r, deps.retryDelayMs ?? 2000));
+      ch.nack(msg, false, true);
+      return 'requeued';
+    }
+  }
+
+  async function consume(ch: Channel) {
+    await assertTopology(ch, queue);
+    await ch.prefetch(deps.prefetch);
+    const { consumerTag: tag } = await ch.consume(queue, (msg) => {
+      if (!msg) return;
+      const p = handle(ch, msg).then(
+        (outcome) => {
+          for (const l of listeners) l(outcome, (() => {
+            try {
+              return (JSON.parse(msg.content.toString()) as { mediaId?: string }).mediaId ?? null;
+            } catch {
+              return null;
+            }
+          })());
+        },
+        (err) => logger.error({ err }, 'message handling failed'),
+      );
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    });
+    consumerTag = tag;
+  }
+
+  return {
+    /** Called by the connection's setup after each (re)connect. */
+    async start() {
+      if (stopping) return;
+      const ch = await rabbit.createChannel();
+      ch.on('error', (err: Error) => logger.warn({ err: err.message }, 'bridge channel error'));
+      channel = ch;
+      await consume(ch);
+      rabbit.on('connect', () => {
+        if (stopping) return;
+        void (async () => {
+          const next = await rabbit.createChannel();
+          next.on('error', () => undefined);
+          channel = next;
+          await consume(next);
+        })().catch((err) => logger.error({ err }, 'bridge could not resume consuming'));
+      });
+      logger.info({ queue }, 'bridge consuming');
+    },
+    /** Stops taking messages and waits for those in hand. */
+    async stop() {
+      stopping = true;
+      if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => undefined);
+      await Promise.allSettled([...inFlight]);
+      await channel?.close().catch(() => undefined);
+    },
+    /** Observes each handled message (tests, metrics). */
+    onHandled(listener: (outcome: StartOutcome, mediaId: string | null) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { Command, Option } from 'commander';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { migrate } from '../db/migrate.ts';
+import { createLogger } from '../logger.ts';
+import { createResources, startApi, startBridge, startWorker, version, type Running } from './roles.ts';
+
+type Role = 'api' | 'bridge' | 'worker';
+
+/** Reads the config once, here at the entry point; everything below receives it. */
+function configFrom(opts: { config?: string }): Config {
+  try {
+    return loadConfig({ file: opts.config, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gilfoyle: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function run(roles: Role[], opts: { config?: string }) {
+  const config = configFrom(opts);
+  const logger = createLogger(config.log.level);
+  const resources = createResources(config, logger);
+  const running: Running[] = [];
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    for (const r of [...running].reverse()) {
+      await r.stop().catch((err) => logger.error({ err, role: r.name }, 'stop failed'));
+    }
+    await resources.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  try {
+    if (roles.includes('api')) {
+      // One machine: the API applies pending migrations itself (an advisory lock keeps this safe).
+      const applied = await migrate(config.database.url);
+      if (applied.length) logger.info({ applied }, 'migrations applied');
+    }
+    const starters = { worker: startWorker, bridge: startBridge, api: startApi };
+    for (const role of (['worker', 'bridge', 'api'] as const).filter((r) => roles.includes(r))) {
+      running.push(await starters[role](config, logger, resources));
+    }
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'could not start');
+    await resources.close();
+    process.exit(1);
+  }
+}
+
+const program = new Command('gilfoyle')
+  .description('Self-hosted media server: upload, encode with FFmpeg, stream as HLS')
+  .version(version)
+  .addOption(new Option('-c, --config <file>', 'YAML config file (default: $GILFOYLE_CONFIG or ./gilfoyle.yml)'));
+
+const roleCommand = (name: string, roles: Role[], description: string) =>
+  program
+    .command(name)
+    .description(description)
+    .action(() => run(roles, program.opts()));
+
+roleCommand('all', ['api', 'bridge', 'worker'], 'run every role in one process (one machine)');
+roleCommand('api', ['api'], 'run the REST API and the outbox relay');
+roleCommand('bridge', ['bridge'], 'run the RabbitMQ → Temporal bridge');
+roleCommand('worker', ['worker'], 'run a Temporal worker: workflows and FFmpeg encodes');
+
+program
+  .command('migrate')
+  .description('apply pending database migrations')
+  .action(async () => {
+    const config = configFrom(program.opts());
+    const applied = await migrate(config.database.url);
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+  });
+
+program
+  .command('config')
+  .description('print the effective configuration (file + environment + defaults) as YAML')
+  .action(() => {
+    process.stdout.write(stringify(configFrom(program.opts())));
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.ts';
+import { createApp } from '../api/create-app.ts';
+import type { AppDeps, DependencyState } from '../api/deps.ts';
+import { createBridge } from '../bridge/bridge.ts';
+import type { Config } from '../config/schema.ts';
+import { createMediaRepository } from '../db/medias.ts';
+import { createOutboxRepository } from '../db/outbox.ts';
+import { createPool, type Db } from '../db/pool.ts';
+import type { EncodingLadder } from '../domain/renditions.ts';
+import { encodeTaskQueueOf, workflowIdOf } from '../domain/workflow.ts';
+import type { Logger } from '../logger.ts';
+import { connectRabbit, type RabbitConnection } from '../messaging/connection.ts';
+import { createOutboxRelay } from '../messaging/relay.ts';
+import { createStorage } from '../storage/index.ts';
+
+export const version: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface Running {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** The encoding ladder the workflow receives, from config. */
+export function ladderOf(config: Config): EncodingLadder {
+  const e = config.encoding;
+  return {
+    rungs: e.renditions.map((r) => ({
+      name: r.name,
+      height: r.height,
+      videoBitrate: r.video_bitrate,
+      maxRate: r.max_rate ?? Math.round(r.video_bitrate * 1.07),
+    })),
+    audioBitrate: e.audio_bitrate,
+    maxFrameRate: e.max_frame_rate,
+    gopSeconds: e.gop_seconds,
+    segmentSeconds: e.segment_seconds,
+  };
+}
+
+/** Shared connections, opened on first use by the roles that need them. */
+export function createResources(config: Config, logger: Logger) {
+  let db: Db | null = null;
+  let rabbit: Promise<RabbitConnection> | null = null;
+  let temporal: Promise<Client> | null = null;
+  return {
+    db: () => (db ??= createPool(config.database.url, config.database.pool_size)),
+    rabbit: () => (rabbit ??= connectRabbit(config.rabbitmq.url, logger)),
+    temporal: () =>
+      (temporal ??= Connection.connect({ address: config.temporal.address }).then(
+        (connection) => new Client({ connection, namespace: config.temporal.namespace }),
+      )),
+    async close() {
+      if (temporal) await (await temporal).connection.close().catch(() => undefined);
+      if (rabbit) await (await rabbit).close().catch(() => undefined);
+      if (db) await db.end().catch(() => undefined);
+    },
+  };
+}
+export type Resources = ReturnType<typeof createResources>;
+
+const withTimeout = async (p: Promise<unknown>, ms: number): Promise<DependencyState> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([p, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms)))]);
+    return 'up';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+export async function startApi(config: Config, logger: Logger, res: Resources): Promise<Running> {
+  const db = res.db();
+  const storage = createStorage(config.storage);
+  await storage.check();
+  const rabbit = await res.rabbit();
+  const temporal = await res.temporal();
+  const deps: AppDeps = {
+    config,
+    version,
+    medias: createMediaRepository(db),
+    storage,
+    logger,
+    async stopWorkflow(mediaId, reason) {
+      try {
+        await temporal.workflow.getHandle(workflowIdOf(mediaId)).terminate(reason);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    },
+    async checkDependencies() {
+      const [database, rabbitmq, temporalState, storageState] = await Promise.all([
+        withTimeout(db.query('SELECT 1'), 2000),
+        withTimeout(rabbit.createChannel().then((ch) => ch.close()), 2000),
+        withTimeout(temporal.workflowService.getSystemInfo({}), 2000),
+        withTimeout(storage.check(), 2000),
+      ]);
+      return { database, rabbitmq, temporal: temporalState, storage: storageState };
+    },
+  };
+  const relay = createOutboxRelay({ db, outbox: createOutboxRepository(db), rabbit, queue: config.rabbitmq.queue, logger });
+  await relay.start();
+  const app = createApp(deps);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
+      logger.info({ url: `http://${config.server.host}:${info.port}` }, 'api listening');
+      resolve(s);
+    });
+  });
+  return {
+    name: 'api',
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await relay.stop();
+    },
+  };
+}
+
+export async function startBridge(config: Config, logger: Logger, res: Resources): Promise<Running> {
+  const bridge = createBridge({
+    rabbit: await res.rabbit(),
+    temporal: await res.temporal(),
+    queue: config.rabbitmq.queue,
+    prefetch: config.rabbitmq.prefetch,
+    taskQueue: config.temporal.task_queue,
+    ladder: ladderOf(config),
+    maxAttempts: config.encoding.max_attempts,
+    encodeTimeoutSeconds: config.encoding.timeout_seconds,
+    logger,
+  });
+  await bridge.start();
+  return { name: 'bridge', stop: () => bridge.stop() };
+}
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
+  const storage = createStorage(config.storage);
+  await storage.check();
+  const activities = createActivities({
+    medias: createMediaRepository(res.db()),
+    storage,
+    logger,
+    ffmpegPath: config.encoding.ffmpeg_path,
+    ffprobePath: config.encoding.ffprobe_path,
+    tempDir: config.encoding.temp_dir,
+    preset: config.encoding.preset,
+    threads: config.encoding.threads,
+  });
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const common = { connection, namespace: config.temporal.namespace, activities };
+  // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.
+  const main = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowsPath });
+  const encoders = await Worker.create({
+    ...common,
+    taskQueue: encodeTaskQueueOf(config.temporal.task_queue),
+    maxConcurrentActivityTaskExecutions: config.encoding.concurrency,
+  });
+  const runs = Promise.all([main.run(), encoders.run()]);
+  runs.catch((err) => logger.fatal({ err }, 'temporal worker stopped'));
+  logger.info({ taskQueue: config.temporal.task_queue, concurrency: config.encoding.concurrency }, 'worker polling');
+  return {
+    name: 'worker',
+    async stop() {
+      main.shutdown();
+      encoders.shutdown();
+      await runs.catch(() => undefined);
+      await connection.close();
+    },
+  };
+}

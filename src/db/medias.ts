@@ -1,0 +1,227 @@
+import type pg from 'pg';
+import type { Probe } from '../domain/probe.ts';
+import type { RenditionPlan } from '../domain/renditions.ts';
+import { MediaStatus, type RenditionStatus, type SourceKind } from '../domain/status.ts';
+import { inTransaction, type Db } from './pool.ts';
+
+export interface MediaRow {
+  id: string;
+  title: string;
+  status: MediaStatus;
+  source_kind: SourceKind | null;
+  source_key: string | null;
+  source_size: string | null;
+  source_filename: string | null;
+  source_content_type: string | null;
+  probe: Probe | null;
+  duration: number | null;
+  playable: boolean;
+  progress: number;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RenditionRow {
+  media_id: string;
+  name: string;
+  type: 'video' | 'audio';
+  status: RenditionStatus;
+  width: number | null;
+  height: number | null;
+  frame_rate: number | null;
+  video_bitrate: number | null;
+  audio_bitrate: number | null;
+  bandwidth: number | null;
+  average_bandwidth: number | null;
+  codecs: string | null;
+  playlist: string | null;
+  progress: number;
+  attempts: number;
+  updated_at: Date;
+}
+
+export type EventLevel = 'info' | 'warn' | 'error';
+export interface MediaEventInput {
+  type: string;
+  level?: EventLevel;
+  message: string;
+  data?: Record<string, unknown>;
+}
+export interface MediaEventRow {
+  id: string;
+  media_id: string;
+  type: string;
+  level: EventLevel;
+  message: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+export interface ScheduledUpload {
+  kind: SourceKind;
+  key: string;
+  size: number;
+  filename: string | null;
+  contentType: string | null;
+}
+
+/** Postgres access for medias, their renditions, events and the outbox. */
+export function createMediaRepository(db: Db) {
+  const addEvent = async (q: Queryable, mediaId: string, e: MediaEventInput) => {
+    // INSERT … SELECT: an event for a media deleted meanwhile is dropped, not an error.
+    await q.query(
+      `INSERT INTO media_events (media_id, type, level, message, data)
+       SELECT id, $2, $3, $4, $5 FROM medias WHERE id = $1`,
+      [mediaId, e.type, e.level ?? 'info', e.message, JSON.stringify(e.data ?? {})],
+    );
+  };
+
+  return {
+    async create(id: string, title: string): Promise<MediaRow> {
+      return inTransaction(db, async (c) => {
+        const { rows } = await c.query<MediaRow>('INSERT INTO medias (id, title) VALUES ($1, $2) RETURNING *', [id, title]);
+        await addEvent(c, id, { type: 'media.created', message: `media created, awaiting upload` });
+        return rows[0]!;
+      });
+    },
+
+    async get(id: string): Promise<MediaRow | null> {
+      const { rows } = await db.query<MediaRow>('SELECT * FROM medias WHERE id = $1', [id]);
+      return rows[0] ?? null;
+    },
+
+    async list(limit: number, offset: number): Promise<{ items: MediaRow[]; total: number }> {
+      const [items, total] = await Promise.all([
+        db.query<MediaRow>('SELECT * FROM medias ORDER BY created_at DESC, id LIMIT $1 OFFSET $2', [limit, offset]),
+        db.query<{ count: string }>('SELECT count(*) FROM medias'),
+      ]);
+      return { items: items.rows, total: Number(total.rows[0]!.count) };
+    },
+
+    async updateTitle(id: string, title: string): Promise<MediaRow | null> {
+      const { rows } = await db.query<MediaRow>(
+        'UPDATE medias SET title = $2, updated_at = now() WHERE id = $1 RETURNING *',
+        [id, title],
+      );
+      return rows[0] ?? null;
+    },
+
+    async delete(id: string): Promise<boolean> {
+      const { rowCount } = await db.query('DELETE FROM medias WHERE id = $1', [id]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    /**
+     * The upload is stored: in one transaction, move to ScheduledProcessing and queue the
+     * "media.uploaded" message. Returns null when the media is gone or not in `fromStatuses`.
+     */
+    async scheduleProcessing(id: string, upload: ScheduledUpload, fromStatuses: readonly MediaStatus[], topic: string): Promise<MediaRow | null> {
+      return inTransaction(db, async (c) => {
+        const { rows } = await c.query<MediaRow>(
+          `UPDATE medias SET status = $2, source_kind = $3, source_key = $4, source_size = $5,
+             source_filename = $6, source_content_type = $7, probe = NULL, duration = NULL,
+             playable = false, progress = 0, error = NULL, updated_at = now()
+           WHERE id = $1 AND status = ANY($8) RETURNING *`,
+          [id, MediaStatus.ScheduledProcessing, upload.kind, upload.key, upload.size, upload.filename, upload.contentType, fromStatuses],
+        );
+        const media = rows[0];
+        if (!media) return null;
+        await c.query('DELETE FROM renditions WHERE media_id = $1', [id]);
+        await addEvent(c, id, {
+          type: 'media.uploaded',
+          message: `${upload.kind} file received (${upload.size} bytes), scheduled for processing`,
+          data: { size: upload.size, filename: upload.filename, contentType: upload.contentType },
+        });
+        await c.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [
+          topic,
+          JSON.stringify({ mediaId: id, sourceKey: upload.key, kind: upload.kind }),
+        ]);
+        await c.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
+        return media;
+      });
+    },
+
+    addEvent: (mediaId: string, e: MediaEventInput) => addEvent(db, mediaId, e),
+
+    async listEvents(mediaId: string, limit: number, offset: number): Promise<{ items: MediaEventRow[]; total: number }> {
+      const [items, total] = await Promise.all([
+        db.query<MediaEventRow>('SELECT * FROM media_events WHERE media_id = $1 ORDER BY id LIMIT $2 OFFSET $3', [mediaId, limit, offset]),
+        db.query<{ count: string }>('SELECT count(*) FROM media_events WHERE media_id = $1', [mediaId]),
+      ]);
+      return { items: items.rows, total: Number(total.rows[0]!.count) };
+    },
+
+    async listRenditions(mediaId: string): Promise<RenditionRow[]> {
+      const { rows } = await db.query<RenditionRow>(
+        `SELECT * FROM renditions WHERE media_id = $1 ORDER BY type DESC, height DESC NULLS LAST, name`,
+        [mediaId],
+      );
+      return rows;
+    },
+
+    /** Mirrors the workflow's state into the row; `event` is written in the same transaction. */
+    async setState(
+      id: string,
+      state: Partial<{ status: MediaStatus; probe: Probe; duration: number; playable: boolean; progress: number; error: string | null }>,
+      event?: MediaEventInput,
+    ): Promise<void> {
+      const sets: string[] = [];
+      const values: unknown[] = [id];
+      for (const [col, value] of Object.entries(state)) {
+        if (value === undefined) continue;
+        values.push(col === 'probe' ? JSON.stringify(value) : value);
+        sets.push(`${col} = $${values.length}`);
+      }
+      await inTransaction(db, async (c) => {
+        if (sets.length) await c.query(`UPDATE medias SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, values);
+        if (event) await addEvent(c, id, event);
+      });
+    },
+
+    async planRenditions(mediaId: string, plans: RenditionPlan[]): Promise<void> {
+      await inTransaction(db, async (c) => {
+        await c.query('DELETE FROM renditions WHERE media_id = $1', [mediaId]);
+        for (const p of plans) {
+          await c.query(
+            `INSERT INTO renditions (media_id, name, type, width, height, frame_rate, video_bitrate, audio_bitrate)
+             SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM medias WHERE id = $1`,
+            p.type === 'video'
+              ? [mediaId, p.name, p.type, p.width, p.height, p.frameRate, p.videoBitrate, null]
+              : [mediaId, p.name, p.type, null, null, null, null, p.audioBitrate],
+          );
+        }
+      });
+    },
+
+    async updateRendition(
+      mediaId: string,
+      name: string,
+      state: Partial<Pick<RenditionRow, 'status' | 'progress' | 'attempts' | 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'>>,
+    ): Promise<void> {
+      const sets: string[] = [];
+      const values: unknown[] = [mediaId, name];
+      for (const [col, value] of Object.entries(state)) {
+        if (value === undefined) continue;
+        values.push(value);
+        sets.push(`${col} = $${values.length}`);
+      }
+      if (!sets.length) return;
+      await db.query(`UPDATE renditions SET ${sets.join(', ')}, updated_at = now() WHERE media_id = $1 AND name = $2`, values);
+      // The media's progress is the mean of its renditions'.
+      if (state.progress !== undefined || state.status !== undefined) {
+        await db.query(
+          `UPDATE medias SET progress = sub.p, updated_at = now()
+           FROM (SELECT floor(avg(CASE WHEN status = 'Ready' THEN 100 ELSE progress END))::int AS p
+                 FROM renditions WHERE media_id = $1) sub
+           WHERE id = $1 AND status = 'Processing' AND sub.p IS NOT NULL`,
+          [mediaId],
+        );
+      }
+    },
+  };
+}
+
+export type MediaRepository = ReturnType<typeof createMediaRepository>;

@@ -1,0 +1,20 @@
+/**
+ * Temporal failure types. Activities throw ApplicationFailure with one of these types when
+ * retrying cannot help; the workflow lists them as non-retryable.
+ */
+export const FailureType = {
+  /** Not media, corrupt, truncated, empty, or nothing decodable in it. */
+  InvalidMedia: 'InvalidMedia',
+  /** The media row is gone (deleted while processing). */
+  MediaNotFound: 'MediaNotFound',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+export const nonRetryableFailureTypes: string[] = Object.values(FailureType);
+
+/** Errors the API turns into a 4xx envelope: code and a message that names the problem. */
+export class HttpError extends Error {
+  constructor(readonly status: 400 | 404 | 409 | 413 | 415 | 425 | 416 | 503, message: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * Storage keys of a media, and the check that keeps a user-supplied stream path inside
+ * its media's folder. Every file a media owns lives under `medias/{id}/`.
+ */
+export const mediaPrefix = (mediaId: string) => `medias/${mediaId}/`;
+export const sourceKey = (mediaId: string) => `${mediaPrefix(mediaId)}source`;
+export const streamPrefix = (mediaId: string) => `${mediaPrefix(mediaId)}stream/`;
+export const streamKey = (mediaId: string, file: string) => `${streamPrefix(mediaId)}${file}`;
+export const masterPlaylistName = 'master.m3u8';
+
+/** Output files are flat names Gilfoyle chose: letters, digits, dot, dash, underscore; no leading dot. */
+const streamFileName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** True when `name` can only name a file directly inside the media's stream folder. */
+export function isSafeStreamFileName(name: string): boolean {
+  return streamFileName.test(name) && !name.includes('..');
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => uuidPattern.test(s);

@@ -1,0 +1,83 @@
+import type { AudioRendition, RenditionPlan, VideoRendition } from '../domain/renditions.ts';
+
+export interface EncodeOptions {
+  /** Source file path. */
+  input: string;
+  /** Folder the rendition's playlist and segments are written to. */
+  outputDir: string;
+  preset: string;
+  /** 0 lets the encoder decide. */
+  threads: number;
+}
+
+/** File names of a rendition's HLS output, flat inside the media's stream folder. */
+export const renditionFiles = (name: string) => ({
+  playlist: `${name}.m3u8`,
+  init: `${name}_init.mp4`,
+  segmentPattern: `${name}_%05d.m4s`,
+});
+
+const hlsOutput = (r: RenditionPlan, outputDir: string): string[] => {
+  const files = renditionFiles(r.name);
+  return [
+    '-f', 'hls',
+    '-hls_time', String(r.segmentSeconds),
+    '-hls_playlist_type', 'vod',
+    '-hls_segment_type', 'fmp4',
+    '-hls_flags', 'independent_segments',
+    '-hls_fmp4_init_filename', files.init,
+    '-hls_segment_filename', `${outputDir}/${files.segmentPattern}`,
+    `${outputDir}/${files.playlist}`,
+  ];
+};
+
+const common = (input: string): string[] => [
+  '-hide_banner', '-nostdin', '-y',
+  '-loglevel', 'error',
+  '-progress', 'pipe:1', '-nostats',
+  '-i', input,
+  '-map_metadata', '-1',
+];
+
+function videoArgs(r: VideoRendition, o: EncodeOptions): string[] {
+  return [
+    ...common(o.input),
+    '-map', '0:v:0',
+    '-an', '-sn', '-dn',
+    // Scale to the planned display size; ffmpeg has already applied any rotation.
+    '-vf', `scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p`,
+    '-r', String(r.frameRate),
+    '-fps_mode', 'cfr',
+    '-c:v', 'libx264',
+    '-preset', o.preset,
+    '-profile:v', 'high',
+    '-threads', String(o.threads),
+    '-b:v', `${r.videoBitrate}k`,
+    '-maxrate', `${r.maxRate}k`,
+    '-bufsize', `${r.maxRate * 2}k`,
+    // Fixed GOP without scene-cut keyframes: every rung has keyframes at the same times.
+    '-g', String(r.gopFrames),
+    '-keyint_min', String(r.gopFrames),
+    '-sc_threshold', '0',
+    '-x264-params', 'scenecut=0:open_gop=0',
+    ...hlsOutput(r, o.outputDir),
+  ];
+}
+
+function audioArgs(r: AudioRendition, o: EncodeOptions): string[] {
+  return [
+    ...common(o.input),
+    '-map', '0:a:0',
+    '-vn', '-sn', '-dn',
+    '-c:a', 'aac',
+    '-b:a', `${r.audioBitrate}k`,
+    '-ac', '2',
+    '-ar', '48000',
+    ...hlsOutput(r, o.outputDir),
+  ];
+}
+
+/** The exact ffmpeg argv that encodes one rendition to HLS (fMP4 segments). */
+export function encodeRenditionArgs(r: RenditionPlan, o: EncodeOptions): string[] {
+  return r.type === 'video' ? videoArgs(r, o) : audioArgs(r, o);
+}

@@ -1,0 +1,117 @@
+/** Reading rendition playlists and writing the master playlist. Pure text functions. */
+
+export interface MediaSegment {
+  uri: string;
+  duration: number;
+}
+
+export interface MediaPlaylist {
+  targetDuration: number;
+  initUri: string | null;
+  segments: MediaSegment[];
+  ended: boolean;
+}
+
+export function parseMediaPlaylist(text: string): MediaPlaylist {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const out: MediaPlaylist = { targetDuration: 0, initUri: null, segments: [], ended: false };
+  let pendingDuration: number | null = null;
+  for (const line of lines) {
+    if (line.startsWith('#EXT-X-TARGETDURATION:')) out.targetDuration = Number(line.split(':')[1]);
+    else if (line.startsWith('#EXT-X-MAP:')) out.initUri = /URI="([^"]+)"/.exec(line)?.[1] ?? null;
+    else if (line.startsWith('#EXTINF:')) pendingDuration = parseFloat(line.slice(8));
+    else if (line === '#EXT-X-ENDLIST') out.ended = true;
+    else if (!line.startsWith('#') && pendingDuration !== null) {
+      out.segments.push({ uri: line, duration: pendingDuration });
+      pendingDuration = null;
+    }
+  }
+  return out;
+}
+
+/** Peak and average bits per second from segment sizes (the init segment counts toward the first). */
+export function measureBandwidth(segments: { duration: number; bytes: number }[], initBytes = 0) {
+  let peak = 0;
+  let totalBytes = initBytes;
+  let totalDuration = 0;
+  segments.forEach((s, i) => {
+    const bytes = s.bytes + (i === 0 ? initBytes : 0);
+    if (s.duration > 0) peak = Math.max(peak, (bytes * 8) / s.duration);
+    totalBytes += s.bytes;
+    totalDuration += s.duration;
+  });
+  return {
+    bandwidth: Math.ceil(peak),
+    averageBandwidth: totalDuration > 0 ? Math.ceil((totalBytes * 8) / totalDuration) : 0,
+  };
+}
+
+export interface VariantEntry {
+  type: 'video' | 'audio';
+  name: string;
+  playlist: string;
+  bandwidth: number;
+  averageBandwidth: number;
+  codecs: string;
+  width?: number;
+  height?: number;
+  frameRate?: number;
+}
+
+const audioGroup = 'audio';
+
+/**
+ * The master playlist: video variants first (highest first, so players start on video),
+ * each pointing at the audio group when there is one; an audio-only media lists its
+ * audio rendition as the only variant.
+ */
+export function buildMasterPlaylist(variants: VariantEntry[]): string {
+  const video = variants.filter((v) => v.type === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
+  const audio = variants.find((v) => v.type === 'audio');
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
+  if (video.length === 0) {
+    if (audio) {
+      lines.push(
+        `#EXT-X-STREAM-INF:BANDWIDTH=${audio.bandwidth},AVERAGE-BANDWIDTH=${audio.averageBandwidth},CODECS="${audio.codecs}"`,
+        audio.playlist,
+      );
+    }
+    return lines.join('\n') + '\n';
+  }
+  if (audio) {
+    lines.push(
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audioGroup}",NAME="default",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${audio.playlist}"`,
+    );
+  }
+  for (const v of video) {
+    const bandwidth = v.bandwidth + (audio?.bandwidth ?? 0);
+    const average = v.averageBandwidth + (audio?.averageBandwidth ?? 0);
+    const codecs = audio ? `${v.codecs},${audio.codecs}` : v.codecs;
+    const attrs = [
+      `BANDWIDTH=${bandwidth}`,
+      `AVERAGE-BANDWIDTH=${average}`,
+      `RESOLUTION=${v.width}x${v.height}`,
+      `FRAME-RATE=${(v.frameRate ?? 0).toFixed(3)}`,
+      `CODECS="${codecs}"`,
+      ...(audio ? [`AUDIO="${audioGroup}"`] : []),
+    ];
+    lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, v.playlist);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const h264Profiles: Record<string, string> = {
+  'constrained baseline': '42e0',
+  baseline: '4200',
+  main: '4d00',
+  high: '6400',
+  'high 10': '6e00',
+};
+
+/** RFC 6381 codec string of an H.264 stream, e.g. High@4.0 → avc1.640028. */
+export function avc1Codec(profile: string | undefined, level: number | undefined): string {
+  const p = h264Profiles[(profile ?? 'high').toLowerCase()] ?? '6400';
+  const l = Math.max(0, Math.min(255, level ?? 40)).toString(16).padStart(2, '0');
+  return `avc1.${p}${l}`;
+}
+export const aacLcCodec = 'mp4a.40.2';

@@ -1,0 +1,109 @@
+import { execa, ExecaError } from 'execa';
+
+/** ffmpeg's `-progress` key=value blocks, reduced to what Gilfoyle reports. */
+export interface FfmpegProgress {
+  /** Seconds of output written so far. */
+  outTime: number;
+  speed: number | null;
+  done: boolean;
+}
+
+/** Parses one `-progress` block (lines up to and including `progress=continue|end`). */
+export function parseProgressBlock(lines: string[]): FfmpegProgress | null {
+  const kv = new Map<string, string>();
+  for (const line of lines) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  const progress = kv.get('progress');
+  if (!progress) return null;
+  const us = Number(kv.get('out_time_us') ?? kv.get('out_time_ms'));
+  const speed = parseFloat(kv.get('speed') ?? '');
+  return {
+    outTime: Number.isFinite(us) && us > 0 ? us / 1e6 : 0,
+    speed: Number.isFinite(speed) ? speed : null,
+    done: progress === 'end',
+  };
+}
+
+export class FfmpegError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | undefined,
+    /** Last lines ffmpeg printed on stderr: what an operator needs to see why. */
+    readonly stderrTail: string,
+  ) {
+    super(message);
+    this.name = 'FfmpegError';
+  }
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  onProgress?: (p: FfmpegProgress) => void;
+}
+
+const tail = (text: string, lines = 15) => text.trim().split('\n').slice(-lines).join('\n');
+
+/** Runs ffmpeg (no shell) and reports `-progress` blocks from its stdout. */
+export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOptions = {}): Promise<void> {
+  const child = execa(ffmpegPath, args, {
+    cancelSignal: opts.signal,
+    timeout: opts.timeoutMs,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: { stdout: false, stderr: true },
+    maxBuffer: { stderr: 1024 * 1024 },
+    forceKillAfterDelay: 5000,
+  });
+  let block: string[] = [];
+  let pending = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      block.push(line);
+      if (line.startsWith('progress=')) {
+        const p = parseProgressBlock(block);
+        block = [];
+        if (p) opts.onProgress?.(p);
+      }
+    }
+  });
+  try {
+    await child;
+  } catch (err) {
+    if (err instanceof ExecaError) {
+      if (err.isCanceled) throw err.cause ?? err;
+      const stderr = typeof err.stderr === 'string' ? err.stderr : '';
+      const why = err.timedOut ? `timed out after ${opts.timeoutMs} ms` : `exited with code ${err.exitCode ?? err.signal}`;
+      throw new FfmpegError(`ffmpeg ${why}: ${tail(stderr, 3) || 'no output'}`, err.exitCode, tail(stderr));
+    }
+    throw err;
+  }
+}
+
+/** Runs ffprobe (no shell) and returns its stdout; a failure carries ffprobe's own message. */
+export async function runFfprobe(ffprobePath: string, args: string[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+  try {
+    const { stdout } = await execa(ffprobePath, args, {
+      cancelSignal: opts.signal,
+      timeout: opts.timeoutMs ?? 60_000,
+      stdin: 'ignore',
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (err) {
+    if (err instanceof ExecaError) {
+      if (err.isCanceled) throw err.cause ?? err;
+      const stderr = typeof err.stderr === 'string' ? err.stderr : '';
+      throw new FfmpegError(`ffprobe could not read the file: ${tail(stderr, 3) || `exit code ${err.exitCode}`}`, err.exitCode, tail(stderr));
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,10 @@
+import { z } from 'zod';
+
+/** Published when a media's source is stored and the media is ScheduledProcessing. */
+export const mediaUploadedMessage = z.strictObject({
+  mediaId: z.uuid(),
+  sourceKey: z.string().min(1),
+  kind: z.enum(['video', 'audio']),
+});
+export type MediaUploadedMessage = z.infer<typeof mediaUploadedMessage>;
+export const mediaUploadedTopic = 'media.uploaded';

@@ -1,0 +1,107 @@
+import type { ConfirmChannel } from 'amqplib';
+import type { OutboxRepository } from '../db/outbox.ts';
+import type { Db } from '../db/pool.ts';
+import type { Logger } from '../logger.ts';
+import type { RabbitConnection } from './connection.ts';
+import { assertTopology } from './connection.ts';
+import { mediaUploadedTopic } from './messages.ts';
+
+export interface RelayDeps {
+  db: Db;
+  outbox: OutboxRepository;
+  rabbit: RabbitConnection;
+  queue: string;
+  logger: Logger;
+  /** Fallback poll when no NOTIFY arrives. */
+  pollMs?: number;
+}
+
+/**
+ * Publishes outbox rows to RabbitMQ with publisher confirms, marking each published only
+ * once the broker confirmed it. Woken by NOTIFY gilfoyle_outbox, and polls as a fallback.
+ */
+export function createOutboxRelay({ db, outbox, rabbit, queue, logger, pollMs = 1000 }: RelayDeps) {
+  let channel: ConfirmChannel | null = null;
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  let loop: Promise<void> | null = null;
+  let listener: import('pg').PoolClient | null = null;
+
+  const queueFor = (topic: string) => {
+    if (topic === mediaUploadedTopic) return queue;
+    throw new Error(`no queue for outbox topic ${topic}`);
+  };
+
+  async function getChannel(): Promise<ConfirmChannel> {
+    if (channel) return channel;
+    const ch = await rabbit.createConfirmChannel();
+    await assertTopology(ch, queue);
+    ch.on('close', () => {
+      if (channel === ch) channel = null;
+    });
+    ch.on('error', () => undefined);
+    channel = ch;
+    return ch;
+  }
+
+  async function publish(m: { topic: string; payload: unknown }) {
+    const ch = await getChannel();
+    const body = Buffer.from(JSON.stringify(m.payload));
+    await new Promise<void>((resolve, reject) => {
+      ch.sendToQueue(queueFor(m.topic), body, { persistent: true, contentType: 'application/json', type: m.topic }, (err) =>
+        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+      );
+    });
+  }
+
+  async function drainAll() {
+    for (;;) {
+      const { published, failed } = await outbox.drain(50, publish);
+      if (published) logger.debug({ published }, 'outbox messages published');
+      if (failed || published < 50) return failed;
+    }
+  }
+
+  async function run() {
+    let backoff = 0;
+    while (!stopped) {
+      try {
+        const failed = await drainAll();
+        backoff = failed ? Math.min(5000, backoff * 2 || 250) : 0;
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'outbox relay pass failed');
+        channel = null;
+        backoff = Math.min(5000, backoff * 2 || 250);
+      }
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, backoff || pollMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  }
+
+  return {
+    async start() {
+      listener = await db.connect();
+      listener.on('notification', () => wake?.());
+      listener.on('error', () => undefined);
+      await listener.query('LISTEN gilfoyle_outbox');
+      loop = run();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      if (listener) {
+        await listener.query('UNLISTEN gilfoyle_outbox').catch(() => undefined);
+        listener.release();
+      }
+      await channel?.close().catch(() => undefined);
+    },
+  };
+}

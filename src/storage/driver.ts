@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+
+export interface ByteRange {
+  /** Inclusive. */
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+export interface StoredObject {
+  size: number;
+  modified: Date;
+}
+
+/** Where sources and renditions live. Keys are '/'-separated, relative, chosen by Gilfoyle. */
+export interface StorageDriver {
+  readonly name: string;
+  /** Streams `body` into `key`; the object appears whole or not at all. Returns its size. */
+  put(key: string, body: Readable | Buffer | string): Promise<number>;
+  /** Copies a local file into `key`. */
+  putFile(key: string, localPath: string): Promise<void>;
+  /** Streams the object (or a byte range of it); throws StorageNotFoundError when missing. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  /** Copies the object to a local file (a worker's temp folder). */
+  getToFile(key: string, localPath: string): Promise<void>;
+  stat(key: string): Promise<StoredObject | null>;
+  list(prefix: string): Promise<string[]>;
+  /** Deletes every object under `prefix`; returns how many. */
+  deletePrefix(prefix: string): Promise<number>;
+  /** Throws when the store cannot be used (health check). */
+  check(): Promise<void>;
+}
+
+export class StorageNotFoundError extends Error {
+  constructor(key: string) {
+    super(`no stored object at ${key}`);
+    this.name = 'StorageNotFoundError';
+  }
+}
+
+export class InvalidKeyError extends Error {
+  constructor(key: string) {
+    super(`invalid storage key: ${JSON.stringify(key)}`);
+    this.name = 'InvalidKeyError';
+  }
+}

@@ -1,0 +1,1 @@
+export { processMedia } from './process-media.ts';
