@@ -1,0 +1,39 @@
+import { encodeRenditionArgs } from '../../src/media/ffmpeg-args.ts';
+
+describe('encodeRenditionArgs', () => {
+  it('builds the exact argv of a video rung: fixed GOP, no scene-cut keyframes, fMP4 HLS', () => {
+    const args = encodeRenditionArgs(
+      { type: 'video', name: '720p', width: 1280, height: 720, frameRate: 30, videoBitrate: 2800, maxRate: 2996, gopFrames: 60, segmentSeconds: 4 },
+      { input: '/tmp/a/source', outputDir: '/tmp/a/out', preset: 'veryfast', threads: 1 },
+    );
+    expect(args).toEqual([
+      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats',
+      '-i', '/tmp/a/source', '-map_metadata', '-1',
+      '-map', '0:v:0', '-an', '-sn', '-dn',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,format=yuv420p',
+      '-r', '30', '-fps_mode', 'cfr',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-threads', '1',
+      '-b:v', '2800k', '-maxrate', '2996k', '-bufsize', '5992k',
+      '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-x264-params', 'scenecut=0:open_gop=0',
+      '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
+      '-hls_flags', 'independent_segments', '-hls_fmp4_init_filename', '720p_init.mp4',
+      '-hls_segment_filename', '/tmp/a/out/720p_%05d.m4s', '/tmp/a/out/720p.m3u8',
+    ]);
+  });
+
+  it('builds the exact argv of the audio rendition: stereo AAC', () => {
+    const args = encodeRenditionArgs(
+      { type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4 },
+      { input: 'in', outputDir: 'out', preset: 'veryfast', threads: 0 },
+    );
+    expect(args).toEqual([
+      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats',
+      '-i', 'in', '-map_metadata', '-1',
+      '-map', '0:a:0', '-vn', '-sn', '-dn',
+      '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000',
+      '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
+      '-hls_flags', 'independent_segments', '-hls_fmp4_init_filename', 'audio_init.mp4',
+      '-hls_segment_filename', 'out/audio_%05d.m4s', 'out/audio.m3u8',
+    ]);
+  });
+});
