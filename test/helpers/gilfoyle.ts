@@ -1,0 +1,79 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { freePort, rabbitUrl, repoRoot, temporalAddress, testDatabaseUrl, waitFor } from './services.ts';
+
+export interface RunningGilfoyle {
+  url: string;
+  storageRoot: string;
+  queue: string;
+  taskQueue: string;
+  logs: () => string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `gilfoyle all` as a child process against the real local services, with its own
+ * port, storage folder, RabbitMQ queue and Temporal task queue so tests never share work.
+ */
+export async function startGilfoyle(env: Record<string, string> = {}): Promise<RunningGilfoyle> {
+  const port = await freePort();
+  const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
+  const id = Math.random().toString(36).slice(2, 8);
+  const queue = `gilfoyle.test.${id}.media.uploaded`;
+  const taskQueue = `gilfoyle-test-${id}`;
+  let output = '';
+  const child: ResultPromise = execa('node', ['bin/gilfoyle.js', 'all'], {
+    cwd: repoRoot,
+    env: {
+      GILFOYLE_CONFIG: path.join(repoRoot, 'test/helpers/none.yml'),
+      GILFOYLE_SERVER_PORT: String(port),
+      GILFOYLE_DATABASE_URL: testDatabaseUrl,
+      GILFOYLE_RABBITMQ_URL: rabbitUrl,
+      GILFOYLE_RABBITMQ_QUEUE: queue,
+      GILFOYLE_TEMPORAL_ADDRESS: temporalAddress,
+      GILFOYLE_TEMPORAL_TASK_QUEUE: taskQueue,
+      GILFOYLE_STORAGE_FS_ROOT: storageRoot,
+      GILFOYLE_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    extendEnv: true,
+    reject: false,
+    all: true,
+    buffer: false,
+  });
+  child.all?.on('data', (d: Buffer) => {
+    output += d.toString();
+    if (output.length > 200_000) output = output.slice(-100_000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  void child.then(() => (exited = true));
+  await waitFor(
+    'gilfoyle to answer /healthz',
+    async () => {
+      if (exited) throw new Error(`gilfoyle exited:\n${output}`);
+      const res = await fetch(`${url}/healthz`);
+      return res.status === 200 ? true : undefined;
+    },
+    90_000,
+  ).catch((err) => {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n--- gilfoyle output ---\n${output}`);
+  });
+  return {
+    url,
+    storageRoot,
+    queue,
+    taskQueue,
+    logs: () => output,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await child;
+      clearTimeout(timer);
+      await rm(storageRoot, { recursive: true, force: true });
+    },
+  };
+}

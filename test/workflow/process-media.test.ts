@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { createActivities } from '../../src/activities/index.ts';
+import { workflowsPath } from '../../src/cli/roles.ts';
+import { FailureType } from '../../src/domain/errors.ts';
+import type { Probe } from '../../src/domain/probe.ts';
+import type { EncodingLadder } from '../../src/domain/renditions.ts';
+import type { ProcessMediaInput } from '../../src/domain/workflow.ts';
+import type { VariantEntry } from '../../src/media/hls.ts';
+import { temporalAddress } from '../helpers/services.ts';
+
+/** The workflow on the real Temporal dev server, with its activities replaced by recording fakes. */
+type Activities = ReturnType<typeof createActivities>;
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const ladder: EncodingLadder = {
+  rungs: [
+    { name: '720p', height: 720, videoBitrate: 2800, maxRate: 2996 },
+    { name: '360p', height: 360, videoBitrate: 800, maxRate: 856 },
+  ],
+  audioBitrate: 128,
+  maxFrameRate: 60,
+  gopSeconds: 2,
+  segmentSeconds: 4,
+};
+const probe: Probe = {
+  formatName: 'mov,mp4',
+  duration: 10,
+  size: 1,
+  bitrate: null,
+  video: { codec: 'h264', width: 1280, height: 720, displayWidth: 1280, displayHeight: 720, rotation: 0, frameRate: 30, pixelFormat: 'yuv420p', bitrate: null },
+  audio: { codec: 'aac', channels: 2, sampleRate: 48000, bitrate: null },
+};
+
+interface Calls {
+  probe: number;
+  encode: Record<string, number>;
+  master: VariantEntry[][];
+  finalized: number;
+  failed: string[];
+  statuses: string[];
+}
+
+function fakeActivities(calls: Calls, behaviour: { probe?: () => Probe; encode?: (name: string, attempt: number) => void }): Activities {
+  const variant = (name: string): VariantEntry => ({ type: name === 'audio' ? 'audio' : 'video', name, playlist: `${name}.m3u8`, bandwidth: 1, averageBandwidth: 1, codecs: 'x' });
+  return {
+    async probeSource() {
+      calls.probe++;
+      return behaviour.probe ? behaviour.probe() : probe;
+    },
+    async startProcessing() {
+      calls.statuses.push('Processing');
+    },
+    async encodeRendition({ rendition }) {
+      const attempt = (calls.encode[rendition.name] = (calls.encode[rendition.name] ?? 0) + 1);
+      behaviour.encode?.(rendition.name, attempt);
+      return variant(rendition.name);
+    },
+    async writeMasterPlaylist({ outputs }) {
+      calls.master.push(outputs);
+    },
+    async finalizeMedia() {
+      calls.finalized++;
+      calls.statuses.push('Ready');
+    },
+    async failMedia({ reason }) {
+      calls.failed.push(reason);
+      calls.statuses.push('Errored');
+    },
+  } as Activities;
+}
+
+let bundle: WorkflowBundleWithSourceMap;
+let nativeConnection: NativeConnection;
+let client: Client;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+  client = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
+}, 120_000);
+
+afterAll(async () => {
+  await client?.connection.close();
+  await nativeConnection?.close();
+});
+
+/** Runs one processMedia workflow on its own task queues with the given fake activities. */
+async function runWorkflow(activities: Activities, maxAttempts: number) {
+  const taskQueue = `wf-test-${randomUUID()}`;
+  const input: ProcessMediaInput = {
+    mediaId: randomUUID(),
+    sourceKey: 'medias/x/source',
+    kind: 'video',
+    ladder,
+    maxAttempts,
+    encodeTaskQueue: `${taskQueue}-encode`,
+    encodeTimeoutSeconds: 60,
+  };
+  const workers = await Promise.all([
+    Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: bundle, activities }),
+    Worker.create({ connection: nativeConnection, taskQueue: input.encodeTaskQueue, activities }),
+  ]);
+  const [main, encoders] = workers;
+  return main.runUntil(
+    encoders.runUntil(
+      client.workflow.execute('processMedia', { taskQueue, workflowId: `media-${input.mediaId}`, args: [input] }).then(
+        (result) => ({ result, error: null }),
+        (error: unknown) => ({ result: null, error }),
+      ),
+    ),
+  );
+}
+
+const newCalls = (): Calls => ({ probe: 0, encode: {}, master: [], finalized: 0, failed: [], statuses: [] });
+
+describe('processMedia workflow', () => {
+  it('encodes every planned rendition, writes the master playlist and finalizes', async () => {
+    const calls = newCalls();
+    const { result, error } = await runWorkflow(fakeActivities(calls, {}), 3);
+    expect(error).toBeNull();
+    expect(result).toMatchObject({ renditions: ['720p', '360p', 'audio'], duration: 10 });
+    expect(calls.encode).toEqual({ '720p': 1, '360p': 1, audio: 1 });
+    expect(calls.master[0]!.map((v) => v.name).sort()).toEqual(['360p', '720p', 'audio']);
+    expect(calls.statuses).toEqual(['Processing', 'Ready']);
+  });
+
+  it('retries a failed encode and then succeeds', async () => {
+    const calls = newCalls();
+    const { error } = await runWorkflow(
+      fakeActivities(calls, {
+        encode: (name, attempt) => {
+          if (name === '360p' && attempt < 3) throw new Error(`ffmpeg crashed (attempt ${attempt})`);
+        },
+      }),
+      3,
+    );
+    expect(error).toBeNull();
+    expect(calls.encode['360p']).toBe(3);
+    expect(calls.statuses).toEqual(['Processing', 'Ready']);
+  });
+
+  it('ends Errored after the last attempt, with the encode error as the reason', async () => {
+    const calls = newCalls();
+    const { error } = await runWorkflow(
+      fakeActivities(calls, {
+        encode: (name, attempt) => {
+          if (name === '720p') throw new Error(`ffmpeg exited with code 1 (attempt ${attempt})`);
+        },
+      }),
+      2,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(calls.encode['720p']).toBe(2);
+    expect(calls.failed).toEqual(['ffmpeg exited with code 1 (attempt 2)']);
+    expect(calls.statuses).toEqual(['Processing', 'Errored']);
+    expect(calls.finalized).toBe(0);
+  });
+
+  it('fails at once, without retries, on input that is not media', async () => {
+    const calls = newCalls();
+    const { error } = await runWorkflow(
+      fakeActivities(calls, {
+        probe: () => {
+          throw ApplicationFailure.nonRetryable('not a media file: Invalid data found when processing input', FailureType.InvalidMedia);
+        },
+      }),
+      5,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(calls.probe).toBe(1);
+    expect(calls.encode).toEqual({});
+    expect(calls.failed).toEqual(['not a media file: Invalid data found when processing input']);
+  });
+});
