@@ -12,6 +12,9 @@ import { registerUploadRoutes } from './routes/uploads.index.ts';
 const describeIssues = (error: z.ZodError) =>
   error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 
+const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+export const hasDotSegment = (rawUrl: string) => dotSegment.test(rawUrl.split('?')[0]!);
+
 export function createRouter() {
   return new OpenAPIHono<AppEnv>({
     strict: false,
@@ -29,6 +32,10 @@ export function createApp(deps: AppDeps) {
   const app = createRouter();
   app.use('*', async (c, next) => {
     c.set('deps', deps);
+    // URL parsing resolves "..", "%2e%2e" before routing; refuse such paths rather than
+    // answer for whatever they resolve to.
+    const rawUrl = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
+    if (rawUrl && hasDotSegment(rawUrl)) return c.json(errorBody(404, 'no such path'), 404);
     await next();
   });
 
