@@ -49,7 +49,7 @@ apt_install() {
     apt-get install -y -q --no-install-recommends "$@"
 }
 
-dpkg_installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+dpkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]; }
 
 missing=()
 # package name : command that proves it is usable
@@ -65,7 +65,10 @@ fi
 
 # ---- Temporal CLI ---------------------------------------------------------
 temporal_ok() {
-  [ -x "$TEMPORAL_BIN" ] && "$TEMPORAL_BIN" --version 2>/dev/null | grep -q "^temporal version $TEMPORAL_VERSION "
+  [ -x "$TEMPORAL_BIN" ] || return 1
+  local v
+  v="$("$TEMPORAL_BIN" --version 2>/dev/null || true)"
+  [[ "$v" == "temporal version $TEMPORAL_VERSION "* ]]
 }
 
 find_pip() {
@@ -120,16 +123,34 @@ if ! temporal_ok; then
 fi
 
 # ---- npm dependencies -----------------------------------------------------
+# npm ci, falling back to npm install only when npm ci calls the lock file out of sync: npm (11.x)
+# rejects a lock file that lacks optional platform packages the registry does not have (for
+# example @swc/core-darwin-arm64 at the locked version), although npm install wrote that very
+# file and installs from it without changing it (npm/cli#9846).
+npm_ci() {
+  local log="$LOG_DIR/npm.log"
+  mkdir -p "$LOG_DIR"
+  if npm ci --no-audit --no-fund --loglevel=error >"$log" 2>&1; then return 0; fi
+  if grep -q 'are in sync' "$log"; then
+    say "npm ci rejected package-lock.json as out of sync; npm install instead"
+    logged "$log" npm install --no-audit --no-fund --loglevel=error
+  else
+    echo "install: error: npm ci failed; last lines of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
+
 if [ "${SKIP_NPM_INSTALL:-0}" != 1 ]; then
   command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 (>= 20.19) first"
   if [ ! -f package-lock.json ]; then
     if [ ! -d node_modules ]; then
       say "npm install (no package-lock.json)"
-      npm install --no-audit --no-fund --loglevel=error
+      logged "$LOG_DIR/npm.log" npm install --no-audit --no-fund --loglevel=error
     fi
   elif [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
       || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say "npm ci"
-    npm ci --no-audit --no-fund --loglevel=error
+    npm_ci
   fi
 fi

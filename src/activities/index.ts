@@ -167,6 +167,9 @@ export const createActivities = (deps: ActivityDeps) => {
         const initBytes = playlist.initUri ? (await stat(path.join(outDir, playlist.initUri))).size : 0;
         const bw = measureBandwidth(playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })), initBytes);
         const codecs = await codecsOf(rendition, playlistFile);
+        // A media deleted while it encoded must not get files back.
+        ctx?.cancellationSignal.throwIfAborted();
+        if (!(await medias.get(mediaId))) throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
         for (const name of await readdir(outDir)) await storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
         await medias.updateRendition(mediaId, rendition.name, {
           status: RenditionStatus.Ready,

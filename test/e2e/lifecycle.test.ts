@@ -14,7 +14,7 @@ const ladder = [
   { name: '360p', height: 360, video_bitrate: 500 },
   { name: '240p', height: 240, video_bitrate: 250 },
 ];
-const maxFileSize = 8 * 1024 * 1024;
+const maxFileSize = 32 * 1024 * 1024;
 
 let g: RunningGilfoyle;
 let api: ReturnType<typeof apiClient>;
@@ -144,6 +144,70 @@ describe('a video, from creation to HLS and deletion', () => {
     expect((await api.getMedia(id)).status).toBe(404);
     await expect(readdir(mediaDir)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await api.stream(id, 'master.m3u8')).status).toBe(404);
+  });
+});
+
+describe('operations', () => {
+  it('/healthz reports version, storage, max file size and every dependency up', async () => {
+    const res = await fetch(`${g.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      code: 200,
+      data: {
+        status: 'up',
+        version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+        storage_driver: 'fs',
+        max_file_size: maxFileSize,
+        dependencies: { database: 'up', rabbitmq: 'up', temporal: 'up', storage: 'up' },
+      },
+    });
+  });
+
+  it('/openapi.json documents every route', async () => {
+    const doc = (await (await fetch(`${g.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/healthz',
+      '/medias',
+      '/medias/{id}',
+      '/medias/{id}/events',
+      '/medias/{id}/renditions',
+      '/medias/{id}/stream/{path}',
+      '/medias/{id}/upload/audio',
+      '/medias/{id}/upload/video',
+    ]);
+  });
+
+  it('lists medias newest first with a total, and renames one', async () => {
+    const a = (await api.createMedia('first')).body.data;
+    const b = (await api.createMedia('second')).body.data;
+    const page = (await (await fetch(`${g.url}/medias?limit=2&offset=0`)).json()) as { data: { id: string }[]; metadata: { total: number; limit: number } };
+    expect(page.data.map((m) => m.id)).toEqual([b.id, a.id]);
+    expect(page.metadata).toMatchObject({ limit: 2, offset: 0 });
+    expect(page.metadata.total).toBeGreaterThanOrEqual(2);
+    expect((await fetch(`${g.url}/medias?limit=1000`)).status).toBe(400);
+    const patched = await fetch(`${g.url}/medias/${a.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'renamed' }) });
+    expect(await patched.json()).toMatchObject({ code: 200, data: { id: a.id, title: 'renamed' } });
+  });
+
+  it('DELETE during encoding stops the workflow and leaves no files', async () => {
+    const file = path.join(dir, 'long.mp4');
+    await makeVideo(file, { seconds: 40, width: 640, height: 360 });
+    const { body } = await api.createMedia('deleted while encoding');
+    const id = body.data.id;
+    expect((await api.upload(id, 'video', file)).status).toBe(200);
+    expect((await api.waitForStatus(id, ['Processing', 'Ready', 'Errored'], 60_000)).status).toBe('Processing');
+    expect((await fetch(`${g.url}/medias/${id}`, { method: 'DELETE' })).status).toBe(200);
+    const temporal = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
+    try {
+      const description = await temporal.workflow.getHandle(`media-${id}`).describe();
+      expect(description.status.name).toBe('TERMINATED');
+    } finally {
+      await temporal.connection.close();
+    }
+    expect((await api.getMedia(id)).status).toBe(404);
+    await sleep(3000); // encodes in flight must not bring files back
+    expect(await readdir(path.join(g.storageRoot, 'medias', id), { recursive: true }).catch(() => [])).toEqual([]);
   });
 });
 

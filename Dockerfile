@@ -1,0 +1,24 @@
+# Gilfoyle: one image for the API, the bridge and the worker (pick with the command).
+FROM node:20-bookworm-slim
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+# npm install only if npm ci calls the lock file out of sync (npm/cli#9846: a lock file without
+# optional platform packages, as written where the registry lacks them).
+RUN npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+COPY bin ./bin
+COPY src ./src
+
+ENV NODE_ENV=production \
+    GILFOYLE_SERVER_HOST=0.0.0.0 \
+    GILFOYLE_STORAGE_FS_ROOT=/var/lib/gilfoyle
+RUN mkdir -p /var/lib/gilfoyle && chown node:node /var/lib/gilfoyle
+VOLUME /var/lib/gilfoyle
+USER node
+EXPOSE 8080
+CMD ["node", "bin/gilfoyle.js", "all"]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One command to a running Gilfoyle: installs what is missing (npm dependencies included),
+# starts PostgreSQL, RabbitMQ and Temporal, migrates the database, then runs the API, the
+# bridge and the worker in this process (node bin/gilfoyle.js all).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+SKIP_NPM_INSTALL="${SKIP_NPM_INSTALL:-0}" bash scripts/install.sh
+SKIP_NPM_INSTALL=1 bash scripts/services.sh
+node bin/gilfoyle.js migrate
+exec node bin/gilfoyle.js all
