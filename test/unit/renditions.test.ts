@@ -1,27 +1,8 @@
-import { planRenditions, type EncodingLadder } from '../../src/domain/renditions.ts';
 import type { Probe } from '../../src/domain/probe.ts';
+import { planRenditions } from '../../src/domain/renditions.ts';
+import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
 
-const ladder: EncodingLadder = {
-  rungs: [
-    { name: '1080p', height: 1080, videoBitrate: 5000, maxRate: 5350 },
-    { name: '720p', height: 720, videoBitrate: 2800, maxRate: 2996 },
-    { name: '480p', height: 480, videoBitrate: 1400, maxRate: 1498 },
-    { name: '360p', height: 360, videoBitrate: 800, maxRate: 856 },
-  ],
-  audioBitrate: 128,
-  maxFrameRate: 60,
-  gopSeconds: 2,
-  segmentSeconds: 4,
-};
-
-const videoProbe = (w: number, h: number, extra: Partial<NonNullable<Probe['video']>> = {}, audio = true): Probe => ({
-  formatName: 'mov,mp4',
-  duration: 10,
-  size: 1000,
-  bitrate: null,
-  video: { codec: 'h264', width: w, height: h, displayWidth: w, displayHeight: h, rotation: 0, frameRate: 30, pixelFormat: 'yuv420p', bitrate: null, ...extra },
-  audio: audio ? { codec: 'aac', channels: 2, sampleRate: 48000, bitrate: null } : null,
-});
+const ladder = defaultLadder;
 
 describe('planRenditions', () => {
   it('drops rungs above a 720p source and never upscales', () => {

@@ -6,9 +6,9 @@ import type { createActivities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/cli/roles.ts';
 import { FailureType } from '../../src/domain/errors.ts';
 import type { Probe } from '../../src/domain/probe.ts';
-import type { EncodingLadder } from '../../src/domain/renditions.ts';
 import type { ProcessMediaInput } from '../../src/domain/workflow.ts';
 import type { VariantEntry } from '../../src/media/hls.ts';
+import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
 import { temporalAddress } from '../helpers/services.ts';
 
 /** The workflow on the real Temporal dev server, with its activities replaced by recording fakes. */
@@ -16,24 +16,8 @@ type Activities = ReturnType<typeof createActivities>;
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-const ladder: EncodingLadder = {
-  rungs: [
-    { name: '720p', height: 720, videoBitrate: 2800, maxRate: 2996 },
-    { name: '360p', height: 360, videoBitrate: 800, maxRate: 856 },
-  ],
-  audioBitrate: 128,
-  maxFrameRate: 60,
-  gopSeconds: 2,
-  segmentSeconds: 4,
-};
-const probe: Probe = {
-  formatName: 'mov,mp4',
-  duration: 10,
-  size: 1,
-  bitrate: null,
-  video: { codec: 'h264', width: 1280, height: 720, displayWidth: 1280, displayHeight: 720, rotation: 0, frameRate: 30, pixelFormat: 'yuv420p', bitrate: null },
-  audio: { codec: 'aac', channels: 2, sampleRate: 48000, bitrate: null },
-};
+const ladder = { ...defaultLadder, rungs: defaultLadder.rungs.filter((r) => r.name === '720p' || r.name === '360p') };
+const probe = videoProbe(1280, 720);
 
 interface Calls {
   probe: number;
