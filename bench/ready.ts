@@ -4,7 +4,7 @@
  * baseline measured in the same session: the same ffmpeg encodes run directly, with the
  * same concurrency, and nothing else. The ratio is the price of the pipeline.
  *
- *   npm run bench:upload [-- --runs 3]
+ *   npm run bench:ready [-- --runs 3]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
