@@ -67,7 +67,7 @@ try {
   const b = median(rows.map((r) => r.baseline));
   const p = median(rows.map((r) => r.pipeline));
   console.log(
-    `bench:upload 10 s 720p, ladder ${ladderOf(config).rungs.map((r) => r.name).join('/')}+audio, preset ${config.encoding.preset}, concurrency ${config.encoding.concurrency}: ` +
+    `bench:ready 10 s 720p, ladder ${ladderOf(config).rungs.map((r) => r.name).join('/')}+audio, preset ${config.encoding.preset}, concurrency ${config.encoding.concurrency}: ` +
       `median upload→Ready ${p.toFixed(2)} s vs direct ffmpeg ${b.toFixed(2)} s = ${(p / b).toFixed(2)}x`,
   );
 } finally {
