@@ -1,8 +1,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import type { EncodingLadder } from '../domain/renditions.ts';
-import { encodeTaskQueueOf, processMediaWorkflowType, workflowIdOf, type ProcessMediaInput } from '../domain/workflow.ts';
+import { processMediaWorkflowType, workflowIdOf, type ProcessMediaInput } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
 import { mediaUploadedMessage } from '../messaging/messages.ts';
@@ -13,13 +12,14 @@ export interface BridgeDeps {
   queue: string;
   prefetch: number;
   taskQueue: string;
-  ladder: EncodingLadder;
-  maxAttempts: number;
-  encodeTimeoutSeconds: number;
+  /** How to process (ladder, attempts, pictures…), from config: everything of the workflow input but the media. */
+  processing: ProcessingSettings;
   logger: Logger;
   /** Wait before handing back a message whose workflow could not be started (Temporal down). */
   retryDelayMs?: number;
 }
+
+export type ProcessingSettings = Omit<ProcessMediaInput, 'mediaId' | 'sourceKey' | 'kind'>;
 
 export type StartOutcome = 'started' | 'already-started' | 'dead-lettered' | 'requeued';
 
@@ -67,15 +67,7 @@ export function createBridge(deps: BridgeDeps) {
     }
     const m = parsed.data;
     try {
-      const outcome = await startWorkflow({
-        mediaId: m.mediaId,
-        sourceKey: m.sourceKey,
-        kind: m.kind,
-        ladder: deps.ladder,
-        maxAttempts: deps.maxAttempts,
-        encodeTaskQueue: encodeTaskQueueOf(deps.taskQueue),
-        encodeTimeoutSeconds: deps.encodeTimeoutSeconds,
-      });
+      const outcome = await startWorkflow({ ...deps.processing, mediaId: m.mediaId, sourceKey: m.sourceKey, kind: m.kind });
       logger.info({ mediaId: m.mediaId, outcome }, 'workflow start');
       ch.ack(msg);
       return outcome;

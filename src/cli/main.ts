@@ -50,8 +50,13 @@ async function run(roles: Role[], opts: { config?: string }) {
       running.push(await starters[role](config, logger, resources));
     }
   } catch (err) {
-    logger.fatal({ err: (err as Error).message }, 'could not start');
+    await Promise.all(running.map((r) => r.stop().catch(() => undefined)));
     await resources.close();
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gilfoyle: ${err.message}\n`);
+      process.exit(2);
+    }
+    logger.fatal({ err: (err as Error).message }, 'could not start');
     process.exit(1);
   }
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
@@ -6,8 +7,10 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { createApp } from '../api/create-app.ts';
 import type { AppDeps, DependencyState } from '../api/deps.ts';
-import { createBridge } from '../bridge/bridge.ts';
+import { createBridge, type ProcessingSettings } from '../bridge/bridge.ts';
+import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { availableEncoders, missingEncoders } from '../media/encoders.ts';
 import { createMediaRepository } from '../db/medias.ts';
 import { createOutboxRepository } from '../db/outbox.ts';
 import { createPool, type Db } from '../db/pool.ts';
@@ -33,9 +36,11 @@ export function ladderOf(config: Config): EncodingLadder {
   return {
     rungs: e.renditions.map((r) => ({
       name: r.name,
-      height: r.height,
+      ...(r.height !== undefined ? { height: r.height } : { width: r.width }),
       videoBitrate: r.video_bitrate,
       maxRate: r.max_rate ?? Math.round(r.video_bitrate * 1.07),
+      codec: r.codec,
+      ...(r.max_frame_rate !== undefined ? { maxFrameRate: r.max_frame_rate } : {}),
     })),
     audioBitrate: e.audio_bitrate,
     maxFrameRate: e.max_frame_rate,
@@ -43,6 +48,33 @@ export function ladderOf(config: Config): EncodingLadder {
     segmentSeconds: e.segment_seconds,
   };
 }
+
+/** Everything the workflow input takes from config. */
+export function processingSettingsOf(config: Config): ProcessingSettings {
+  const e = config.encoding;
+  return {
+    ladder: ladderOf(config),
+    maxAttempts: e.max_attempts,
+    encodeTaskQueue: encodeTaskQueueOf(config.temporal.task_queue),
+    encodeTimeoutSeconds: e.timeout_seconds,
+    ...(e.mp4_rendition !== undefined ? { downloadRendition: e.mp4_rendition } : {}),
+    pictures: {
+      posterAt: e.poster_at,
+      storyboard: e.storyboard.enabled
+        ? {
+            thumbnailWidth: e.storyboard.thumbnail_width,
+            columns: e.storyboard.columns,
+            maxThumbnails: e.storyboard.max_thumbnails,
+            minIntervalSeconds: e.storyboard.min_interval_seconds,
+          }
+        : null,
+    },
+  };
+}
+
+/** Encoder threads of one of `concurrency` simultaneous encodes: the cores shared out, at least one. */
+export const threadsPerEncode = (configured: number, concurrency: number, cores = os.availableParallelism()) =>
+  configured > 0 ? configured : Math.max(1, Math.floor(cores / concurrency));
 
 /** Shared connections, opened on first use by the roles that need them. */
 export function createResources(config: Config, logger: Logger) {
@@ -131,9 +163,7 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
     queue: config.rabbitmq.queue,
     prefetch: config.rabbitmq.prefetch,
     taskQueue: config.temporal.task_queue,
-    ladder: ladderOf(config),
-    maxAttempts: config.encoding.max_attempts,
-    encodeTimeoutSeconds: config.encoding.timeout_seconds,
+    processing: processingSettingsOf(config),
     logger,
   });
   await bridge.start();
@@ -142,7 +172,20 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/** An encoder the ladder asks for and ffmpeg lacks is a config error at start-up, not a failed media later. */
+export async function checkEncoders(config: Config): Promise<void> {
+  let available: Set<string>;
+  try {
+    available = await availableEncoders(config.encoding.ffmpeg_path);
+  } catch (err) {
+    throw new ConfigError(`encoding.ffmpeg_path: cannot run ${config.encoding.ffmpeg_path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const problems = missingEncoders(config.encoding.renditions.map((r) => r.codec), available);
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
 export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
+  await checkEncoders(config);
   const storage = createStorage(config.storage);
   await storage.check();
   const activities = createActivities({
@@ -153,7 +196,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     ffprobePath: config.encoding.ffprobe_path,
     tempDir: config.encoding.temp_dir,
     preset: config.encoding.preset,
-    threads: config.encoding.threads,
+    threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const common = { connection, namespace: config.temporal.namespace, activities };

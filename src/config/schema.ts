@@ -1,11 +1,18 @@
 import { z } from 'zod';
 
-const rung = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only'),
-  height: z.number().int().min(16).max(4320),
-  video_bitrate: z.number().int().positive().describe('kb/s'),
-  max_rate: z.number().int().positive().optional().describe('kb/s; default 1.07 × video_bitrate'),
-});
+export const videoCodecs = ['h264', 'hevc', 'av1'] as const;
+
+const rung = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only'),
+    height: z.number().int().min(16).max(4320).optional().describe('short side of the picture, pixels'),
+    width: z.number().int().min(16).max(7680).optional().describe('long side of the picture, pixels (instead of height)'),
+    video_bitrate: z.number().int().positive().describe('kb/s'),
+    max_rate: z.number().int().positive().optional().describe('kb/s; default 1.07 × video_bitrate'),
+    codec: z.enum(videoCodecs).default('h264'),
+    max_frame_rate: z.number().positive().max(240).optional().describe('frame rate cap of this rung; default encoding.max_frame_rate'),
+  })
+  .refine((r) => (r.height === undefined) !== (r.width === undefined), { message: 'give either height or width' });
 
 /** Sizes in bytes, or strings such as "2GiB", "500MB", "10 KiB". */
 const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
@@ -57,15 +64,26 @@ export const configSchema = z.strictObject({
     max_attempts: z.number().int().min(1).max(20).default(3),
     /** Encodes one worker runs at once. */
     concurrency: z.number().int().min(1).max(64).default(2),
-    /** x264 threads per encode; 0 lets x264 decide. */
-    threads: z.number().int().min(0).max(64).default(0),
+    /** Encoder threads per encode; 0: the machine's cores divided by concurrency, so concurrent encodes share the cores. */
+    threads: z.number().int().min(0).max(64).default(0).describe('0: the cores divided by concurrency'),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']).default('veryfast'),
     timeout_seconds: z.number().int().positive().default(6 * 3600),
     gop_seconds: z.number().positive().default(2),
     segment_seconds: z.number().positive().default(4),
     max_frame_rate: z.number().positive().max(240).default(60),
-    audio_bitrate: z.number().int().positive().default(128),
-    renditions: z.array(rung).min(1).default([
+    audio_bitrate: z.number().int().positive().default(128).describe('kb/s of the AAC audio rendition'),
+    /** Rung remuxed into the progressive MP4 download; when absent, 720p if the ladder has it, else the largest planned. */
+    mp4_rendition: z.string().optional(),
+    /** Where the poster is taken, as a fraction of the duration. */
+    poster_at: z.number().min(0).max(1).default(0.1),
+    storyboard: z.strictObject({
+      enabled: z.boolean().default(true),
+      thumbnail_width: z.number().int().min(32).max(640).default(160),
+      columns: z.number().int().min(1).max(50).default(10),
+      max_thumbnails: z.number().int().min(1).max(1000).default(100),
+      min_interval_seconds: z.number().positive().default(1),
+    }).prefault({}),
+    renditions: z.array(rung).min(1).prefault([
       { name: '1080p', height: 1080, video_bitrate: 5000 },
       { name: '720p', height: 720, video_bitrate: 2800 },
       { name: '480p', height: 480, video_bitrate: 1400 },
@@ -76,12 +94,18 @@ export const configSchema = z.strictObject({
     if (Math.abs(ratio - Math.round(ratio)) > 1e-9 || ratio < 1) {
       ctx.addIssue({ code: 'custom', path: ['segment_seconds'], message: 'must be a multiple of gop_seconds' });
     }
+    if (e.mp4_rendition !== undefined && !e.renditions.some((r) => r.name === e.mp4_rendition)) {
+      ctx.addIssue({ code: 'custom', path: ['mp4_rendition'], message: `"${e.mp4_rendition}" is not the name of a rung in encoding.renditions` });
+    }
     const names = new Set<string>();
     e.renditions.forEach((r, i) => {
       if (names.has(r.name) || r.name === 'audio') {
         ctx.addIssue({ code: 'custom', path: ['renditions', i, 'name'], message: `duplicate or reserved name "${r.name}"` });
       }
       names.add(r.name);
+      if (r.name.startsWith('download') || ['poster', 'storyboard', 'master', 'manifest'].includes(r.name)) {
+        ctx.addIssue({ code: 'custom', path: ['renditions', i, 'name'], message: `reserved name "${r.name}"` });
+      }
     });
   }),
   log: z.strictObject({

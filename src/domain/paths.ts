@@ -7,6 +7,11 @@ export const sourceKey = (mediaId: string) => `${mediaPrefix(mediaId)}source`;
 export const streamPrefix = (mediaId: string) => `${mediaPrefix(mediaId)}stream/`;
 export const streamKey = (mediaId: string, file: string) => `${streamPrefix(mediaId)}${file}`;
 export const masterPlaylistName = 'master.m3u8';
+export const dashManifestName = 'manifest.mpd';
+export const posterName = 'poster.jpg';
+export const storyboardImageName = 'storyboard.jpg';
+export const storyboardVttName = 'storyboard.vtt';
+export const downloadName = (audioOnly: boolean) => (audioOnly ? 'download.m4a' : 'download.mp4');
 
 /** Output files are flat names Gilfoyle chose: letters, digits, dot, dash, underscore; no leading dot. */
 const streamFileName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

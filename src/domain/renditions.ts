@@ -1,14 +1,21 @@
 import type { Probe } from './probe.ts';
 
+export type VideoCodec = 'h264' | 'hevc' | 'av1';
+
 /** One rung of the configured ladder. */
 export interface LadderRung {
   name: string;
   /** Short side of the picture in pixels (720 means 1280×720 landscape or 720×1280 portrait). */
-  height: number;
+  height?: number;
+  /** Long side of the picture in pixels, for rungs defined by width instead. */
+  width?: number;
   /** kb/s */
   videoBitrate: number;
   /** kb/s; peak allowed by the rate control. */
   maxRate: number;
+  codec: VideoCodec;
+  /** Frame rate cap of this rung; the ladder's when absent. */
+  maxFrameRate?: number;
 }
 
 export interface EncodingLadder {
@@ -26,6 +33,7 @@ export interface EncodingLadder {
 export interface VideoRendition {
   type: 'video';
   name: string;
+  codec: VideoCodec;
   width: number;
   height: number;
   frameRate: number;
@@ -55,7 +63,8 @@ export function outputFrameRate(sourceFps: number, cap: number): number {
 /**
  * Which renditions to encode. Rungs larger than the source are dropped (never upscaled);
  * a source smaller than every rung gets one rendition at its own size. Sizes keep the
- * source's displayed aspect ratio and are even, as yuv420p requires.
+ * source's displayed aspect ratio and are even, as yuv420p requires. Video rungs come
+ * largest first, then the audio rendition.
  */
 export function planRenditions(probe: Probe, ladder: EncodingLadder): RenditionPlan[] {
   const plans: RenditionPlan[] = [];
@@ -64,26 +73,27 @@ export function planRenditions(probe: Probe, ladder: EncodingLadder): RenditionP
     const portrait = video.displayHeight > video.displayWidth;
     const shortSide = Math.min(video.displayWidth, video.displayHeight);
     const longSide = Math.max(video.displayWidth, video.displayHeight);
-    const frameRate = outputFrameRate(video.frameRate, ladder.maxFrameRate);
-    const gopFrames = Math.max(1, Math.round(frameRate * ladder.gopSeconds));
-    const rungs = [...ladder.rungs].sort((a, b) => b.height - a.height);
-    let fitting = rungs.filter((r) => r.height <= shortSide);
-    if (fitting.length === 0) {
-      const smallest = rungs[rungs.length - 1];
-      fitting = smallest ? [{ ...smallest, name: `${even(shortSide)}p`, height: shortSide }] : [];
+    const scaleOf = (r: LadderRung) => (r.width !== undefined ? r.width / longSide : (r.height ?? shortSide) / shortSide);
+    const rungs = [...ladder.rungs].sort((a, b) => scaleOf(b) - scaleOf(a));
+    let fitting = rungs.map((rung) => ({ rung, scale: scaleOf(rung) })).filter((r) => r.scale <= 1 + 1e-9);
+    if (fitting.length === 0 && rungs.length > 0) {
+      const smallest = rungs[rungs.length - 1]!;
+      fitting = [{ rung: { ...smallest, name: `${even(shortSide)}p` }, scale: 1 }];
     }
-    for (const rung of fitting) {
-      const short = even(rung.height);
-      const long = even((rung.height * longSide) / shortSide);
+    for (const { rung, scale } of fitting) {
+      const short = even(shortSide * scale);
+      const long = even(longSide * scale);
+      const frameRate = outputFrameRate(video.frameRate, rung.maxFrameRate ?? ladder.maxFrameRate);
       plans.push({
         type: 'video',
         name: rung.name,
+        codec: rung.codec,
         width: portrait ? short : long,
         height: portrait ? long : short,
         frameRate,
         videoBitrate: rung.videoBitrate,
         maxRate: rung.maxRate,
-        gopFrames,
+        gopFrames: Math.max(1, Math.round(frameRate * ladder.gopSeconds)),
         segmentSeconds: ladder.segmentSeconds,
       });
     }
@@ -92,4 +102,22 @@ export function planRenditions(probe: Probe, ladder: EncodingLadder): RenditionP
     plans.push({ type: 'audio', name: 'audio', audioBitrate: ladder.audioBitrate, segmentSeconds: ladder.segmentSeconds });
   }
   return plans;
+}
+
+const pixels = (r: VideoRendition) => r.width * r.height;
+
+/**
+ * What makes a media playable soonest: its smallest video rung and its audio. An audio-only
+ * media is playable with its audio alone.
+ */
+export function firstRenditions(plan: RenditionPlan[]): RenditionPlan[] {
+  const videos = plan.filter((r): r is VideoRendition => r.type === 'video');
+  const smallest = videos.reduce<VideoRendition | null>((min, r) => (!min || pixels(r) < pixels(min) ? r : min), null);
+  return plan.filter((r) => r.type === 'audio' || r === smallest);
+}
+
+/** The rung remuxed into the MP4 download: the preferred one if planned, else the largest planned. */
+export function downloadRendition(plan: RenditionPlan[], preferred: string): VideoRendition | null {
+  const videos = plan.filter((r): r is VideoRendition => r.type === 'video');
+  return videos.find((r) => r.name === preferred) ?? videos.reduce<VideoRendition | null>((max, r) => (!max || pixels(r) > pixels(max) ? r : max), null);
 }

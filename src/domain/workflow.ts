@@ -1,6 +1,17 @@
 import type { EncodingLadder } from './renditions.ts';
 import type { SourceKind } from './status.ts';
 
+export interface PictureSettings {
+  /** Fraction of the duration where the poster is taken. */
+  posterAt: number;
+  storyboard: {
+    thumbnailWidth: number;
+    columns: number;
+    maxThumbnails: number;
+    minIntervalSeconds: number;
+  } | null;
+}
+
 /** Input of the processMedia workflow: everything it needs, so it reads no config itself. */
 export interface ProcessMediaInput {
   mediaId: string;
@@ -13,12 +24,24 @@ export interface ProcessMediaInput {
   encodeTaskQueue: string;
   /** Upper bound of one encode, seconds. */
   encodeTimeoutSeconds: number;
+  /** Rung remuxed into the MP4 download (encoding.mp4_rendition); absent: 720p if planned, else the largest. */
+  downloadRendition?: string;
+  pictures: PictureSettings;
 }
 
 export interface ProcessMediaResult {
   mediaId: string;
   renditions: string[];
   duration: number;
+}
+
+/** What the `progress` query answers while a media is processed. */
+export interface ProcessingProgress {
+  stage: 'probing' | 'encoding' | 'packaging' | 'done' | 'failed';
+  playable: boolean;
+  /** Share of the renditions encoded, 0–100. Live per-encode percentages are in the activities' heartbeats. */
+  progress: number;
+  renditions: Record<string, 'pending' | 'encoding' | 'ready'>;
 }
 
 export const workflowIdOf = (mediaId: string) => `media-${mediaId}`;

@@ -6,7 +6,7 @@ export interface EncodeOptions {
   /** Folder the rendition's playlist and segments are written to. */
   outputDir: string;
   preset: string;
-  /** 0 lets the encoder decide. */
+  /** Encoder threads; 0 lets the encoder decide. */
   threads: number;
 }
 
@@ -39,6 +39,33 @@ const common = (input: string): string[] => [
   '-map_metadata', '-1',
 ];
 
+/** Encoder arguments of each codec: same GOP on every rung and no scene-cut keyframes. */
+function codecArgs(r: VideoRendition, o: EncodeOptions): string[] {
+  const g = String(r.gopFrames);
+  switch (r.codec) {
+    case 'h264':
+      return [
+        '-c:v', 'libx264', '-preset', o.preset, '-profile:v', 'high', '-threads', String(o.threads),
+        '-g', g, '-keyint_min', g, '-sc_threshold', '0', '-x264-params', 'scenecut=0:open_gop=0',
+      ];
+    case 'hevc':
+      return [
+        '-c:v', 'libx265', '-preset', o.preset, '-profile:v', 'main', '-tag:v', 'hvc1',
+        '-g', g, '-keyint_min', g,
+        '-x265-params', `scenecut=0:open-gop=0:log-level=error${o.threads > 0 ? `:pools=${o.threads}` : ''}`,
+      ];
+    case 'av1':
+      return [
+        '-c:v', 'libsvtav1', '-preset', String(svtPresets[o.preset] ?? 10),
+        '-g', g,
+        '-svtav1-params', `keyint=${g}:scd=0${o.threads > 0 ? `:lp=${o.threads}` : ''}`,
+      ];
+  }
+}
+
+/** x264 preset names → SVT-AV1 presets of similar speed. */
+const svtPresets: Record<string, number> = { ultrafast: 12, superfast: 12, veryfast: 10, faster: 9, fast: 8, medium: 7, slow: 5 };
+
 function videoArgs(r: VideoRendition, o: EncodeOptions): string[] {
   return [
     ...common(o.input),
@@ -46,20 +73,13 @@ function videoArgs(r: VideoRendition, o: EncodeOptions): string[] {
     '-an', '-sn', '-dn',
     // Scale to the planned display size; ffmpeg has already applied any rotation.
     '-vf', `scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p`,
+    // Constant frame rate out, whatever came in (VFR phone video included).
     '-r', String(r.frameRate),
     '-fps_mode', 'cfr',
-    '-c:v', 'libx264',
-    '-preset', o.preset,
-    '-profile:v', 'high',
-    '-threads', String(o.threads),
+    ...codecArgs(r, o),
     '-b:v', `${r.videoBitrate}k`,
     '-maxrate', `${r.maxRate}k`,
     '-bufsize', `${r.maxRate * 2}k`,
-    // Fixed GOP without scene-cut keyframes: every rung has keyframes at the same times.
-    '-g', String(r.gopFrames),
-    '-keyint_min', String(r.gopFrames),
-    '-sc_threshold', '0',
-    '-x264-params', 'scenecut=0:open_gop=0',
     ...hlsOutput(r, o.outputDir),
   ];
 }

@@ -57,6 +57,8 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 1024 * 1024 },
     forceKillAfterDelay: 5000,
+    // SVT-AV1 prints its banner at info level; errors are what an operator needs.
+    env: { SVT_LOG: '1' },
   });
   let block: string[] = [];
   let pending = '';

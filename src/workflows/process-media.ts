@@ -5,13 +5,16 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setHandler,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
 import { nonRetryableFailureTypes } from '../domain/errors.ts';
-import { planRenditions } from '../domain/renditions.ts';
+import { downloadRendition, firstRenditions, planRenditions, type RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus } from '../domain/status.ts';
-import type { ProcessMediaInput, ProcessMediaResult } from '../domain/workflow.ts';
+import type { ProcessingProgress, ProcessMediaInput, ProcessMediaResult } from '../domain/workflow.ts';
+import type { VariantEntry } from '../media/hls.ts';
+import { progressQuery } from './definitions.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -24,7 +27,10 @@ const probeOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: nonRetryableFailureTypes },
 };
-/** Encodes heartbeat progress; a worker that dies is noticed within the heartbeat timeout. */
+/**
+ * Encodes, pictures and packaging run on the encode task queue (bounded by each worker's
+ * concurrency) and heartbeat, so a worker that dies is noticed within the heartbeat timeout.
+ */
 const encodeOptions = (input: ProcessMediaInput): ActivityOptions => ({
   taskQueue: input.encodeTaskQueue,
   startToCloseTimeout: `${input.encodeTimeoutSeconds} seconds`,
@@ -48,22 +54,67 @@ function reasonOf(err: unknown): string {
   return e instanceof Error ? e.message : String(err);
 }
 
-/** One durable run per media: probe, plan, encode every rendition, write the master playlist, finalize. */
+/**
+ * One durable run per media: probe, plan, encode the smallest rung and the audio first so
+ * the media is playable early, then the rest of the ladder with the pictures, then package
+ * (final master playlist, DASH, download) and finalize.
+ */
 export async function processMedia(input: ProcessMediaInput): Promise<ProcessMediaResult> {
   const { mediaId, sourceKey } = input;
-  const { encodeRendition } = proxyActivities<Activities>(encodeOptions(input));
+  const heavy = proxyActivities<Activities>(encodeOptions(input));
+  const state: ProcessingProgress = { stage: 'probing', playable: false, progress: 0, renditions: {} };
+  setHandler(progressQuery, () => state);
+
+  const encode = async (rendition: RenditionPlan, duration: number, exclusive: boolean): Promise<VariantEntry> => {
+    state.renditions[rendition.name] = 'encoding';
+    const out = await heavy.encodeRendition({ mediaId, sourceKey, rendition, duration, exclusive });
+    state.renditions[rendition.name] = 'ready';
+    const all = Object.values(state.renditions);
+    state.progress = Math.floor((100 * all.filter((s) => s === 'ready').length) / all.length);
+    return out;
+  };
+
   try {
     const probe = await probeSource({ mediaId, sourceKey, kind: input.kind });
     const plan = planRenditions(probe, input.ladder);
+    for (const r of plan) state.renditions[r.name] = 'pending';
+    state.stage = 'encoding';
     await mirror.startProcessing({ mediaId, plan });
-    const outputs = await Promise.all(
-      plan.map((rendition) => encodeRendition({ mediaId, sourceKey, rendition, duration: probe.duration })),
-    );
+
+    const first = firstRenditions(plan);
+    const rest = plan.filter((r) => !first.includes(r));
+    const firstOutputs = await Promise.all(first.map((r) => encode(r, probe.duration, r.type === 'video')));
+    if (rest.length > 0) {
+      await mirror.writeMasterPlaylist({ mediaId, outputs: firstOutputs });
+      await mirror.markPlayable({ mediaId, renditions: first.map((r) => r.name) });
+      state.playable = true;
+    }
+
+    const video = probe.video;
+    const pictures = video
+      ? heavy.makePictures({ mediaId, sourceKey, duration: probe.duration, displayWidth: video.displayWidth, displayHeight: video.displayHeight, settings: input.pictures })
+      : Promise.resolve([]);
+    const restOutputs = await Promise.all(rest.map((r) => encode(r, probe.duration, false)));
+    await pictures;
+
+    state.stage = 'packaging';
+    const byName = new Map([...firstOutputs, ...restOutputs].map((o) => [o.name, o]));
+    const outputs = plan.map((r) => byName.get(r.name)!);
     await mirror.writeMasterPlaylist({ mediaId, outputs });
+    await heavy.packageMedia({
+      mediaId,
+      outputs,
+      duration: probe.duration,
+      segmentSeconds: input.ladder.segmentSeconds,
+      downloadRendition: downloadRendition(plan, input.downloadRendition ?? '720p')?.name ?? null,
+    });
     await mirror.finalizeMedia({ mediaId, duration: probe.duration });
+    state.stage = 'done';
+    state.playable = true;
     return { mediaId, renditions: plan.map((r) => r.name), duration: probe.duration };
   } catch (err) {
     if (isCancellation(err)) throw err;
+    state.stage = 'failed';
     const reason = reasonOf(err);
     log.warn('media processing failed', { mediaId, reason });
     await CancellationScope.nonCancellable(() => mirror.failMedia({ mediaId, reason }));

@@ -4,10 +4,10 @@ import type { EncodingLadder } from '../../src/domain/renditions.ts';
 /** The default ladder of the config, in the workflow's terms. */
 export const defaultLadder: EncodingLadder = {
   rungs: [
-    { name: '1080p', height: 1080, videoBitrate: 5000, maxRate: 5350 },
-    { name: '720p', height: 720, videoBitrate: 2800, maxRate: 2996 },
-    { name: '480p', height: 480, videoBitrate: 1400, maxRate: 1498 },
-    { name: '360p', height: 360, videoBitrate: 800, maxRate: 856 },
+    { name: '1080p', height: 1080, videoBitrate: 5000, maxRate: 5350, codec: 'h264' },
+    { name: '720p', height: 720, videoBitrate: 2800, maxRate: 2996, codec: 'h264' },
+    { name: '480p', height: 480, videoBitrate: 1400, maxRate: 1498, codec: 'h264' },
+    { name: '360p', height: 360, videoBitrate: 800, maxRate: 856, codec: 'h264' },
   ],
   audioBitrate: 128,
   maxFrameRate: 60,

@@ -3,7 +3,7 @@ import { encodeRenditionArgs } from '../../src/media/ffmpeg-args.ts';
 describe('encodeRenditionArgs', () => {
   it('builds the exact argv of a video rung: fixed GOP, no scene-cut keyframes, fMP4 HLS', () => {
     const args = encodeRenditionArgs(
-      { type: 'video', name: '720p', width: 1280, height: 720, frameRate: 30, videoBitrate: 2800, maxRate: 2996, gopFrames: 60, segmentSeconds: 4 },
+      { type: 'video', name: '720p', codec: 'h264', width: 1280, height: 720, frameRate: 30, videoBitrate: 2800, maxRate: 2996, gopFrames: 60, segmentSeconds: 4 },
       { input: '/tmp/a/source', outputDir: '/tmp/a/out', preset: 'veryfast', threads: 1 },
     );
     expect(args).toEqual([
@@ -13,12 +13,30 @@ describe('encodeRenditionArgs', () => {
       '-vf', 'scale=1280:720:flags=bicubic,setsar=1,format=yuv420p',
       '-r', '30', '-fps_mode', 'cfr',
       '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-threads', '1',
-      '-b:v', '2800k', '-maxrate', '2996k', '-bufsize', '5992k',
       '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-x264-params', 'scenecut=0:open_gop=0',
+      '-b:v', '2800k', '-maxrate', '2996k', '-bufsize', '5992k',
       '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
       '-hls_flags', 'independent_segments', '-hls_fmp4_init_filename', '720p_init.mp4',
       '-hls_segment_filename', '/tmp/a/out/720p_%05d.m4s', '/tmp/a/out/720p.m3u8',
     ]);
+  });
+
+  const rung = { type: 'video' as const, name: 'r', width: 640, height: 360, frameRate: 30, videoBitrate: 500, maxRate: 535, gopFrames: 60, segmentSeconds: 4 };
+  const opts = { input: 'in', outputDir: 'out', preset: 'veryfast', threads: 2 };
+
+  it('asks libx265 for a fixed GOP, Apple-compatible hvc1 tag and the thread pool size', () => {
+    const args = encodeRenditionArgs({ ...rung, codec: 'hevc' }, opts);
+    const at = args.indexOf('-c:v');
+    expect(args.slice(at, at + 14)).toEqual([
+      '-c:v', 'libx265', '-preset', 'veryfast', '-profile:v', 'main', '-tag:v', 'hvc1', '-g', '60', '-keyint_min', '60',
+      '-x265-params', 'scenecut=0:open-gop=0:log-level=error:pools=2',
+    ]);
+  });
+
+  it('asks SVT-AV1 for a fixed GOP without scene detection', () => {
+    const args = encodeRenditionArgs({ ...rung, codec: 'av1' }, opts);
+    const at = args.indexOf('-c:v');
+    expect(args.slice(at, at + 8)).toEqual(['-c:v', 'libsvtav1', '-preset', '10', '-g', '60', '-svtav1-params', 'keyint=60:scd=0:lp=2']);
   });
 
   it('builds the exact argv of the audio rendition: stereo AAC', () => {

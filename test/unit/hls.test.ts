@@ -1,4 +1,6 @@
-import { avc1Codec, buildMasterPlaylist, measureBandwidth, parseMediaPlaylist } from '../../src/media/hls.ts';
+import { av01Codec, avc1Codec, buildMasterPlaylist, hvc1Codec, measureBandwidth, parseMediaPlaylist } from '../../src/media/hls.ts';
+
+const files = (name: string) => ({ init: `${name}_init.mp4`, segments: [{ uri: `${name}_00000.m4s`, duration: 4 }] });
 
 describe('HLS playlists', () => {
   it('parses a VOD fMP4 playlist', () => {
@@ -22,9 +24,9 @@ describe('HLS playlists', () => {
 
   it('lists video variants first, highest first, with the audio group', () => {
     const text = buildMasterPlaylist([
-      { type: 'audio', name: 'audio', playlist: 'audio.m3u8', bandwidth: 130000, averageBandwidth: 128000, codecs: 'mp4a.40.2' },
-      { type: 'video', name: '360p', playlist: '360p.m3u8', bandwidth: 800000, averageBandwidth: 700000, codecs: 'avc1.64001e', width: 640, height: 360, frameRate: 30 },
-      { type: 'video', name: '720p', playlist: '720p.m3u8', bandwidth: 2800000, averageBandwidth: 2500000, codecs: 'avc1.64001f', width: 1280, height: 720, frameRate: 30 },
+      { type: 'audio', name: 'audio', playlist: 'audio.m3u8', bandwidth: 130000, averageBandwidth: 128000, codecs: 'mp4a.40.2', ...files('audio') },
+      { type: 'video', name: '360p', playlist: '360p.m3u8', bandwidth: 800000, averageBandwidth: 700000, codecs: 'avc1.64001e', width: 640, height: 360, frameRate: 30, ...files('360p') },
+      { type: 'video', name: '720p', playlist: '720p.m3u8', bandwidth: 2800000, averageBandwidth: 2500000, codecs: 'avc1.64001f', width: 1280, height: 720, frameRate: 30, ...files('720p') },
     ]);
     const lines = text.trim().split('\n');
     expect(lines[3]).toMatch(/^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio".*URI="audio.m3u8"$/);
@@ -37,13 +39,16 @@ describe('HLS playlists', () => {
 
   it('writes an audio-only master with one variant', () => {
     const text = buildMasterPlaylist([
-      { type: 'audio', name: 'audio', playlist: 'audio.m3u8', bandwidth: 130000, averageBandwidth: 128000, codecs: 'mp4a.40.2' },
+      { type: 'audio', name: 'audio', playlist: 'audio.m3u8', bandwidth: 130000, averageBandwidth: 128000, codecs: 'mp4a.40.2', ...files('audio') },
     ]);
     expect(text).toContain('#EXT-X-STREAM-INF:BANDWIDTH=130000,AVERAGE-BANDWIDTH=128000,CODECS="mp4a.40.2"\naudio.m3u8');
   });
 
-  it('derives RFC 6381 H.264 codec strings', () => {
+  it('derives RFC 6381 codec strings from what ffprobe reports', () => {
     expect(avc1Codec('High', 31)).toBe('avc1.64001f');
     expect(avc1Codec('Main', 40)).toBe('avc1.4d0028');
+    expect(hvc1Codec('Main', 93)).toBe('hvc1.1.6.L93.B0');
+    expect(hvc1Codec('Main 10', 120)).toBe('hvc1.2.4.L120.B0');
+    expect(av01Codec('Main', 8)).toBe('av01.0.08M.08');
   });
 });

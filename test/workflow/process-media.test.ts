@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { createActivities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/cli/roles.ts';
@@ -8,7 +8,9 @@ import { FailureType } from '../../src/domain/errors.ts';
 import type { Probe } from '../../src/domain/probe.ts';
 import type { ProcessMediaInput } from '../../src/domain/workflow.ts';
 import type { VariantEntry } from '../../src/media/hls.ts';
+import { progressQuery } from '../../src/workflows/definitions.ts';
 import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
+import { waitFor } from '../helpers/services.ts';
 import { temporalAddress } from '../helpers/services.ts';
 
 /** The workflow on the real Temporal dev server, with its activities replaced by recording fakes. */
@@ -20,6 +22,8 @@ const ladder = { ...defaultLadder, rungs: defaultLadder.rungs.filter((r) => r.na
 const probe = videoProbe(1280, 720);
 
 interface Calls {
+  /** Every activity call in order, for ordering assertions. */
+  log: string[];
   probe: number;
   encode: Record<string, number>;
   master: VariantEntry[][];
@@ -28,9 +32,12 @@ interface Calls {
   statuses: string[];
 }
 
-function fakeActivities(calls: Calls, behaviour: { probe?: () => Probe; encode?: (name: string, attempt: number) => void }): Activities {
-  const variant = (name: string): VariantEntry => ({ type: name === 'audio' ? 'audio' : 'video', name, playlist: `${name}.m3u8`, bandwidth: 1, averageBandwidth: 1, codecs: 'x' });
-  return {
+function fakeActivities(calls: Calls, behaviour: { probe?: () => Probe; encode?: (name: string, attempt: number) => void | Promise<void> }): Activities {
+  const variant = (name: string): VariantEntry => ({
+    type: name === 'audio' ? 'audio' : 'video', name, playlist: `${name}.m3u8`, init: `${name}_init.mp4`,
+    segments: [{ uri: `${name}_00000.m4s`, duration: 4 }], bandwidth: 1, averageBandwidth: 1, codecs: 'x',
+  });
+  const fakes: Partial<Activities> = {
     async probeSource() {
       calls.probe++;
       return behaviour.probe ? behaviour.probe() : probe;
@@ -38,13 +45,26 @@ function fakeActivities(calls: Calls, behaviour: { probe?: () => Probe; encode?:
     async startProcessing() {
       calls.statuses.push('Processing');
     },
-    async encodeRendition({ rendition }) {
+    async encodeRendition({ rendition, exclusive }) {
       const attempt = (calls.encode[rendition.name] = (calls.encode[rendition.name] ?? 0) + 1);
-      behaviour.encode?.(rendition.name, attempt);
+      calls.log.push(`encode ${rendition.name}${exclusive ? ' exclusive' : ''}`);
+      await behaviour.encode?.(rendition.name, attempt);
       return variant(rendition.name);
     },
     async writeMasterPlaylist({ outputs }) {
       calls.master.push(outputs);
+      calls.log.push(`master ${outputs.map((o) => o.name).join(',')}`);
+    },
+    async markPlayable({ renditions }) {
+      calls.log.push(`playable ${renditions.join(',')}`);
+    },
+    async makePictures() {
+      calls.log.push('pictures');
+      return ['poster.jpg'];
+    },
+    async packageMedia({ downloadRendition }) {
+      calls.log.push(`package ${downloadRendition}`);
+      return [];
     },
     async finalizeMedia() {
       calls.finalized++;
@@ -54,7 +74,8 @@ function fakeActivities(calls: Calls, behaviour: { probe?: () => Probe; encode?:
       calls.failed.push(reason);
       calls.statuses.push('Errored');
     },
-  } as Activities;
+  };
+  return fakes as Activities;
 }
 
 let bundle: WorkflowBundleWithSourceMap;
@@ -73,7 +94,7 @@ afterAll(async () => {
 });
 
 /** Runs one processMedia workflow on its own task queues with the given fake activities. */
-async function runWorkflow(activities: Activities, maxAttempts: number) {
+async function runWorkflow(activities: Activities, maxAttempts: number, whileRunning?: (h: WorkflowHandle) => Promise<void>) {
   const taskQueue = `wf-test-${randomUUID()}`;
   const input: ProcessMediaInput = {
     mediaId: randomUUID(),
@@ -83,6 +104,7 @@ async function runWorkflow(activities: Activities, maxAttempts: number) {
     maxAttempts,
     encodeTaskQueue: `${taskQueue}-encode`,
     encodeTimeoutSeconds: 60,
+    pictures: { posterAt: 0.1, storyboard: null },
   };
   const workers = await Promise.all([
     Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: bundle, activities }),
@@ -91,15 +113,19 @@ async function runWorkflow(activities: Activities, maxAttempts: number) {
   const [main, encoders] = workers;
   return main.runUntil(
     encoders.runUntil(
-      client.workflow.execute('processMedia', { taskQueue, workflowId: `media-${input.mediaId}`, args: [input] }).then(
-        (result) => ({ result, error: null }),
-        (error: unknown) => ({ result: null, error }),
-      ),
+      (async () => {
+        const handle = await client.workflow.start('processMedia', { taskQueue, workflowId: `media-${input.mediaId}`, args: [input] });
+        await whileRunning?.(handle);
+        return handle.result().then(
+          (result) => ({ result, error: null }),
+          (error: unknown) => ({ result: null, error }),
+        );
+      })(),
     ),
   );
 }
 
-const newCalls = (): Calls => ({ probe: 0, encode: {}, master: [], finalized: 0, failed: [], statuses: [] });
+const newCalls = (): Calls => ({ log: [], probe: 0, encode: {}, master: [], finalized: 0, failed: [], statuses: [] });
 
 describe('processMedia workflow', () => {
   it('encodes every planned rendition, writes the master playlist and finalizes', async () => {
@@ -108,8 +134,37 @@ describe('processMedia workflow', () => {
     expect(error).toBeNull();
     expect(result).toMatchObject({ renditions: ['720p', '360p', 'audio'], duration: 10 });
     expect(calls.encode).toEqual({ '720p': 1, '360p': 1, audio: 1 });
-    expect(calls.master[0]!.map((v) => v.name).sort()).toEqual(['360p', '720p', 'audio']);
     expect(calls.statuses).toEqual(['Processing', 'Ready']);
+  });
+
+  it('makes the media playable with the smallest rung and the audio before encoding the rest', async () => {
+    const calls = newCalls();
+    const { error } = await runWorkflow(fakeActivities(calls, {}), 3);
+    expect(error).toBeNull();
+    expect(calls.log.slice(0, 4).sort()).toEqual(['encode 360p exclusive', 'encode audio', 'master 360p,audio', 'playable 360p,audio'].sort());
+    expect(calls.log.indexOf('playable 360p,audio')).toBeLessThan(calls.log.indexOf('encode 720p'));
+    // The final master lists every rendition, then packaging picks 720p for the download.
+    expect(calls.log.slice(-2)).toEqual(['master 720p,360p,audio', 'package 720p']);
+    expect(calls.log).toContain('pictures');
+  });
+
+  it('answers the progress query live', async () => {
+    const calls = newCalls();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { error } = await runWorkflow(
+      fakeActivities(calls, { encode: (name) => (name === '720p' ? gate : undefined) }),
+      3,
+      async (handle) => {
+        const live = await waitFor('720p encoding', async () => {
+          const p = await handle.query(progressQuery);
+          return p.renditions['720p'] === 'encoding' ? p : undefined;
+        });
+        expect(live).toEqual({ stage: 'encoding', playable: true, progress: 66, renditions: { '720p': 'encoding', '360p': 'ready', audio: 'ready' } });
+        release();
+      },
+    );
+    expect(error).toBeNull();
   });
 
   it('retries a failed encode and then succeeds', async () => {

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { MediaEventRow, MediaRow, RenditionRow } from '../../db/medias.ts';
-import { masterPlaylistName } from '../../domain/paths.ts';
-import { mediaStatuses } from '../../domain/status.ts';
+import { dashManifestName, downloadName, masterPlaylistName, posterName, storyboardVttName } from '../../domain/paths.ts';
+import { MediaStatus, mediaStatuses } from '../../domain/status.ts';
 
 export const mediaIdParams = z.object({
   id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: '7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10' }),
@@ -29,7 +29,17 @@ export const mediaSchema = z
       })
       .nullable(),
     error: z.string().nullable().openapi({ description: 'why processing failed, when Errored' }),
-    links: z.object({ master: z.string().nullable(), events: z.string() }),
+    links: z
+      .object({
+        master: z.string().nullable().openapi({ description: 'HLS master playlist, once playable' }),
+        dash: z.string().nullable().openapi({ description: 'DASH manifest, once Ready' }),
+        download: z.string().nullable().openapi({ description: 'progressive MP4 (M4A for audio), once Ready' }),
+        poster: z.string().nullable(),
+        storyboard: z.string().nullable().openapi({ description: 'WebVTT of seek-bar thumbnails (regions of storyboard.jpg)' }),
+        events: z.string(),
+        renditions: z.string(),
+      })
+      .openapi('MediaLinks'),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -69,6 +79,21 @@ export const renditionSchema = z
 
 export type MediaJson = z.infer<typeof mediaSchema>;
 
+function linksOf(m: MediaRow): MediaJson['links'] {
+  const stream = (file: string) => `/medias/${m.id}/stream/${file}`;
+  const ready = m.status === MediaStatus.Ready;
+  const hasPicture = ready && m.source_kind === 'video' && !!m.probe?.video;
+  return {
+    master: m.playable ? stream(masterPlaylistName) : null,
+    dash: ready ? stream(dashManifestName) : null,
+    download: ready ? stream(downloadName(!hasPicture)) : null,
+    poster: hasPicture ? stream(posterName) : null,
+    storyboard: hasPicture ? stream(storyboardVttName) : null,
+    events: `/medias/${m.id}/events`,
+    renditions: `/medias/${m.id}/renditions`,
+  };
+}
+
 export function toMediaJson(m: MediaRow): MediaJson {
   return {
     id: m.id,
@@ -81,10 +106,7 @@ export function toMediaJson(m: MediaRow): MediaJson {
       ? { kind: m.source_kind, size: Number(m.source_size ?? 0), filename: m.source_filename, content_type: m.source_content_type }
       : null,
     error: m.error,
-    links: {
-      master: m.playable ? `/medias/${m.id}/stream/${masterPlaylistName}` : null,
-      events: `/medias/${m.id}/events`,
-    },
+    links: linksOf(m),
     created_at: m.created_at.toISOString(),
     updated_at: m.updated_at.toISOString(),
   };

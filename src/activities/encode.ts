@@ -1,0 +1,120 @@
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import { FailureType } from '../domain/errors.ts';
+import { streamKey } from '../domain/paths.ts';
+import type { RenditionPlan } from '../domain/renditions.ts';
+import { RenditionStatus } from '../domain/status.ts';
+import { encodeRenditionArgs, renditionFiles } from '../media/ffmpeg-args.ts';
+import { aacLcCodec, measureBandwidth, parseMediaPlaylist, videoCodecString, type VariantEntry } from '../media/hls.ts';
+import { FfmpegError, runFfmpeg, runFfprobe } from '../media/runner.ts';
+import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
+
+export interface EncodeInput {
+  mediaId: string;
+  sourceKey: string;
+  rendition: RenditionPlan;
+  duration: number;
+  /** Encoded while little else runs (the first rung, for playback soonest): the encoder may take every core. */
+  exclusive?: boolean;
+}
+
+export const createEncodeActivities = (deps: ActivityDeps) => {
+  const { medias, logger } = deps;
+
+  /** Codec string of an encoded rendition, read back from the output. */
+  async function codecsOf(rendition: RenditionPlan, playlistFile: string): Promise<string> {
+    if (rendition.type === 'audio') return aacLcCodec;
+    const out = await runFfprobe(deps.ffprobePath, [
+      '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,profile,level', '-of', 'json', playlistFile,
+    ]);
+    const s = (JSON.parse(out) as { streams?: { codec_name?: string; profile?: string; level?: number }[] }).streams?.[0];
+    return videoCodecString(s?.codec_name, s?.profile, s?.level);
+  }
+
+  /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
+  async function encodeRendition({ mediaId, sourceKey, rendition, duration, exclusive }: EncodeInput): Promise<VariantEntry> {
+    const ctx = activityContext();
+    const attempt = ctx?.info.attempt ?? 1;
+    const interval = deps.progressIntervalMs ?? 1000;
+    let lastWrite = 0;
+    let percent = 0;
+    try {
+      await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Encoding, progress: 0, attempts: attempt });
+      return await withHeartbeat(ctx, () => ({ percent }), () => withTempDir(deps.tempDir, `${mediaId}-${rendition.name}-a${attempt}`, async (dir) => {
+        const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
+        const outDir = path.join(dir, 'out');
+        await mkdir(outDir);
+        const threads = exclusive ? 0 : deps.threads;
+        const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, threads });
+        try {
+          await runFfmpeg(deps.ffmpegPath, args, {
+            signal: ctx?.cancellationSignal,
+            onProgress: (p) => {
+              percent = p.done ? 100 : duration > 0 ? Math.min(99, Math.floor((p.outTime / duration) * 100)) : 0;
+              ctx?.heartbeat({ percent });
+              const now = Date.now();
+              if (now - lastWrite >= interval) {
+                lastWrite = now;
+                void medias.updateRendition(mediaId, rendition.name, { progress: percent }).catch(() => undefined);
+              }
+            },
+          });
+        } catch (err) {
+          if (err instanceof FfmpegError) {
+            await medias.addEvent(mediaId, {
+              type: 'rendition.attempt_failed',
+              level: 'warn',
+              message: `encoding ${rendition.name} failed (attempt ${attempt}): ${err.message}`,
+              data: { rendition: rendition.name, attempt, exitCode: err.exitCode, stderr: err.stderrTail },
+            });
+          }
+          throw err;
+        }
+        const files = renditionFiles(rendition.name);
+        const playlistFile = path.join(outDir, files.playlist);
+        const playlist = parseMediaPlaylist(await readFile(playlistFile, 'utf8'));
+        if (playlist.segments.length === 0 || !playlist.initUri) {
+          throw ApplicationFailure.nonRetryable(`encoding ${rendition.name} produced no segments`, FailureType.InvalidMedia);
+        }
+        const sizes = await Promise.all(playlist.segments.map(async (s) => (await stat(path.join(outDir, s.uri))).size));
+        const initBytes = (await stat(path.join(outDir, playlist.initUri))).size;
+        const bw = measureBandwidth(playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })), initBytes);
+        const codecs = await codecsOf(rendition, playlistFile);
+        // A media deleted while it encoded must not get files back.
+        await assertStillWanted(deps, ctx, mediaId);
+        for (const name of await readdir(outDir)) await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
+        await medias.updateRendition(mediaId, rendition.name, {
+          status: RenditionStatus.Ready,
+          progress: 100,
+          bandwidth: bw.bandwidth,
+          average_bandwidth: bw.averageBandwidth,
+          codecs,
+          playlist: files.playlist,
+        });
+        await medias.addEvent(mediaId, {
+          type: 'rendition.ready',
+          message: `rendition ${rendition.name} encoded (${playlist.segments.length} segments, ${Math.round(bw.averageBandwidth / 1000)} kb/s average)`,
+          data: { rendition: rendition.name, attempt, segments: playlist.segments.length, codecs, ...bw },
+        });
+        return {
+          type: rendition.type,
+          name: rendition.name,
+          playlist: files.playlist,
+          init: playlist.initUri,
+          segments: playlist.segments,
+          codecs,
+          ...bw,
+          ...(rendition.type === 'video' ? { width: rendition.width, height: rendition.height, frameRate: rendition.frameRate } : {}),
+        };
+      }));
+    } catch (err) {
+      if (!(err instanceof CancelledFailure)) {
+        logger.warn({ mediaId, rendition: rendition.name, attempt, err: (err as Error).message }, 'encode attempt failed');
+      }
+      throw err;
+    }
+  }
+
+  return { encodeRendition };
+};

@@ -1,0 +1,100 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  dashManifestName,
+  downloadName,
+  masterPlaylistName,
+  posterName,
+  storyboardImageName,
+  storyboardVttName,
+  streamKey,
+} from '../domain/paths.ts';
+import type { PictureSettings } from '../domain/workflow.ts';
+import { buildDashManifest } from '../media/dash.ts';
+import { buildMasterPlaylist, type VariantEntry } from '../media/hls.ts';
+import { downloadArgs, planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../media/pictures.ts';
+import { runFfmpeg } from '../media/runner.ts';
+import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
+
+
+export interface PicturesInput {
+  mediaId: string;
+  sourceKey: string;
+  duration: number;
+  displayWidth: number;
+  displayHeight: number;
+  settings: PictureSettings;
+}
+
+export interface PackageInput {
+  mediaId: string;
+  outputs: VariantEntry[];
+  duration: number;
+  segmentSeconds: number;
+  /** Video rendition remuxed into the download with the audio; null for audio-only media. */
+  downloadRendition: string | null;
+}
+
+export const createPackageActivities = (deps: ActivityDeps) => {
+  const run = (args: string[], signal?: AbortSignal) => runFfmpeg(deps.ffmpegPath, args, { signal });
+
+  /** Fetches a rendition's playlist, init and segments into `dir`, so ffmpeg can read it as local HLS. */
+  async function fetchRendition(mediaId: string, v: VariantEntry, dir: string): Promise<string> {
+    await mkdir(dir, { recursive: true });
+    for (const name of [v.playlist, v.init, ...v.segments.map((s) => s.uri)]) {
+      await fetchStored(deps, mediaId, streamKey(mediaId, name), path.join(dir, name));
+    }
+    return path.join(dir, v.playlist);
+  }
+
+  return {
+    /** Writes the HLS master playlist of the renditions encoded so far. */
+    async writeMasterPlaylist({ mediaId, outputs }: { mediaId: string; outputs: VariantEntry[] }): Promise<void> {
+      await deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
+    },
+
+    /** Poster at a fraction of the duration, and the storyboard sprite with its WebVTT. */
+    async makePictures({ mediaId, sourceKey, duration, displayWidth, displayHeight, settings }: PicturesInput): Promise<string[]> {
+      const ctx = activityContext();
+      return withHeartbeat(ctx, () => ({ step: 'pictures' }), () => withTempDir(deps.tempDir, `${mediaId}-pictures`, async (dir) => {
+        const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
+        const made: string[] = [];
+        await run(posterArgs(source, path.join(dir, posterName), duration * settings.posterAt, displayWidth, displayHeight), ctx?.cancellationSignal);
+        made.push(posterName);
+        if (settings.storyboard) {
+          const plan = planStoryboard(duration, displayWidth, displayHeight, settings.storyboard);
+          await run(storyboardArgs(source, path.join(dir, storyboardImageName), plan), ctx?.cancellationSignal);
+          await writeFile(path.join(dir, storyboardVttName), storyboardVtt(plan, duration, storyboardImageName));
+          made.push(storyboardImageName, storyboardVttName);
+        }
+        await assertStillWanted(deps, ctx, mediaId);
+        for (const name of made) await deps.storage.putFile(streamKey(mediaId, name), path.join(dir, name));
+        await deps.medias.addEvent(mediaId, { type: 'media.pictures', message: `poster${settings.storyboard ? ' and storyboard' : ''} made`, data: { files: made } });
+        return made;
+      }));
+    },
+
+    /** DASH manifest over the HLS segments, and the progressive download (MP4, or M4A for audio-only). */
+    async packageMedia({ mediaId, outputs, duration, segmentSeconds, downloadRendition }: PackageInput): Promise<string[]> {
+      const ctx = activityContext();
+      return withHeartbeat(ctx, () => ({ step: 'package' }), () => withTempDir(deps.tempDir, `${mediaId}-package`, async (dir) => {
+        const audio = outputs.find((o) => o.type === 'audio');
+        const video = outputs.find((o) => o.name === downloadRendition);
+        const inputs: string[] = [];
+        if (video) inputs.push(await fetchRendition(mediaId, video, path.join(dir, video.name)));
+        if (audio) inputs.push(await fetchRendition(mediaId, audio, path.join(dir, audio.name)));
+        const download = downloadName(!video);
+        await run(downloadArgs(inputs, path.join(dir, download)), ctx?.cancellationSignal);
+        await assertStillWanted(deps, ctx, mediaId);
+        await deps.storage.putFile(streamKey(mediaId, download), path.join(dir, download));
+        await deps.storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
+        await deps.medias.addEvent(mediaId, {
+          type: 'media.packaged',
+          message: `DASH manifest and ${download}${video ? ` (${video.name})` : ''} written`,
+          data: { files: [dashManifestName, download] },
+        });
+        return [dashManifestName, download];
+      }));
+    },
+  };
+};

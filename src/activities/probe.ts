@@ -1,0 +1,43 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType } from '../domain/errors.ts';
+import type { Probe } from '../domain/probe.ts';
+import type { SourceKind } from '../domain/status.ts';
+import { ffprobeArgs, parseProbe, unplayableReason, type RawProbe } from '../media/probe.ts';
+import { FfmpegError, runFfprobe } from '../media/runner.ts';
+import { activityContext, fetchStored, withTempDir, type ActivityDeps } from './support.ts';
+
+export const createProbeActivities = (deps: ActivityDeps) => ({
+  /** ffprobe the source; anything that is not playable media fails here, once, without retries. */
+  async probeSource({ mediaId, sourceKey, kind }: { mediaId: string; sourceKey: string; kind: SourceKind }): Promise<Probe> {
+    const ctx = activityContext();
+    return withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
+      const file = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
+      const { size } = await stat(file);
+      if (size === 0) throw ApplicationFailure.nonRetryable('the uploaded file is empty (0 bytes)', FailureType.InvalidMedia);
+      let probe: Probe;
+      try {
+        const out = await runFfprobe(deps.ffprobePath, ffprobeArgs(file), { signal: ctx?.cancellationSignal });
+        probe = parseProbe(JSON.parse(out) as RawProbe);
+      } catch (err) {
+        if (err instanceof FfmpegError || err instanceof SyntaxError) {
+          throw ApplicationFailure.nonRetryable(`not a media file: ${err.message}`, FailureType.InvalidMedia);
+        }
+        throw err;
+      }
+      const why = unplayableReason(probe) ?? (kind === 'audio' && !probe.audio ? 'the file uploaded as audio has no audio stream' : null);
+      if (why) throw ApplicationFailure.nonRetryable(`cannot process this file: ${why}`, FailureType.InvalidMedia);
+      const summary = probe.video
+        ? `${probe.video.codec} ${probe.video.displayWidth}x${probe.video.displayHeight}${probe.audio ? ` + ${probe.audio.codec} ${probe.audio.channels} ch` : ''}`
+        : `${probe.audio!.codec} audio, ${probe.audio!.channels} ch`;
+      await deps.medias.setState(mediaId, { probe, duration: probe.duration }, {
+        type: 'media.probed',
+        message: `probed: ${probe.formatName}, ${summary}, ${probe.duration.toFixed(2)} s`,
+        data: { formatName: probe.formatName, duration: probe.duration, video: probe.video, audio: probe.audio },
+      });
+      // Uploaded as audio: the picture (cover art, or a video sent by mistake) is not encoded.
+      return kind === 'audio' ? { ...probe, video: null } : probe;
+    });
+  },
+});

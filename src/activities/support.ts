@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { MediaRepository } from '../db/medias.ts';
+import { FailureType } from '../domain/errors.ts';
+import type { Logger } from '../logger.ts';
+import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
+
+export interface ActivityDeps {
+  medias: MediaRepository;
+  storage: StorageDriver;
+  logger: Logger;
+  ffmpegPath: string;
+  ffprobePath: string;
+  /** Parent of the per-attempt temp folders. */
+  tempDir?: string;
+  preset: string;
+  /** Encoder threads of an encode that shares the machine with others (cores / concurrency). */
+  threads: number;
+  /** Least time between two progress writes to Postgres. */
+  progressIntervalMs?: number;
+}
+
+/** A per-attempt temp folder, removed when `use` ends, whatever happens. */
+export async function withTempDir<T>(parent: string | undefined, label: string, use: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(parent ?? os.tmpdir(), `gilfoyle-${label}-`));
+  try {
+    return await use(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Activity context when running inside Temporal; null when called directly. */
+export function activityContext(): Context | null {
+  try {
+    return Context.current();
+  } catch {
+    return null;
+  }
+}
+
+/** Heartbeats every few seconds while `fn` runs, so silent stretches (downloads, remuxes) do not time out. */
+export async function withHeartbeat<T>(ctx: Context | null, details: () => unknown, fn: () => Promise<T>): Promise<T> {
+  const timer = ctx ? setInterval(() => ctx.heartbeat(details()), 5000) : null;
+  try {
+    return await fn();
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+/** Copies a stored object to `file`; a missing source or a deleted media cannot be retried into existence. */
+export async function fetchStored(deps: ActivityDeps, mediaId: string, key: string, file: string): Promise<string> {
+  try {
+    await deps.storage.getToFile(key, file);
+  } catch (err) {
+    if (err instanceof StorageNotFoundError) {
+      const media = await deps.medias.get(mediaId);
+      if (!media) throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+      throw ApplicationFailure.nonRetryable(`a stored file of the media is missing: ${key}`, FailureType.InvalidMedia);
+    }
+    throw err;
+  }
+  return file;
+}
+
+/** Throws when the media was deleted (or the activity cancelled): nothing more may be written for it. */
+export async function assertStillWanted(deps: ActivityDeps, ctx: Context | null, mediaId: string): Promise<void> {
+  ctx?.cancellationSignal.throwIfAborted();
+  if (!(await deps.medias.get(mediaId))) {
+    throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+  }
+}
