@@ -1,5 +1,5 @@
 import type { Probe } from '../../src/domain/probe.ts';
-import { planRenditions } from '../../src/domain/renditions.ts';
+import { downloadRendition, firstRenditions, planRenditions } from '../../src/domain/renditions.ts';
 import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
 
 const ladder = defaultLadder;
@@ -43,5 +43,36 @@ describe('planRenditions', () => {
   it('plans one AAC rendition for audio-only sources', () => {
     const probe: Probe = { ...videoProbe(0, 0), video: null };
     expect(planRenditions(probe, ladder)).toEqual([{ type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4 }]);
+  });
+});
+
+describe('ladder details', () => {
+  it('sizes a rung given by width from the long side', () => {
+    const plan = planRenditions(videoProbe(1920, 1080), { ...ladder, rungs: [{ name: 'w960', width: 960, videoBitrate: 1000, maxRate: 1070, codec: 'h264' }] });
+    expect(plan[0]).toMatchObject({ name: 'w960', width: 960, height: 540 });
+    expect(planRenditions(videoProbe(640, 360), { ...ladder, rungs: [{ name: 'w960', width: 960, videoBitrate: 1000, maxRate: 1070, codec: 'h264' }] })[0]).toMatchObject({ width: 640, height: 360 });
+  });
+
+  it('applies a rung frame-rate cap and keeps the 2 s GOP in seconds', () => {
+    const rungs = [
+      { name: 'hi', height: 720, videoBitrate: 3000, maxRate: 3210, codec: 'h264' as const },
+      { name: 'lo', height: 360, videoBitrate: 600, maxRate: 642, codec: 'av1' as const, maxFrameRate: 30 },
+    ];
+    const plan = planRenditions(videoProbe(1280, 720, { frameRate: 60 }), { ...ladder, rungs });
+    expect(plan[0]).toMatchObject({ name: 'hi', frameRate: 60, gopFrames: 120, codec: 'h264' });
+    expect(plan[1]).toMatchObject({ name: 'lo', frameRate: 30, gopFrames: 60, codec: 'av1' });
+  });
+
+  it('plays first with the smallest rung and the audio', () => {
+    const plan = planRenditions(videoProbe(1920, 1080), ladder);
+    expect(firstRenditions(plan).map((r) => r.name)).toEqual(['360p', 'audio']);
+    const audioOnly = planRenditions({ ...videoProbe(0, 0), video: null }, ladder);
+    expect(firstRenditions(audioOnly).map((r) => r.name)).toEqual(['audio']);
+  });
+
+  it('downloads the preferred rung, or the largest planned when it was dropped', () => {
+    expect(downloadRendition(planRenditions(videoProbe(1920, 1080), ladder), '720p')?.name).toBe('720p');
+    expect(downloadRendition(planRenditions(videoProbe(854, 480), ladder), '720p')?.name).toBe('480p');
+    expect(downloadRendition(planRenditions({ ...videoProbe(0, 0), video: null }, ladder), '720p')).toBeNull();
   });
 });
