@@ -79,7 +79,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         }
         const sizes = await Promise.all(playlist.segments.map(async (s) => (await stat(path.join(outDir, s.uri))).size));
         const initBytes = (await stat(path.join(outDir, playlist.initUri))).size;
-        const bw = measureBandwidth(playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })), initBytes);
+        const bw = measureBandwidth(playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })), initBytes, playlist.targetDuration);
         const codecs = await codecsOf(rendition, playlistFile);
         // A media deleted while it encoded must not get files back.
         await assertStillWanted(deps, ctx, mediaId);

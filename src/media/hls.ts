@@ -29,21 +29,29 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
   return out;
 }
 
-/** Peak and average bits per second from segment sizes (the init segment counts toward the first). */
-export function measureBandwidth(segments: { duration: number; bytes: number }[], initBytes = 0) {
+/**
+ * BANDWIDTH and AVERAGE-BANDWIDTH of a rendition from its segment sizes. The peak is the
+ * RFC 8216 one: the highest bit rate of any contiguous run of segments lasting between 0.5
+ * and 1.5 target durations (so a tiny last segment does not inflate it); the init segment
+ * counts toward the first.
+ */
+export function measureBandwidth(segments: { duration: number; bytes: number }[], initBytes = 0, targetDuration = 0) {
+  const bytes = segments.map((s, i) => s.bytes + (i === 0 ? initBytes : 0));
+  const totalBytes = bytes.reduce((a, b) => a + b, 0);
+  const totalDuration = segments.reduce((a, s) => a + s.duration, 0);
+  const average = totalDuration > 0 ? (totalBytes * 8) / totalDuration : 0;
+  const target = targetDuration || Math.max(0, ...segments.map((s) => Math.round(s.duration)));
   let peak = 0;
-  let totalBytes = initBytes;
-  let totalDuration = 0;
-  segments.forEach((s, i) => {
-    const bytes = s.bytes + (i === 0 ? initBytes : 0);
-    if (s.duration > 0) peak = Math.max(peak, (bytes * 8) / s.duration);
-    totalBytes += s.bytes;
-    totalDuration += s.duration;
-  });
-  return {
-    bandwidth: Math.ceil(peak),
-    averageBandwidth: totalDuration > 0 ? Math.ceil((totalBytes * 8) / totalDuration) : 0,
-  };
+  for (let i = 0; i < segments.length; i++) {
+    let runBytes = 0;
+    let runSeconds = 0;
+    for (let j = i; j < segments.length && runSeconds + segments[j]!.duration <= 1.5 * target; j++) {
+      runBytes += bytes[j]!;
+      runSeconds += segments[j]!.duration;
+      if (runSeconds >= 0.5 * target) peak = Math.max(peak, (runBytes * 8) / runSeconds);
+    }
+  }
+  return { bandwidth: Math.ceil(peak || average), averageBandwidth: Math.ceil(average) };
 }
 
 export interface VariantEntry {

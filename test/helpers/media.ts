@@ -1,18 +1,40 @@
 import { execa } from 'execa';
 
+export interface VideoOptions {
+  seconds?: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  audio?: boolean;
+  /** Channel layout of the audio, e.g. '5.1'. */
+  audioLayout?: string;
+  /** Rotation metadata (degrees clockwise), as phones write for portrait video. */
+  rotate?: number;
+  /** Drop every 4th frame: a variable frame rate source. */
+  vfr?: boolean;
+}
+
 /** Small generated sources (ffmpeg lavfi), so no media file is committed. */
-export async function makeVideo(
-  file: string,
-  { seconds = 3, width = 640, height = 360, fps = 25, audio = true }: { seconds?: number; width?: number; height?: number; fps?: number; audio?: boolean } = {},
-) {
+export async function makeVideo(file: string, o: VideoOptions = {}) {
+  const { seconds = 3, width = 640, height = 360, fps = 25, audio = true } = o;
+  const out = o.rotate ? `${file}.norotate.mp4` : file;
+  const odd = width % 2 === 1 || height % 2 === 1;
   await execa('ffmpeg', [
     '-v', 'error', '-y',
     '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
-    ...(audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`] : []),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+    ...(audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}${o.audioLayout ? `,aformat=channel_layouts=${o.audioLayout}` : ''}`] : []),
+    ...(o.vfr ? ['-vf', "select='not(eq(mod(n\\,4)\\,0))'", '-fps_mode', 'vfr'] : []),
+    // testsrc2 rounds odd sizes down; scale to them, in 4:4:4 which H.264 allows at odd sizes.
+    ...(odd ? ['-vf', `scale=${width}:${height}`, '-pix_fmt', 'yuv444p'] : ['-pix_fmt', 'yuv420p']),
+    '-c:v', 'libx264', '-preset', 'ultrafast',
     ...(audio ? ['-c:a', 'aac', '-b:a', '96k'] : []),
-    '-shortest', file,
+    '-shortest', out,
   ]);
+  if (o.rotate) {
+    // ffmpeg 5.1 writes the display matrix from the rotate tag only when stream-copying.
+    await execa('ffmpeg', ['-v', 'error', '-y', '-i', out, '-c', 'copy', '-metadata:s:v:0', `rotate=${o.rotate}`, file]);
+    await execa('rm', ['-f', out]);
+  }
 }
 
 export async function makeAudio(file: string, { seconds = 3 }: { seconds?: number } = {}) {

@@ -16,10 +16,15 @@ describe('HLS playlists', () => {
   });
 
   it('measures peak and average bandwidth from segment sizes', () => {
-    expect(measureBandwidth([{ duration: 4, bytes: 1000 }, { duration: 2, bytes: 1000 }], 0)).toEqual({
+    expect(measureBandwidth([{ duration: 4, bytes: 1000 }, { duration: 2, bytes: 1000 }], 0, 4)).toEqual({
       bandwidth: 4000,
       averageBandwidth: 2667,
     });
+  });
+
+  it('does not let a tiny last segment inflate the peak (RFC 8216 windows of 0.5–1.5 target durations)', () => {
+    const segments = [{ duration: 4, bytes: 64_000 }, { duration: 4, bytes: 64_000 }, { duration: 0.02, bytes: 1_000 }];
+    expect(measureBandwidth(segments, 1000, 4)).toEqual({ bandwidth: 130_000, averageBandwidth: 129_676 });
   });
 
   it('lists video variants first, highest first, with the audio group', () => {
