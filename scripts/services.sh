@@ -226,9 +226,13 @@ temporal_start() {
       mkdir -p "$DATA/temporal" "$LOG_DIR"
       rm -f "$TEMPORAL_PID"
       # setsid + nohup: its own session, so it outlives this script and its terminal.
+      # One partition per task queue: tasks are dispatched in the order the workflow scheduled them
+      # (largest rung first), which a single machine's dev server can afford.
       setsid nohup "$TEMPORAL_BIN" server start-dev \
         --ip "$TEMPORAL_HOST" --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
         --db-filename "$DATA/temporal/temporal.db" --log-level warn \
+        --dynamic-config-value matching.numTaskqueueReadPartitions=1 \
+        --dynamic-config-value matching.numTaskqueueWritePartitions=1 \
         >>"$TEMPORAL_LOG" 2>&1 </dev/null &
       pid=$!
       echo "$pid" >"$TEMPORAL_PID"

@@ -20,6 +20,8 @@ import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTem
 export interface PicturesInput {
   mediaId: string;
   sourceKey: string;
+  /** An encoded rendition to take the storyboard from: far cheaper to decode than the source. */
+  storyboardFrom?: VariantEntry;
   duration: number;
   displayWidth: number;
   displayHeight: number;
@@ -54,7 +56,7 @@ export const createPackageActivities = (deps: ActivityDeps) => {
     },
 
     /** Poster at a fraction of the duration, and the storyboard sprite with its WebVTT. */
-    async makePictures({ mediaId, sourceKey, duration, displayWidth, displayHeight, settings }: PicturesInput): Promise<string[]> {
+    async makePictures({ mediaId, sourceKey, storyboardFrom, duration, displayWidth, displayHeight, settings }: PicturesInput): Promise<string[]> {
       const ctx = activityContext();
       return withHeartbeat(ctx, () => ({ step: 'pictures' }), () => withTempDir(deps.tempDir, `${mediaId}-pictures`, async (dir) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
@@ -63,7 +65,8 @@ export const createPackageActivities = (deps: ActivityDeps) => {
         made.push(posterName);
         if (settings.storyboard) {
           const plan = planStoryboard(duration, displayWidth, displayHeight, settings.storyboard);
-          await run(storyboardArgs(source, path.join(dir, storyboardImageName), plan), ctx?.cancellationSignal);
+          const input = storyboardFrom ? await fetchRendition(mediaId, storyboardFrom, path.join(dir, 'storyboard-source')) : source;
+          await run(storyboardArgs(input, path.join(dir, storyboardImageName), plan), ctx?.cancellationSignal);
           await writeFile(path.join(dir, storyboardVttName), storyboardVtt(plan, duration, storyboardImageName));
           made.push(storyboardImageName, storyboardVttName);
         }

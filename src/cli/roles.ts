@@ -72,9 +72,14 @@ export function processingSettingsOf(config: Config): ProcessingSettings {
   };
 }
 
-/** Encoder threads of one of `concurrency` simultaneous encodes: the cores shared out, at least one. */
+/**
+ * Encoder threads of one of `concurrency` simultaneous encodes: up to twice its share of the
+ * cores, never more than the cores. A strict share (cores / concurrency) leaves cores idle once
+ * the other encodes are done and the top rung finishes alone (bench:encode: 25.0 s against 21.4 s
+ * for a 20 s 1080p ladder on 2 cores), while twice the share bounds the oversubscription at 2×.
+ */
 export const threadsPerEncode = (configured: number, concurrency: number, cores = os.availableParallelism()) =>
-  configured > 0 ? configured : Math.max(1, Math.floor(cores / concurrency));
+  configured > 0 ? configured : Math.max(1, Math.min(cores, 2 * Math.ceil(cores / concurrency)));
 
 /** Shared connections, opened on first use by the roles that need them. */
 export function createResources(config: Config, logger: Logger) {

@@ -6,6 +6,7 @@ import {
   log,
   proxyActivities,
   setHandler,
+  sleep,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
@@ -43,6 +44,9 @@ const encodeOptions = (input: ProcessMediaInput): ActivityOptions => ({
     nonRetryableErrorTypes: nonRetryableFailureTypes,
   },
 });
+
+/** Pause between scheduling two heavy activities, so workers receive them in the planned order. */
+const schedulingGap = '50 milliseconds';
 
 const mirror = proxyActivities<Activities>(mirrorOptions);
 const { probeSource } = proxyActivities<Activities>(probeOptions);
@@ -90,11 +94,27 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
       state.playable = true;
     }
 
+    // Longest first (the plan lists the largest rung first), pictures last: the encode that
+    // finishes last is then a short one, not the top rung left alone on the machine. Tasks
+    // scheduled in one go reach workers in no set order, so each is scheduled a moment after the last.
+    const restEncodes: Promise<VariantEntry>[] = [];
+    for (const r of rest) {
+      restEncodes.push(encode(r, probe.duration, false));
+      await sleep(schedulingGap);
+    }
     const video = probe.video;
     const pictures = video
-      ? heavy.makePictures({ mediaId, sourceKey, duration: probe.duration, displayWidth: video.displayWidth, displayHeight: video.displayHeight, settings: input.pictures })
+      ? heavy.makePictures({
+          mediaId,
+          sourceKey,
+          storyboardFrom: firstOutputs.find((o) => o.type === 'video'),
+          duration: probe.duration,
+          displayWidth: video.displayWidth,
+          displayHeight: video.displayHeight,
+          settings: input.pictures,
+        })
       : Promise.resolve([]);
-    const restOutputs = await Promise.all(rest.map((r) => encode(r, probe.duration, false)));
+    const restOutputs = await Promise.all(restEncodes);
     await pictures;
 
     state.stage = 'packaging';

@@ -60,10 +60,11 @@ describe('encoders', () => {
       'encoding.renditions.1.codec: hevc needs the ffmpeg encoder libx265, which this ffmpeg lacks',
     ]);
   });
-  it('shares the cores out between concurrent encodes', () => {
-    expect(threadsPerEncode(0, 2, 2)).toBe(1);
-    expect(threadsPerEncode(0, 2, 8)).toBe(4);
-    expect(threadsPerEncode(0, 4, 2)).toBe(1);
+  it('gives each concurrent encode up to twice its share of the cores, never more than the cores', () => {
+    expect(threadsPerEncode(0, 2, 2)).toBe(2);
+    expect(threadsPerEncode(0, 4, 16)).toBe(8);
+    expect(threadsPerEncode(0, 8, 2)).toBe(2);
+    expect(threadsPerEncode(0, 1, 4)).toBe(4);
     expect(threadsPerEncode(3, 2, 8)).toBe(3);
   });
 });
