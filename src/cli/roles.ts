@@ -3,7 +3,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { createApp } from '../api/create-app.ts';
 import type { AppDeps, DependencyState } from '../api/deps.ts';
@@ -177,6 +177,27 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/** The Temporal SDK logs through Gilfoyle's logger, so a worker's output is one JSON stream. */
+function installTemporalLogger(logger: Logger) {
+  const child = logger.child({ component: 'temporal' });
+  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: LogMetadata) => child[level](meta ?? {}, message);
+  const levels: Record<LogLevel, ReturnType<typeof at>> = { TRACE: at('trace'), DEBUG: at('debug'), INFO: at('info'), WARN: at('warn'), ERROR: at('error') };
+  try {
+    Runtime.install({
+      logger: {
+        log: (level, message, meta) => levels[level](message, meta),
+        trace: levels.TRACE,
+        debug: levels.DEBUG,
+        info: levels.INFO,
+        warn: levels.WARN,
+        error: levels.ERROR,
+      },
+    });
+  } catch {
+    // Already installed (a second worker in the same process): keep the first.
+  }
+}
+
 /** An encoder the ladder asks for and ffmpeg lacks is a config error at start-up, not a failed media later. */
 export async function checkEncoders(config: Config): Promise<void> {
   let available: Set<string>;
@@ -203,6 +224,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     preset: config.encoding.preset,
     threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),
   });
+  installTemporalLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const common = { connection, namespace: config.temporal.namespace, activities };
   // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.

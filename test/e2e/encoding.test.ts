@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -30,6 +30,8 @@ interface Processed {
   streamDir: string;
   /** Status the media had when it first reported playable. */
   statusWhenPlayable: string | null;
+  /** `progress` values seen while Processing. */
+  progressSeen: number[];
 }
 
 /** Uploads a generated source and waits until the media is Ready, noting when it became playable. */
@@ -39,18 +41,20 @@ async function processSource(g: RunningGilfoyle, file: string, kind: 'video' | '
   const id = body.data.id;
   expect((await api.upload(id, kind, file)).status).toBe(200);
   let statusWhenPlayable: string | null = null;
+  const progressSeen: number[] = [];
   const media = await waitFor(
     `media ${id} Ready`,
     async () => {
       const m = (await api.getMedia(id)).body.data as Processed['media'];
       if (m.playable && !statusWhenPlayable) statusWhenPlayable = m.status;
+      if (m.status === 'Processing') progressSeen.push(m.progress);
       if (m.status === 'Errored') throw new Error(`media errored: ${m.error}`);
       return m.status === 'Ready' ? m : undefined;
     },
     180_000,
     100,
   );
-  return { media, streamDir: path.join(g.storageRoot, 'medias', id, 'stream'), statusWhenPlayable };
+  return { media, streamDir: path.join(g.storageRoot, 'medias', id, 'stream'), statusWhenPlayable, progressSeen };
 }
 
 const source = async (name: string, o: VideoOptions) => {
@@ -76,9 +80,13 @@ describe('the default ladder, plus a 240p rung', () => {
 
   it('encodes a 1080p source to every rung, playable early, as HLS, DASH, MP4, poster and storyboard', async () => {
     const file = await source('landscape-1080p.mp4', { seconds: 8, width: 1920, height: 1080, fps: 30 });
-    const { media, streamDir, statusWhenPlayable } = await processSource(g, file);
+    const { media, streamDir, statusWhenPlayable, progressSeen } = await processSource(g, file);
     // Playable with the smallest rung while the rest of the ladder was still encoding.
     expect(statusWhenPlayable).toBe('Processing');
+    // Progress went through intermediate values, and every temp folder is gone.
+    expect(progressSeen.some((p) => p > 0 && p < 100)).toBe(true);
+    expect(progressSeen.every((p) => p >= 0 && p <= 100)).toBe(true);
+    expect(await readdir(g.tempDir)).toEqual([]);
 
     const ladder = await checkLadder(streamDir);
     expect(ladder.variants.map((v) => `${v.width}x${v.height}`)).toEqual(['1920x1080', '1280x720', '854x480', '640x360', '426x240']);
@@ -268,5 +276,7 @@ describe('retries', () => {
     for (const e of attempts) expect(String(e.data.stderr)).toContain('x264 [error]: malloc of size 123 failed');
     const renditions = (await (await fetch(`${g.url}/medias/${body.data.id}/renditions`)).json()) as { data: { name: string; attempts: number }[] };
     expect(renditions.data.find((r) => r.name === 'flaky')?.attempts).toBe(2);
+    // Each attempt's temp folder was removed; the good rung may still be finishing, so wait for it.
+    await waitFor('temp folders removed', async () => ((await readdir(g.tempDir)).length === 0 ? true : undefined), 30_000);
   });
 });

@@ -7,6 +7,8 @@ import { freePort, rabbitUrl, repoRoot, temporalAddress, testDatabaseUrl, waitFo
 export interface RunningGilfoyle {
   url: string;
   storageRoot: string;
+  /** Parent of the workers' per-attempt temp folders: empty whenever no job runs. */
+  tempDir: string;
   queue: string;
   taskQueue: string;
   logs: () => string;
@@ -20,6 +22,7 @@ export interface RunningGilfoyle {
 export async function startGilfoyle(env: Record<string, string> = {}): Promise<RunningGilfoyle> {
   const port = await freePort();
   const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
+  const tempDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-temp-'));
   const id = Math.random().toString(36).slice(2, 8);
   const queue = `gilfoyle.test.${id}.media.uploaded`;
   const taskQueue = `gilfoyle-test-${id}`;
@@ -35,6 +38,7 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
       GILFOYLE_TEMPORAL_ADDRESS: temporalAddress,
       GILFOYLE_TEMPORAL_TASK_QUEUE: taskQueue,
       GILFOYLE_STORAGE_FS_ROOT: storageRoot,
+      GILFOYLE_ENCODING_TEMP_DIR: tempDir,
       GILFOYLE_LOG_LEVEL: 'warn',
       ...env,
     },
@@ -65,6 +69,7 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
   return {
     url,
     storageRoot,
+    tempDir,
     queue,
     taskQueue,
     logs: () => output,
@@ -74,6 +79,7 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
       await child;
       clearTimeout(timer);
       await rm(storageRoot, { recursive: true, force: true });
+      await rm(tempDir, { recursive: true, force: true });
     },
   };
 }
