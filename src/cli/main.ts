@@ -90,7 +90,10 @@ program
   .command('config')
   .description('print the effective configuration (file + environment + defaults) as YAML')
   .action(() => {
-    process.stdout.write(stringify(configFrom(program.opts())));
+    const config = configFrom(program.opts());
+    // Secrets stay out of terminals and logs.
+    const shown = { ...config, storage: { ...config.storage, s3: { ...config.storage.s3, ...(config.storage.s3.secret_access_key ? { secret_access_key: '(set)' } : {}) } } };
+    process.stdout.write(stringify(shown));
   });
 
 await program.parseAsync(process.argv);

@@ -51,8 +51,24 @@ export const configSchema = z.strictObject({
     ui_url: z.string().default('http://127.0.0.1:8233'),
   }).prefault({}),
   storage: z.strictObject({
-    driver: z.enum(['fs']).default('fs'),
+    driver: z.enum(['fs', 's3']).default('fs'),
     fs: z.strictObject({ root: z.string().default('./.data/storage') }).prefault({}),
+    s3: z.strictObject({
+      endpoint: z.string().url().optional().describe('for S3-compatible stores (MinIO…); absent for AWS'),
+      region: z.string().default('us-east-1'),
+      bucket: z.string().default('gilfoyle'),
+      access_key_id: z.string().optional().describe('absent: the AWS SDK default chain (env, profile, instance role)'),
+      secret_access_key: z.string().optional(),
+      force_path_style: z.boolean().default(false).describe('true for MinIO and most S3-compatible stores'),
+      public_url: z.string().url().optional().describe('public or CDN base URL of the bucket'),
+      part_size: byteSize.default(16 * 1024 * 1024),
+    }).prefault({}),
+    /**
+     * How segments and downloads are streamed from an object store: `redirect` answers 302 to a
+     * CDN or presigned URL, `proxy` streams through Gilfoyle. Playlists are always served by Gilfoyle.
+     */
+    delivery: z.enum(['redirect', 'proxy']).default('redirect'),
+    presign_expiry_seconds: z.number().int().min(60).max(7 * 24 * 3600).default(3600),
   }).prefault({}),
   settings: z.strictObject({
     max_file_size: byteSize.default(2 * 1024 ** 3),

@@ -29,6 +29,21 @@ export interface StorageDriver {
   deletePrefix(prefix: string): Promise<number>;
   /** Throws when the store cannot be used (health check). */
   check(): Promise<void>;
+  /**
+   * A URL a client can GET the object from without Gilfoyle (CDN base URL or presigned), or
+   * null when the store has none (the filesystem): the API then serves the bytes itself.
+   */
+  directUrl(key: string, expiresSeconds: number): Promise<string | null>;
+  /** A presigned PUT URL for exactly `size` bytes, or null when the store cannot take uploads directly. */
+  uploadUrl(key: string, size: number, expiresSeconds: number, contentType?: string): Promise<string | null>;
+}
+
+/** The store cannot be reached or refuses Gilfoyle's credentials: the API answers 503, activities retry. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
 }
 
 export class StorageNotFoundError extends Error {

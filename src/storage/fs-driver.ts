@@ -117,5 +117,9 @@ export function createFsDriver(rootDir: string): StorageDriver {
       await mkdir(root, { recursive: true });
       await access(root, constants.W_OK | constants.R_OK);
     },
+
+    // Files are served by the API itself.
+    directUrl: async () => null,
+    uploadUrl: async () => null,
   };
 }
