@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { HttpError } from '../domain/errors.ts';
+import { StorageUnavailableError } from '../storage/driver.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 import { errorBody } from './envelope.ts';
 import { registerHealthRoutes } from './routes/health.index.ts';
@@ -56,6 +57,10 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => c.json(errorBody(404, `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.status, err.message), err.status);
+    if (err instanceof StorageUnavailableError) {
+      deps.logger.warn({ err: err.message, path: c.req.path }, 'storage unavailable');
+      return c.json(errorBody(503, `storage is unavailable: ${err.message}`), 503);
+    }
     if (err instanceof HTTPException) {
       const status = err.status;
       const message = status === 400 && /JSON/i.test(err.message) ? `invalid JSON body: ${err.message}` : err.message;

@@ -116,8 +116,7 @@ const withTimeout = async (p: Promise<unknown>, ms: number): Promise<DependencyS
 
 export async function startApi(config: Config, logger: Logger, res: Resources): Promise<Running> {
   const db = res.db();
-  const storage = createStorage(config.storage);
-  await storage.check();
+  const storage = await openStorage(config, logger);
   const rabbit = await res.rabbit();
   const temporal = await res.temporal();
   const deps: AppDeps = {
@@ -198,6 +197,16 @@ function installTemporalLogger(logger: Logger) {
   }
 }
 
+/**
+ * The configured store. One that does not answer yet is no reason to refuse to start: /healthz
+ * reports it, the API answers 503 to what needs it, and activities retry until it is back.
+ */
+async function openStorage(config: Config, logger: Logger) {
+  const storage = createStorage(config.storage);
+  await storage.check().catch((err: Error) => logger.warn({ driver: storage.name, err: err.message }, 'storage is not available yet'));
+  return storage;
+}
+
 /** An encoder the ladder asks for and ffmpeg lacks is a config error at start-up, not a failed media later. */
 export async function checkEncoders(config: Config): Promise<void> {
   let available: Set<string>;
@@ -212,8 +221,7 @@ export async function checkEncoders(config: Config): Promise<void> {
 
 export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
   await checkEncoders(config);
-  const storage = createStorage(config.storage);
-  await storage.check();
+  const storage = await openStorage(config, logger);
   const activities = createActivities({
     medias: createMediaRepository(res.db()),
     storage,

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { contentTypeOf } from '../domain/media-types.ts';
 import { InvalidKeyError, StorageNotFoundError, StorageUnavailableError, type StorageDriver } from './driver.ts';
 
 export interface S3DriverOptions {
@@ -85,7 +86,7 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
             size += chunk.length;
           });
     // lib-storage: one PUT for small bodies, multipart for large ones, never the whole body in memory.
-    const upload = new Upload({ client, params: { Bucket, Key: checkKey(key), Body: counted }, partSize: o.partSize ?? 16 * 1024 * 1024, queueSize: 4 });
+    const upload = new Upload({ client, params: { Bucket, Key: checkKey(key), Body: counted, ContentType: contentTypeOf(key) }, partSize: o.partSize ?? 16 * 1024 * 1024, queueSize: 4 });
     await guard(`upload of ${key}`, () => upload.done());
     return typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : size;
   }

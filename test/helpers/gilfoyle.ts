@@ -2,11 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import type { StorageDriver } from '../../src/storage/driver.ts';
+import { createFsDriver } from '../../src/storage/fs-driver.ts';
+import { createS3Driver } from '../../src/storage/s3-driver.ts';
 import { freePort, rabbitUrl, repoRoot, temporalAddress, testDatabaseUrl, waitFor } from './services.ts';
 
 export interface RunningGilfoyle {
   url: string;
+  /** The filesystem storage root (used when the driver is fs). */
   storageRoot: string;
+  /** A driver on the same store as the process's, to look at what it stored. */
+  storage: StorageDriver;
   /** Parent of the workers' per-attempt temp folders: empty whenever no job runs. */
   tempDir: string;
   queue: string;
@@ -69,6 +75,16 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
   return {
     url,
     storageRoot,
+    storage: env.GILFOYLE_STORAGE_DRIVER === 's3'
+      ? createS3Driver({
+          endpoint: env.GILFOYLE_STORAGE_S3_ENDPOINT,
+          region: env.GILFOYLE_STORAGE_S3_REGION ?? 'us-east-1',
+          bucket: env.GILFOYLE_STORAGE_S3_BUCKET!,
+          accessKeyId: env.GILFOYLE_STORAGE_S3_ACCESS_KEY_ID,
+          secretAccessKey: env.GILFOYLE_STORAGE_S3_SECRET_ACCESS_KEY,
+          forcePathStyle: env.GILFOYLE_STORAGE_S3_FORCE_PATH_STYLE === 'true',
+        })
+      : createFsDriver(storageRoot),
     tempDir,
     queue,
     taskQueue,

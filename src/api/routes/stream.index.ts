@@ -3,34 +3,23 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import rangeParser from 'range-parser';
 import { HttpError } from '../../domain/errors.ts';
+import { contentTypeOf } from '../../domain/media-types.ts';
 import { isSafeStreamFileName, isUuid, streamKey } from '../../domain/paths.ts';
 import { StorageNotFoundError } from '../../storage/driver.ts';
 import type { AppEnv } from '../deps.ts';
 import type { AppRouter } from '../create-app.ts';
 import { errorResponses } from '../envelope.ts';
 
-const contentTypes: Record<string, string> = {
-  m3u8: 'application/vnd.apple.mpegurl',
-  mpd: 'application/dash+xml',
-  m4s: 'video/iso.segment',
-  mp4: 'video/mp4',
-  m4a: 'audio/mp4',
-  ts: 'video/mp2t',
-  aac: 'audio/aac',
-  jpg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  vtt: 'text/vtt; charset=utf-8',
-};
-export const contentTypeOf = (name: string) =>
-  contentTypes[name.slice(name.lastIndexOf('.') + 1).toLowerCase()] ?? 'application/octet-stream';
+const isPlaylist = (name: string) => name.endsWith('.m3u8') || name.endsWith('.mpd');
 
 export const streamRoute = createRoute({
   method: 'get',
   path: '/medias/{id}/stream/{path}',
   tags: ['Streaming'],
   summary: 'Stream a file of a playable media: master.m3u8, rendition playlists, segments',
-  description: 'Supports Range requests (206). Answers 425 Too Early until the media is playable.',
+  description:
+    'Supports Range requests (206). Answers 425 Too Early until the media is playable. With an object store and ' +
+    '`storage.delivery: redirect`, segments and downloads answer 302 to a CDN or presigned URL; playlists are always served here.',
   request: {
     params: z.object({
       id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }),
@@ -40,6 +29,7 @@ export const streamRoute = createRoute({
   },
   responses: {
     200: { description: 'The whole file', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    302: { description: 'The file is at the Location given (object store, CDN)' },
     206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
     416: { description: 'The range lies outside the file' },
     ...errorResponses(400, 404, 425),
@@ -60,11 +50,19 @@ async function stream(c: Context<AppEnv>) {
   const info = await storage.stat(key);
   if (!info) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
 
+  // Segments and downloads may come straight from the object store (CDN or presigned URL);
+  // playlists are always served here, so the URLs in them stay Gilfoyle's.
+  const { config } = c.var.deps;
+  if (config.storage.delivery === 'redirect' && !isPlaylist(name)) {
+    const url = await storage.directUrl(key, config.storage.presign_expiry_seconds);
+    if (url) return c.redirect(url, 302);
+  }
+
   const headers: Record<string, string> = {
     'Content-Type': contentTypeOf(name),
     'Accept-Ranges': 'bytes',
     'Last-Modified': info.modified.toUTCString(),
-    'Cache-Control': name.endsWith('.m3u8') || name.endsWith('.mpd') ? 'public, max-age=10' : 'public, max-age=3600',
+    'Cache-Control': isPlaylist(name) ? 'public, max-age=10' : 'public, max-age=3600',
   };
   const rangeHeader = c.req.header('range');
   let status: 200 | 206 = 200;

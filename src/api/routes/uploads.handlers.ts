@@ -14,7 +14,7 @@ class FileTooLarge extends Error {}
 /** Room for multipart boundaries and headers around the file in Content-Length. */
 const multipartOverhead = 64 * 1024;
 
-interface ReceivedFile {
+export interface ReceivedFile {
   size: number;
   filename: string | null;
   contentType: string | null;
@@ -73,26 +73,23 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
   });
 }
 
-export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
-  const id = c.req.param('id') ?? '';
+/** The media, when an upload may start for it (404, 409 otherwise). */
+async function uploadableMedia(c: Context<AppEnv>, id: string) {
   if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
-  const { medias, config, storage, logger } = c.var.deps;
-  const maxSize = config.settings.max_file_size;
-  const contentType = c.req.header('content-type') ?? '';
-  if (!/^multipart\/form-data\b/i.test(contentType)) {
-    throw new HttpError(415, 'expected multipart/form-data with the file in a field named "file"');
-  }
-  const declared = Number(c.req.header('content-length'));
-  if (Number.isFinite(declared) && declared > maxSize + multipartOverhead) {
-    throw new HttpError(413, `the file is larger than the maximum of ${maxSize} bytes (max_file_size)`);
-  }
-  const media = await medias.get(id);
+  const media = await c.var.deps.medias.get(id);
   if (!media) throw new HttpError(404, `media ${id} not found`);
   if (!uploadableStatuses.includes(media.status)) {
     throw new HttpError(409, `media ${id} is ${media.status}: an upload is accepted only while ${uploadableStatuses.join(' or ')}`);
   }
+  return media;
+}
+
+const tooLarge = (max: number) => new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
+
+/** The source is stored: schedule processing (status + outbox, one transaction), as every way of uploading does. */
+export async function scheduleStoredSource(c: Context<AppEnv>, id: string, kind: SourceKind, file: ReceivedFile) {
+  const { medias, storage, logger } = c.var.deps;
   const key = sourceKey(id);
-  const file = await receiveFile(c, key, maxSize);
   const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, mediaUploadedTopic);
   if (!scheduled) {
     const now = await medias.get(id);
@@ -104,4 +101,50 @@ export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) =>
   }
   logger.info({ mediaId: id, kind, size: file.size }, 'upload stored, processing scheduled');
   return c.json({ code: 200, data: toMediaJson(scheduled) }, 200);
+}
+
+export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
+  const id = c.req.param('id') ?? '';
+  const maxSize = c.var.deps.config.settings.max_file_size;
+  if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
+  const contentType = c.req.header('content-type') ?? '';
+  if (!/^multipart\/form-data\b/i.test(contentType)) {
+    throw new HttpError(415, 'expected multipart/form-data with the file in a field named "file"');
+  }
+  const declared = Number(c.req.header('content-length'));
+  if (Number.isFinite(declared) && declared > maxSize + multipartOverhead) throw tooLarge(maxSize);
+  await uploadableMedia(c, id);
+  const file = await receiveFile(c, sourceKey(id), maxSize);
+  return scheduleStoredSource(c, id, kind, file);
 };
+
+/** POST /medias/{id}/upload-url: a presigned PUT for a client that uploads straight to the object store. */
+export async function uploadUrlHandler(c: Context<AppEnv>, id: string, body: { size: number; content_type?: string }) {
+  const { storage, config } = c.var.deps;
+  await uploadableMedia(c, id);
+  if (body.size > config.settings.max_file_size) throw tooLarge(config.settings.max_file_size);
+  const expires = config.storage.presign_expiry_seconds;
+  const url = await storage.uploadUrl(sourceKey(id), body.size, expires, body.content_type);
+  if (!url) throw new HttpError(409, `the ${storage.name} storage driver takes no direct uploads: use POST /medias/${id}/upload/video or /upload/audio`);
+  return {
+    url,
+    method: 'PUT' as const,
+    headers: { 'Content-Length': String(body.size), ...(body.content_type ? { 'Content-Type': body.content_type } : {}) },
+    expires_at: new Date(Date.now() + expires * 1000).toISOString(),
+    complete: `/medias/${id}/upload/complete`,
+  };
+}
+
+/** POST /medias/{id}/upload/complete: the client's PUT is done; check the object and schedule it. */
+export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind: SourceKind) {
+  const { storage, config } = c.var.deps;
+  await uploadableMedia(c, id);
+  const key = sourceKey(id);
+  const stored = await storage.stat(key);
+  if (!stored) throw new HttpError(400, `no uploaded file found for media ${id}: PUT it to the URL from POST /medias/${id}/upload-url first`);
+  if (stored.size > config.settings.max_file_size) {
+    await storage.deletePrefix(key);
+    throw tooLarge(config.settings.max_file_size);
+  }
+  return scheduleStoredSource(c, id, kind, { size: stored.size, filename: null, contentType: null });
+}

@@ -25,3 +25,64 @@ const uploadRoute = (kind: 'video' | 'audio') =>
 
 export const uploadVideo = uploadRoute('video');
 export const uploadAudio = uploadRoute('audio');
+
+export const uploadUrl = createRoute({
+  method: 'post',
+  path: '/medias/{id}/upload-url',
+  tags: ['Uploads'],
+  summary: 'A presigned PUT URL to upload the file straight to the object store (s3 driver)',
+  description:
+    'Send the file with PUT to `url`, with exactly the headers given (Content-Length is signed, so the store refuses any other size), ' +
+    'before `expires_at`; then call `complete`.',
+  request: {
+    params: mediaIdParams,
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.object({
+            size: z.number().int().min(1).openapi({ description: 'bytes the file has', example: 10485760 }),
+            content_type: z.string().max(255).optional().openapi({ example: 'video/mp4' }),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: 'Where to PUT the file',
+      content: {
+        'application/json': {
+          schema: envelope(
+            z.object({
+              url: z.string(),
+              method: z.literal('PUT'),
+              headers: z.record(z.string(), z.string()),
+              expires_at: z.string(),
+              complete: z.string(),
+            }),
+          ),
+        },
+      },
+    },
+    ...errorResponses(400, 404, 409, 413, 503),
+  },
+});
+
+export const uploadComplete = createRoute({
+  method: 'post',
+  path: '/medias/{id}/upload/complete',
+  tags: ['Uploads'],
+  summary: 'Finish a direct upload: checks the stored file, then schedules processing like any upload',
+  request: {
+    params: mediaIdParams,
+    body: {
+      required: false,
+      content: { 'application/json': { schema: z.object({ kind: z.enum(['video', 'audio']).default('video') }) } },
+    },
+  },
+  responses: {
+    200: { description: 'Stored and scheduled', content: { 'application/json': { schema: envelope(mediaSchema) } } },
+    ...errorResponses(400, 404, 409, 413, 503),
+  },
+});
