@@ -8,6 +8,7 @@ import { errorBody } from './envelope.ts';
 import { registerHealthRoutes } from './routes/health.index.ts';
 import { registerMediaRoutes } from './routes/medias.index.ts';
 import { registerStreamRoutes } from './routes/stream.index.ts';
+import { createTusUploads, registerTusRoutes } from './routes/tus.ts';
 import { registerUploadRoutes } from './routes/uploads.index.ts';
 
 const describeIssues = (error: z.ZodError) =>
@@ -43,6 +44,8 @@ export function createApp(deps: AppDeps) {
   registerHealthRoutes(app);
   registerMediaRoutes(app);
   registerUploadRoutes(app);
+  const tus = createTusUploads(deps);
+  registerTusRoutes(app, tus);
   registerStreamRoutes(app);
 
   app.doc31('/openapi.json', {
@@ -69,5 +72,5 @@ export function createApp(deps: AppDeps) {
     deps.logger.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
     return c.json(errorBody(500, 'internal error'), 500);
   });
-  return app;
+  return Object.assign(app, { tus });
 }

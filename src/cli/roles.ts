@@ -145,6 +145,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
   const relay = createOutboxRelay({ db, outbox: createOutboxRepository(db), rabbit, queue: config.rabbitmq.queue, logger });
   await relay.start();
   const app = createApp(deps);
+  app.tus.startCleanup();
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
       logger.info({ url: `http://${config.server.host}:${info.port}` }, 'api listening');
@@ -154,6 +155,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
   return {
     name: 'api',
     async stop() {
+      app.tus.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await relay.stop();
     },

@@ -73,6 +73,13 @@ export const configSchema = z.strictObject({
   settings: z.strictObject({
     max_file_size: byteSize.default(2 * 1024 ** 3),
   }).prefault({}),
+  /** Resumable uploads (tus protocol): parts are kept on the API machine until the upload completes. */
+  tus: z.strictObject({
+    dir: z.string().default('./.data/tus'),
+    /** An upload untouched for this long is expired and its parts deleted. */
+    expiry_seconds: z.number().int().min(1).default(24 * 3600),
+    cleanup_interval_seconds: z.number().int().min(1).default(600),
+  }).prefault({}),
   encoding: z.strictObject({
     ffmpeg_path: z.string().default('ffmpeg'),
     ffprobe_path: z.string().default('ffprobe'),

@@ -182,6 +182,7 @@ describe('operations', () => {
       '/medias/{id}/events',
       '/medias/{id}/renditions',
       '/medias/{id}/stream/{path}',
+      '/medias/{id}/tus',
       '/medias/{id}/upload-url',
       '/medias/{id}/upload/audio',
       '/medias/{id}/upload/complete',

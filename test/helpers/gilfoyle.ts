@@ -15,6 +15,8 @@ export interface RunningGilfoyle {
   storage: StorageDriver;
   /** Parent of the workers' per-attempt temp folders: empty whenever no job runs. */
   tempDir: string;
+  /** Where resumable uploads keep their parts. */
+  tusDir: string;
   queue: string;
   taskQueue: string;
   logs: () => string;
@@ -29,6 +31,7 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
   const port = await freePort();
   const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
   const tempDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-temp-'));
+  const tusDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-tus-'));
   const id = Math.random().toString(36).slice(2, 8);
   const queue = `gilfoyle.test.${id}.media.uploaded`;
   const taskQueue = `gilfoyle-test-${id}`;
@@ -45,6 +48,7 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
       GILFOYLE_TEMPORAL_TASK_QUEUE: taskQueue,
       GILFOYLE_STORAGE_FS_ROOT: storageRoot,
       GILFOYLE_ENCODING_TEMP_DIR: tempDir,
+      GILFOYLE_TUS_DIR: tusDir,
       GILFOYLE_LOG_LEVEL: 'warn',
       ...env,
     },
@@ -86,6 +90,7 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
         })
       : createFsDriver(storageRoot),
     tempDir,
+    tusDir,
     queue,
     taskQueue,
     logs: () => output,
@@ -96,6 +101,7 @@ export async function startGilfoyle(env: Record<string, string> = {}): Promise<R
       clearTimeout(timer);
       await rm(storageRoot, { recursive: true, force: true });
       await rm(tempDir, { recursive: true, force: true });
+      await rm(tusDir, { recursive: true, force: true });
     },
   };
 }

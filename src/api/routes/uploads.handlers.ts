@@ -6,7 +6,7 @@ import { HttpError } from '../../domain/errors.ts';
 import { isUuid, sourceKey } from '../../domain/paths.ts';
 import { uploadableStatuses, type SourceKind } from '../../domain/status.ts';
 import { mediaUploadedTopic } from '../../messaging/messages.ts';
-import type { AppEnv } from '../deps.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
 import { toMediaJson } from './medias.schemas.ts';
 
 class FileTooLarge extends Error {}
@@ -74,9 +74,9 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
 }
 
 /** The media, when an upload may start for it (404, 409 otherwise). */
-async function uploadableMedia(c: Context<AppEnv>, id: string) {
+export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: string) {
   if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
-  const media = await c.var.deps.medias.get(id);
+  const media = await medias.get(id);
   if (!media) throw new HttpError(404, `media ${id} not found`);
   if (!uploadableStatuses.includes(media.status)) {
     throw new HttpError(409, `media ${id} is ${media.status}: an upload is accepted only while ${uploadableStatuses.join(' or ')}`);
@@ -87,8 +87,7 @@ async function uploadableMedia(c: Context<AppEnv>, id: string) {
 const tooLarge = (max: number) => new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
 
 /** The source is stored: schedule processing (status + outbox, one transaction), as every way of uploading does. */
-export async function scheduleStoredSource(c: Context<AppEnv>, id: string, kind: SourceKind, file: ReceivedFile) {
-  const { medias, storage, logger } = c.var.deps;
+export async function scheduleSource({ medias, storage, logger }: AppDeps, id: string, kind: SourceKind, file: ReceivedFile) {
   const key = sourceKey(id);
   const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, mediaUploadedTopic);
   if (!scheduled) {
@@ -100,8 +99,11 @@ export async function scheduleStoredSource(c: Context<AppEnv>, id: string, kind:
     throw new HttpError(409, `media ${id} became ${now.status} during the upload`);
   }
   logger.info({ mediaId: id, kind, size: file.size }, 'upload stored, processing scheduled');
-  return c.json({ code: 200, data: toMediaJson(scheduled) }, 200);
+  return scheduled;
 }
+
+const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, file: ReceivedFile) =>
+  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, file)) }, 200);
 
 export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
   const id = c.req.param('id') ?? '';
@@ -113,15 +115,15 @@ export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) =>
   }
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > maxSize + multipartOverhead) throw tooLarge(maxSize);
-  await uploadableMedia(c, id);
+  await uploadableMedia(c.var.deps, id);
   const file = await receiveFile(c, sourceKey(id), maxSize);
-  return scheduleStoredSource(c, id, kind, file);
+  return scheduled(c, id, kind, file);
 };
 
 /** POST /medias/{id}/upload-url: a presigned PUT for a client that uploads straight to the object store. */
 export async function uploadUrlHandler(c: Context<AppEnv>, id: string, body: { size: number; content_type?: string }) {
   const { storage, config } = c.var.deps;
-  await uploadableMedia(c, id);
+  await uploadableMedia(c.var.deps, id);
   if (body.size > config.settings.max_file_size) throw tooLarge(config.settings.max_file_size);
   const expires = config.storage.presign_expiry_seconds;
   const url = await storage.uploadUrl(sourceKey(id), body.size, expires, body.content_type);
@@ -138,7 +140,7 @@ export async function uploadUrlHandler(c: Context<AppEnv>, id: string, body: { s
 /** POST /medias/{id}/upload/complete: the client's PUT is done; check the object and schedule it. */
 export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind: SourceKind) {
   const { storage, config } = c.var.deps;
-  await uploadableMedia(c, id);
+  await uploadableMedia(c.var.deps, id);
   const key = sourceKey(id);
   const stored = await storage.stat(key);
   if (!stored) throw new HttpError(400, `no uploaded file found for media ${id}: PUT it to the URL from POST /medias/${id}/upload-url first`);
@@ -146,5 +148,5 @@ export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind
     await storage.deletePrefix(key);
     throw tooLarge(config.settings.max_file_size);
   }
-  return scheduleStoredSource(c, id, kind, { size: stored.size, filename: null, contentType: null });
+  return scheduled(c, id, kind, { size: stored.size, filename: null, contentType: null });
 }

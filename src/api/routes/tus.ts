@@ -1,0 +1,124 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { Server as TusServer, type Upload } from '@tus/server';
+import type { Context } from 'hono';
+import { HttpError } from '../../domain/errors.ts';
+import { isUuid, sourceKey } from '../../domain/paths.ts';
+import type { SourceKind } from '../../domain/status.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
+import type { AppRouter } from '../create-app.ts';
+import { errorBody } from '../envelope.ts';
+import { mediaIdParams } from './medias.schemas.ts';
+import { scheduleSource, uploadableMedia } from './uploads.handlers.ts';
+
+/** /medias/{id}/tus/{uploadId}: the media id is in the path, the tus upload id after it. */
+const tusPath = /^\/medias\/([0-9a-f-]{36})\/tus(?:\/([A-Za-z0-9_-]+))?\/?$/i;
+
+/** tus expects thrown {status_code, body}: turn our errors into that, with the usual envelope. */
+const tusError = (err: unknown) => {
+  if (err instanceof HttpError) return { status_code: err.status, body: JSON.stringify(errorBody(err.status, err.message)) };
+  return err;
+};
+
+/**
+ * Resumable uploads with the tus protocol (@tus/server): POST /medias/{id}/tus creates an
+ * upload, PATCH …/tus/{uploadId} sends bytes from the last offset (HEAD tells it). When the
+ * last byte arrives, the file goes into storage and processing is scheduled as for any upload.
+ * Parts live in tus.dir on this API machine; uploads left alone past tus.expiry_seconds expire.
+ */
+export function createTusUploads(deps: AppDeps) {
+  const { config, storage, logger } = deps;
+  const dir = path.resolve(config.tus.dir);
+  const tus = new TusServer({
+    path: '/medias',
+    datastore: new FileStore({ directory: dir, expirationPeriodInMilliseconds: config.tus.expiry_seconds * 1000 }),
+    maxSize: config.settings.max_file_size,
+    relativeLocation: true,
+    respectForwardedHeaders: true,
+    namingFunction: (req) => {
+      const mediaId = tusPath.exec(new URL(req.url).pathname)?.[1];
+      if (!mediaId) throw { status_code: 404, body: JSON.stringify(errorBody(404, 'no such upload endpoint')) };
+      return `${mediaId}_${crypto.randomUUID().replaceAll('-', '')}`;
+    },
+    generateUrl: (_req, { id }) => `/medias/${id.slice(0, 36)}/tus/${id}`,
+    getFileIdFromRequest: (req) => {
+      const m = tusPath.exec(new URL(req.url).pathname);
+      // An upload id belongs to the media in its path, and to no other.
+      return m?.[2] && m[2].startsWith(`${m[1]}_`) ? m[2] : undefined;
+    },
+    onUploadCreate: async (_req, upload: Upload) => {
+      try {
+        await uploadableMedia(deps, upload.id.slice(0, 36));
+        const kind = upload.metadata?.kind ?? 'video';
+        if (kind !== 'video' && kind !== 'audio') throw new HttpError(400, `invalid metadata kind "${kind}": video or audio`);
+        return {};
+      } catch (err) {
+        throw tusError(err);
+      }
+    },
+    onUploadFinish: async (_req, upload: Upload) => {
+      const mediaId = upload.id.slice(0, 36);
+      const file = path.join(dir, upload.id);
+      try {
+        await uploadableMedia(deps, mediaId);
+        await storage.putFile(sourceKey(mediaId), file);
+        const kind: SourceKind = upload.metadata?.kind === 'audio' ? 'audio' : 'video';
+        await scheduleSource(deps, mediaId, kind, {
+          size: upload.size ?? upload.offset,
+          filename: upload.metadata?.filename?.slice(0, 255) ?? null,
+          contentType: upload.metadata?.filetype ?? null,
+        });
+        return {};
+      } catch (err) {
+        throw tusError(err);
+      } finally {
+        // The parts have served their purpose (or the upload cannot be used): free the disk.
+        await rm(file, { force: true });
+        await rm(`${file}.json`, { force: true });
+      }
+    },
+  });
+
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    async handle(c: Context<AppEnv>) {
+      const id = c.req.param('id') ?? '';
+      if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
+      return tus.handleWeb(c.req.raw);
+    },
+    /** Expires abandoned uploads every tus.cleanup_interval_seconds. */
+    startCleanup() {
+      timer = setInterval(() => {
+        tus.cleanUpExpiredUploads().then(
+          (n) => n && logger.info({ expired: n }, 'expired tus uploads deleted'),
+          (err: Error) => logger.warn({ err: err.message }, 'tus cleanup failed'),
+        );
+      }, config.tus.cleanup_interval_seconds * 1000);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+    cleanUpExpired: () => tus.cleanUpExpiredUploads(),
+  };
+}
+
+export function registerTusRoutes(app: AppRouter, tus: ReturnType<typeof createTusUploads>) {
+  const handle = (c: Context<AppEnv>) => tus.handle(c);
+  for (const p of ['/medias/:id/tus', '/medias/:id/tus/:uploadId']) {
+    // Hono routes HEAD through GET handlers; tus answers HEAD (offset) and refuses GET.
+    app.on(['POST', 'GET', 'HEAD', 'PATCH', 'OPTIONS', 'DELETE'], p, handle);
+  }
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/medias/{id}/tus',
+    tags: ['Uploads'],
+    summary: 'Resumable upload (tus 1.0.0): create it here, then PATCH the Location from the last offset',
+    description:
+      'Any tus client works (tus-js-client, Uppy…). Metadata `kind` is video (default) or audio, `filename` is kept. ' +
+      'HEAD on the upload URL gives the offset to resume from. Completing the upload schedules processing.',
+    request: { params: mediaIdParams },
+    responses: { 201: { description: 'Created; Location is the upload URL' }, 404: { description: 'No such media' }, 409: { description: 'Not uploadable now' }, 413: { description: 'Larger than max_file_size' } },
+  });
+}
