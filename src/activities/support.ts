@@ -6,6 +6,7 @@ import type { MediaRepository } from '../db/medias.ts';
 import { FailureType } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import type { UrlFetchSettings } from './url-source.ts';
 
 export interface ActivityDeps {
   medias: MediaRepository;
@@ -20,6 +21,8 @@ export interface ActivityDeps {
   threads: number;
   /** Least time between two progress writes to Postgres. */
   progressIntervalMs?: number;
+  /** Upload from URL: size cap, timeout, and whether private addresses may be fetched. */
+  urlFetch: UrlFetchSettings;
 }
 
 /** A per-attempt temp folder, removed when `use` ends, whatever happens. */

@@ -19,7 +19,7 @@ export interface BridgeDeps {
   retryDelayMs?: number;
 }
 
-export type ProcessingSettings = Omit<ProcessMediaInput, 'mediaId' | 'sourceKey' | 'kind'>;
+export type ProcessingSettings = Omit<ProcessMediaInput, 'mediaId' | 'sourceKey' | 'kind' | 'sourceUrl'>;
 
 export type StartOutcome = 'started' | 'already-started' | 'dead-lettered' | 'requeued';
 
@@ -67,7 +67,7 @@ export function createBridge(deps: BridgeDeps) {
     }
     const m = parsed.data;
     try {
-      const outcome = await startWorkflow({ ...deps.processing, mediaId: m.mediaId, sourceKey: m.sourceKey, kind: m.kind });
+      const outcome = await startWorkflow({ ...deps.processing, mediaId: m.mediaId, sourceKey: m.sourceKey, kind: m.kind, ...(m.url ? { sourceUrl: m.url } : {}) });
       logger.info({ mediaId: m.mediaId, outcome }, 'workflow start');
       ch.ack(msg);
       return outcome;

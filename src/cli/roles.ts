@@ -233,6 +233,11 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     tempDir: config.encoding.temp_dir,
     preset: config.encoding.preset,
     threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),
+    urlFetch: {
+      maxBytes: config.settings.max_file_size,
+      timeoutMs: config.settings.url_fetch.timeout_seconds * 1000,
+      allowPrivateAddresses: config.settings.url_fetch.allow_private_addresses,
+    },
   });
   installTemporalLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporal.address });

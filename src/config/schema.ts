@@ -72,6 +72,12 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   settings: z.strictObject({
     max_file_size: byteSize.default(2 * 1024 ** 3),
+    /** Upload from URL (POST /medias/{id}/upload/url). */
+    url_fetch: z.strictObject({
+      timeout_seconds: z.number().int().min(1).default(3600),
+      /** Private, loopback and link-local addresses are refused unless allowed (SSRF). */
+      allow_private_addresses: z.boolean().default(false),
+    }).prefault({}),
   }).prefault({}),
   /** Resumable uploads (tus protocol): parts are kept on the API machine until the upload completes. */
   tus: z.strictObject({

@@ -63,7 +63,10 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 export interface ScheduledUpload {
   kind: SourceKind;
   key: string;
+  /** Bytes stored; 0 while an upload from URL has not been fetched yet. */
   size: number;
+  /** Upload from URL: the worker fetches the source from here first. */
+  url?: string;
   filename: string | null;
   contentType: string | null;
 }
@@ -132,12 +135,14 @@ export function createMediaRepository(db: Db) {
         await c.query('DELETE FROM renditions WHERE media_id = $1', [id]);
         await addEvent(c, id, {
           type: 'media.uploaded',
-          message: `${upload.kind} file received (${upload.size} bytes), scheduled for processing`,
-          data: { size: upload.size, filename: upload.filename, contentType: upload.contentType },
+          message: upload.url
+            ? `${upload.kind} file to be fetched from ${new URL(upload.url).origin}, scheduled for processing`
+            : `${upload.kind} file received (${upload.size} bytes), scheduled for processing`,
+          data: { size: upload.size, filename: upload.filename, contentType: upload.contentType, ...(upload.url ? { url: upload.url } : {}) },
         });
         await c.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [
           topic,
-          JSON.stringify({ mediaId: id, sourceKey: upload.key, kind: upload.kind }),
+          JSON.stringify({ mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) }),
         ]);
         await c.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
         return media;
@@ -165,13 +170,14 @@ export function createMediaRepository(db: Db) {
     /** Mirrors the workflow's state into the row; `event` is written in the same transaction. */
     async setState(
       id: string,
-      state: Partial<{ status: MediaStatus; probe: Probe; duration: number; playable: boolean; progress: number; error: string | null }>,
+      state: Partial<{ status: MediaStatus; probe: Probe; duration: number; playable: boolean; progress: number; error: string | null; sourceSize: number }>,
       event?: MediaEventInput,
     ): Promise<void> {
       const sets: string[] = [];
       const values: unknown[] = [id];
-      for (const [col, value] of Object.entries(state)) {
+      for (const [key, value] of Object.entries(state)) {
         if (value === undefined) continue;
+        const col = key === 'sourceSize' ? 'source_size' : key;
         values.push(col === 'probe' ? JSON.stringify(value) : value);
         sets.push(`${col} = $${values.length}`);
       }

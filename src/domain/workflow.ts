@@ -17,6 +17,8 @@ export interface ProcessMediaInput {
   mediaId: string;
   sourceKey: string;
   kind: SourceKind;
+  /** Upload from URL: fetched into sourceKey first. */
+  sourceUrl?: string;
   ladder: EncodingLadder;
   /** Attempts per encode activity (encoding.max_attempts). */
   maxAttempts: number;

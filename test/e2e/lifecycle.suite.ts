@@ -186,6 +186,7 @@ describe('operations', () => {
       '/medias/{id}/upload-url',
       '/medias/{id}/upload/audio',
       '/medias/{id}/upload/complete',
+      '/medias/{id}/upload/url',
       '/medias/{id}/upload/video',
     ]);
   });

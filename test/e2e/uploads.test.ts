@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { readdir, readFile, rm, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,8 @@ describe('resumable uploads (tus)', () => {
       GILFOYLE_ENCODING_PRESET: 'ultrafast',
       GILFOYLE_TUS_EXPIRY_SECONDS: '4',
       GILFOYLE_TUS_CLEANUP_INTERVAL_SECONDS: '1',
+      // The test's HTTP server is on loopback.
+      GILFOYLE_SETTINGS_URL_FETCH_ALLOW_PRIVATE_ADDRESSES: 'true',
     });
   }, 120_000);
   afterAll(() => g?.stop());
@@ -119,6 +122,58 @@ describe('resumable uploads (tus)', () => {
     expect(refused.status).toBe(409);
     expect(await refused.text()).toMatch(/ScheduledProcessing|Processing|Ready/);
     await api.waitForStatus(busy, ['Ready', 'Errored']);
+  });
+});
+
+describe('upload from URL', () => {
+  let g: RunningGilfoyle;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    const file = path.join(dir, 'remote.mp4');
+    await makeVideo(file, { seconds: 2 });
+    const bytes = await readFile(file);
+    server = createServer((req, res) => (req.url === '/videos/remote.mp4' ? res.end(bytes) : res.writeHead(404).end()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    g = await startGilfoyle({
+      GILFOYLE_ENCODING_RENDITIONS: smallLadder,
+      GILFOYLE_ENCODING_PRESET: 'ultrafast',
+      GILFOYLE_SETTINGS_URL_FETCH_ALLOW_PRIVATE_ADDRESSES: 'true',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await g?.stop();
+    server?.close();
+  });
+  const fromUrl = (id: string, body: unknown) =>
+    fetch(`${g.url}/medias/${id}/upload/url`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('fetches the file in the pipeline and processes it', async () => {
+    const api = apiClient(g.url);
+    const { body } = await api.createMedia('from url');
+    const res = await fromUrl(body.data.id, { url: `${base}/videos/remote.mp4` });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ data: { status: 'ScheduledProcessing', source: { filename: 'remote.mp4' } } });
+    expect((await api.waitForStatus(body.data.id, ['Ready', 'Errored'])).status).toBe('Ready');
+    const events = (await api.events(body.data.id)).map((e) => e.type);
+    expect(events.indexOf('media.fetched')).toBeLessThan(events.indexOf('media.probed'));
+  });
+
+  it('ends Errored, without retries, when the URL answers 404', async () => {
+    const api = apiClient(g.url);
+    const { body } = await api.createMedia('missing url');
+    await fromUrl(body.data.id, { url: `${base}/videos/nothing.mp4` });
+    const media = await api.waitForStatus(body.data.id, ['Ready', 'Errored']);
+    expect(media.status).toBe('Errored');
+    expect(media.error).toMatch(/answered 404/);
+  });
+
+  it('answers 400 for a URL that is not http(s)', async () => {
+    const { body } = await apiClient(g.url).createMedia('ftp');
+    const res = await fromUrl(body.data.id, { url: 'ftp://example.com/x.mp4' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/url/);
   });
 });
 

@@ -87,7 +87,7 @@ export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: s
 const tooLarge = (max: number) => new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
 
 /** The source is stored: schedule processing (status + outbox, one transaction), as every way of uploading does. */
-export async function scheduleSource({ medias, storage, logger }: AppDeps, id: string, kind: SourceKind, file: ReceivedFile) {
+export async function scheduleSource({ medias, storage, logger }: AppDeps, id: string, kind: SourceKind, file: ReceivedFile & { url?: string }) {
   const key = sourceKey(id);
   const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, mediaUploadedTopic);
   if (!scheduled) {
@@ -102,7 +102,7 @@ export async function scheduleSource({ medias, storage, logger }: AppDeps, id: s
   return scheduled;
 }
 
-const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, file: ReceivedFile) =>
+const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, file: ReceivedFile & { url?: string }) =>
   c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, file)) }, 200);
 
 export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
@@ -149,4 +149,11 @@ export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind
     throw tooLarge(config.settings.max_file_size);
   }
   return scheduled(c, id, kind, { size: stored.size, filename: null, contentType: null });
+}
+
+/** POST /medias/{id}/upload/url: a worker fetches the file from the URL, then processes it. */
+export async function uploadFromUrlHandler(c: Context<AppEnv>, id: string, body: { url: string; kind: SourceKind }) {
+  await uploadableMedia(c.var.deps, id);
+  const name = decodeURIComponent(new URL(body.url).pathname.split('/').pop() ?? '').slice(0, 255) || null;
+  return scheduled(c, id, body.kind, { size: 0, filename: name, contentType: null, url: body.url });
 }

@@ -1,6 +1,6 @@
 import type { AppRouter } from '../create-app.ts';
-import { uploadCompleteHandler, uploadHandler, uploadUrlHandler } from './uploads.handlers.ts';
-import { uploadAudio, uploadComplete, uploadUrl, uploadVideo } from './uploads.routes.ts';
+import { uploadCompleteHandler, uploadFromUrlHandler, uploadHandler, uploadUrlHandler } from './uploads.handlers.ts';
+import { uploadAudio, uploadComplete, uploadFromUrl, uploadUrl, uploadVideo } from './uploads.routes.ts';
 
 export function registerUploadRoutes(app: AppRouter) {
   // Multipart uploads are documented from their route definitions but handled without the
@@ -13,6 +13,10 @@ export function registerUploadRoutes(app: AppRouter) {
   app.openapi(uploadUrl, async (c) => {
     const { id } = c.req.valid('param');
     return c.json({ code: 200, data: await uploadUrlHandler(c, id, c.req.valid('json')) }, 200);
+  });
+  app.openapi(uploadFromUrl, async (c) => {
+    const { id } = c.req.valid('param');
+    return uploadFromUrlHandler(c, id, c.req.valid('json'));
   });
   app.openapi(uploadComplete, async (c) => {
     const { id } = c.req.valid('param');

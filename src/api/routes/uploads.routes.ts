@@ -86,3 +86,32 @@ export const uploadComplete = createRoute({
     ...errorResponses(400, 404, 409, 413, 503),
   },
 });
+
+export const uploadFromUrl = createRoute({
+  method: 'post',
+  path: '/medias/{id}/upload/url',
+  tags: ['Uploads'],
+  summary: 'Upload from a URL: a worker fetches the file (http or https), then processes it',
+  description:
+    'The fetch is streamed, capped at max_file_size and timed out (settings.url_fetch); private, loopback and link-local ' +
+    'addresses are refused, redirects included, unless settings.url_fetch.allow_private_addresses is set. A URL that cannot ' +
+    'be fetched ends the media Errored with an event saying why.',
+  request: {
+    params: mediaIdParams,
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.object({
+            url: z.url({ protocol: /^https?$/, error: 'url: an http or https URL' }).max(2048).openapi({ example: 'https://example.com/clip.mp4' }),
+            kind: z.enum(['video', 'audio']).default('video'),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: 'Scheduled: the fetch is the first step of processing', content: { 'application/json': { schema: envelope(mediaSchema) } } },
+    ...errorResponses(400, 404, 409, 503),
+  },
+});
