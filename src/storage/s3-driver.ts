@@ -73,7 +73,7 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
     try {
       return await fn();
     } catch (err) {
-      throw unavailable(err, what);
+      throw unavailable(err, `${what} (bucket ${Bucket})`);
     }
   };
 
@@ -119,7 +119,7 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
         return res.Body as Readable;
       } catch (err) {
         if (isNotFound(err)) throw new StorageNotFoundError(key);
-        throw unavailable(err, `read of ${key}`);
+        throw unavailable(err, `read of ${key} (bucket ${Bucket})`);
       }
     },
 
@@ -138,7 +138,7 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
         return { size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0) };
       } catch (err) {
         if (isNotFound(err)) return null;
-        throw unavailable(err, `stat of ${key}`);
+        throw unavailable(err, `stat of ${key} (bucket ${Bucket})`);
       }
     },
 

@@ -1,0 +1,103 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { execa, type ResultPromise } from 'execa';
+import { apiClient } from '../helpers/api.ts';
+import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { makeVideo } from '../helpers/media.ts';
+import { minio, minioEnv } from '../helpers/minio.ts';
+import { freePort, repoRoot, sleep, waitFor } from '../helpers/services.ts';
+
+/** The object store missing or down: clear answers, nothing lost, and processing that survives an outage. */
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-outage-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('a bucket that does not exist', () => {
+  let g: RunningGilfoyle;
+  beforeAll(async () => {
+    g = await startGilfoyle(minioEnv('gilfoyle-no-such-bucket'), { expectHealthy: false });
+  }, 120_000);
+  afterAll(() => g?.stop());
+
+  it('shows as storage down in /healthz, and uploads answer 503 naming the problem', async () => {
+    const health = await fetch(`${g.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ data: { status: 'degraded', dependencies: { storage: 'down', database: 'up' } } });
+    const file = path.join(dir, 'clip.mp4');
+    await makeVideo(file, { seconds: 1 });
+    const api = apiClient(g.url);
+    const { body } = await api.createMedia('no bucket');
+    const up = await api.upload(body.data.id, 'video', file);
+    expect(up.status).toBe(503);
+    expect(up.body.message).toMatch(/storage is unavailable: .*gilfoyle-no-such-bucket/);
+    expect((await api.getMedia(body.data.id)).body.data.status).toBe('AwaitingUpload');
+  });
+});
+
+describe('an object store outage during encoding', () => {
+  let g: RunningGilfoyle;
+  let server: ResultPromise | null = null;
+  let endpoint: string;
+  let dataDir: string;
+  const bucket = 'outage';
+
+  /** A MinIO of this test's own, so that stopping it disturbs nothing else. */
+  async function startMinio(port: number) {
+    server = execa(path.join(repoRoot, '.tools/bin/minio'), ['server', dataDir, '--quiet', '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${await freePort()}`], {
+      env: { MINIO_ROOT_USER: minio.accessKeyId, MINIO_ROOT_PASSWORD: minio.secretAccessKey },
+      reject: false,
+    });
+    await waitFor('minio', async () => ((await fetch(`${endpoint}/minio/health/live`).catch(() => null))?.ok ? true : undefined), 30_000);
+  }
+  async function stopMinio() {
+    server?.kill('SIGKILL');
+    await server;
+    server = null;
+  }
+
+  beforeAll(async () => {
+    dataDir = path.join(dir, 'minio');
+    const port = await freePort();
+    endpoint = `http://127.0.0.1:${port}`;
+    await startMinio(port);
+    const client = new S3Client({ endpoint, region: minio.region, forcePathStyle: true, credentials: minio });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    client.destroy();
+    g = await startGilfoyle({
+      ...minioEnv(bucket),
+      GILFOYLE_STORAGE_S3_ENDPOINT: endpoint,
+      GILFOYLE_ENCODING_PRESET: 'ultrafast',
+      GILFOYLE_ENCODING_MAX_ATTEMPTS: '5',
+      GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
+        { name: '360p', height: 360, video_bitrate: 600 },
+        { name: '240p', height: 240, video_bitrate: 300 },
+      ]),
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await g?.stop();
+    await stopMinio();
+  });
+
+  it('retries the activities that failed, and the media still ends Ready when the store is back', async () => {
+    const file = path.join(dir, 'long.mp4');
+    await makeVideo(file, { seconds: 30 });
+    const api = apiClient(g.url);
+    const { body } = await api.createMedia('outage');
+    const id = body.data.id;
+    expect((await api.upload(id, 'video', file)).status).toBe(200);
+    await api.waitForStatus(id, ['Processing'], 60_000);
+    await stopMinio();
+    expect((await fetch(`${g.url}/healthz`)).status).toBe(503);
+    await sleep(4000);
+    await startMinio(Number(new URL(endpoint).port));
+    const media = await api.waitForStatus(id, ['Ready', 'Errored'], 120_000);
+    expect(media).toMatchObject({ status: 'Ready', error: null });
+    const streams = await fetch(`${g.url}/medias/${id}/stream/master.m3u8`);
+    expect(streams.status).toBe(200);
+  });
+});
