@@ -204,7 +204,7 @@ function installTemporalLogger(logger: Logger) {
  * reports it, the API answers 503 to what needs it, and activities retry until it is back.
  */
 async function openStorage(config: Config, logger: Logger) {
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   await storage.check().catch((err: Error) => logger.warn({ driver: storage.name, err: err.message }, 'storage is not available yet'));
   return storage;
 }

@@ -1,13 +1,14 @@
 import type { Config } from '../config/schema.ts';
 import type { StorageDriver } from './driver.ts';
 import { createFsDriver } from './fs-driver.ts';
-import { createS3Driver } from './s3-driver.ts';
 
-export function createStorage(config: Config['storage']): StorageDriver {
+/** The configured driver. The S3 one (and the AWS SDK) is loaded only when configured. */
+export async function createStorage(config: Config['storage']): Promise<StorageDriver> {
   switch (config.driver) {
     case 'fs':
       return createFsDriver(config.fs.root);
     case 's3': {
+      const { createS3Driver } = await import('./s3-driver.ts');
       const s3 = config.s3;
       return createS3Driver({
         endpoint: s3.endpoint,

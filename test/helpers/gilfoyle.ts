@@ -9,6 +9,7 @@ import { freePort, rabbitUrl, repoRoot, temporalAddress, testDatabaseUrl, waitFo
 
 export interface RunningGilfoyle {
   url: string;
+  pid: number;
   /** The filesystem storage root (used when the driver is fs). */
   storageRoot: string;
   /** A driver on the same store as the process's, to look at what it stored. */
@@ -27,7 +28,10 @@ export interface RunningGilfoyle {
  * Starts `gilfoyle all` as a child process against the real local services, with its own
  * port, storage folder, RabbitMQ queue and Temporal task queue so tests never share work.
  */
-export async function startGilfoyle(env: Record<string, string> = {}, { expectHealthy = true } = {}): Promise<RunningGilfoyle> {
+export async function startGilfoyle(
+  env: Record<string, string> = {},
+  { expectHealthy = true, role = 'all' }: { expectHealthy?: boolean; role?: 'all' | 'api' } = {},
+): Promise<RunningGilfoyle> {
   const port = await freePort();
   const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
   const tempDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-temp-'));
@@ -36,7 +40,7 @@ export async function startGilfoyle(env: Record<string, string> = {}, { expectHe
   const queue = `gilfoyle.test.${id}.media.uploaded`;
   const taskQueue = `gilfoyle-test-${id}`;
   let output = '';
-  const child: ResultPromise = execa('node', ['bin/gilfoyle.js', 'all'], {
+  const child: ResultPromise = execa('node', ['bin/gilfoyle.js', role], {
     cwd: repoRoot,
     env: {
       GILFOYLE_CONFIG: path.join(repoRoot, 'test/helpers/none.yml'),
@@ -79,6 +83,7 @@ export async function startGilfoyle(env: Record<string, string> = {}, { expectHe
   });
   return {
     url,
+    pid: child.pid!,
     storageRoot,
     storage: env.GILFOYLE_STORAGE_DRIVER === 's3'
       ? createS3Driver({
