@@ -110,6 +110,17 @@ describe('a video, from creation to HLS and deletion', () => {
     expect(streams.some((s) => s.codec_type === 'audio' && s.codec_name === 'aac')).toBe(true);
   });
 
+  it('serves playlists itself and, from an object store, segments by redirect', async () => {
+    expect((await api.stream(id, 'master.m3u8', { redirect: 'manual' })).status).toBe(200);
+    const segment = await api.stream(id, '360p_00000.m4s', { redirect: 'manual' });
+    if (driver === 's3') {
+      expect(segment.status).toBe(302);
+      expect(segment.headers.get('location')).toMatch(/^http:\/\/127\.0\.0\.1:9000\/.*360p_00000\.m4s\?.*X-Amz-Signature=/);
+    } else {
+      expect(segment.status).toBe(200);
+    }
+  });
+
   it('serves segments with Range support and the right content type', async () => {
     const whole = await api.stream(id, '360p_00000.m4s');
     expect(whole.status).toBe(200);

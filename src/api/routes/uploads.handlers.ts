@@ -38,7 +38,9 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
   }
   // On Node, read the request itself: the web stream of c.req.raw costs about half the throughput
   // (bench:upload). c.req.raw.body must then stay untouched: creating it starts a second reader.
-  const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
+  const raw = (c.env as { incoming?: Readable } | undefined)?.incoming;
+  // Only while nobody has started reading it (the web body, once created, is its reader).
+  const incoming = raw && !raw.readableDidRead && raw.listenerCount('data') === 0 && raw.listenerCount('readable') === 0 ? raw : null;
   const webBody = incoming ? null : c.req.raw.body;
   if (!incoming && !webBody) throw new HttpError(400, 'the request has no body');
   const input = incoming ?? Readable.fromWeb(webBody as unknown as WebReadableStream);
