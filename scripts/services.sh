@@ -203,6 +203,21 @@ rabbit_stop() {
   fi
 }
 
+# await_ready NAME PID LOG CHECK...: polls CHECK until it succeeds; fails early, with the log's
+# tail, if the process PID (when given) died, and after WAIT_SECONDS.
+await_ready() {
+  local name="$1" pid="$2" log="$3"; shift 3
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  until "$@"; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$log" >&2 || true
+      die "$name exited; log: $log"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "$name not answering after ${WAIT_SECONDS}s; log: $log"
+    sleep 0.5
+  done
+}
+
 # ---- Temporal dev server --------------------------------------------------
 temporal_pid() {
   # Prints the pid from the pid file if that process is alive and is our temporal.
@@ -243,16 +258,7 @@ temporal_start() {
       echo "$pid" >"$TEMPORAL_PID"
     fi
   fi
-  local deadline=$((SECONDS + WAIT_SECONDS))
-  until temporal_ready; do
-    if [ -n "${pid:-}" ] && ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$TEMPORAL_LOG" >&2 || true
-      die "Temporal dev server exited; log: $TEMPORAL_LOG"
-    fi
-    [ "$SECONDS" -lt "$deadline" ] \
-      || die "Temporal not answering on $TEMPORAL_HOST:$TEMPORAL_PORT after ${WAIT_SECONDS}s; log: $TEMPORAL_LOG"
-    sleep 1
-  done
+  await_ready Temporal "${pid:-}" "$TEMPORAL_LOG" temporal_ready
 }
 
 temporal_stop() {
@@ -300,15 +306,7 @@ minio_start() {
       echo "$pid" >"$MINIO_PID"
     fi
   fi
-  local deadline=$((SECONDS + WAIT_SECONDS))
-  until minio_ready; do
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$MINIO_LOG" >&2 || true
-      die "MinIO exited; log: $MINIO_LOG"
-    fi
-    [ "$SECONDS" -lt "$deadline" ] || die "MinIO not answering on $MINIO_HOST:$MINIO_PORT after ${WAIT_SECONDS}s; log: $MINIO_LOG"
-    sleep 0.5
-  done
+  await_ready MinIO "$pid" "$MINIO_LOG" minio_ready
 }
 minio_stop() {
   local pid

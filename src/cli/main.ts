@@ -31,6 +31,11 @@ async function run(roles: Role[], opts: { config?: string }) {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // A stuck request or connection must not keep a stopped process alive.
+    setTimeout(() => {
+      logger.warn('shutdown took longer than 20 s, exiting');
+      process.exit(1);
+    }, 20_000).unref();
     for (const r of [...running].reverse()) {
       await r.stop().catch((err) => logger.error({ err, role: r.name }, 'stop failed'));
     }

@@ -142,7 +142,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
       return { database, rabbitmq, temporal: temporalState, storage: storageState };
     },
   };
-  const relay = createOutboxRelay({ db, outbox: createOutboxRepository(db), rabbit, queue: config.rabbitmq.queue, logger });
+  const relay = createOutboxRelay({ db, outbox: createOutboxRepository(db), rabbit, logger });
   await relay.start();
   const app = createApp(deps);
   app.tus.startCleanup();
@@ -156,7 +156,10 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     name: 'api',
     async stop() {
       app.tus.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Finish requests in flight; idle keep-alive connections would hold close() forever.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      (server as import('node:http').Server).closeIdleConnections?.();
+      await closed;
       await relay.stop();
     },
   };

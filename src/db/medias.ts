@@ -119,9 +119,9 @@ export function createMediaRepository(db: Db) {
 
     /**
      * The upload is stored: in one transaction, move to ScheduledProcessing and queue the
-     * "media.uploaded" message. Returns null when the media is gone or not in `fromStatuses`.
+     * "media uploaded" message for `queue`. Returns null when the media is gone or not in `fromStatuses`.
      */
-    async scheduleProcessing(id: string, upload: ScheduledUpload, fromStatuses: readonly MediaStatus[], topic: string): Promise<MediaRow | null> {
+    async scheduleProcessing(id: string, upload: ScheduledUpload, fromStatuses: readonly MediaStatus[], queue: string): Promise<MediaRow | null> {
       return inTransaction(db, async (c) => {
         const { rows } = await c.query<MediaRow>(
           `UPDATE medias SET status = $2, source_kind = $3, source_key = $4, source_size = $5,
@@ -141,7 +141,7 @@ export function createMediaRepository(db: Db) {
           data: { size: upload.size, filename: upload.filename, contentType: upload.contentType, ...(upload.url ? { url: upload.url } : {}) },
         });
         await c.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [
-          topic,
+          queue,
           JSON.stringify({ mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) }),
         ]);
         await c.query(`SELECT pg_notify('gilfoyle_outbox', '')`);

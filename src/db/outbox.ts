@@ -3,6 +3,7 @@ import { inTransaction } from './pool.ts';
 
 export interface OutboxMessage {
   id: string;
+  /** The RabbitMQ queue the message goes to (chosen by the API that wrote it). */
   topic: string;
   payload: unknown;
 }

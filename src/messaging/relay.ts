@@ -10,7 +10,6 @@ export interface RelayDeps {
   db: Db;
   outbox: OutboxRepository;
   rabbit: RabbitConnection;
-  queue: string;
   logger: Logger;
   /** Fallback poll when no NOTIFY arrives. */
   pollMs?: number;
@@ -20,22 +19,21 @@ export interface RelayDeps {
  * Publishes outbox rows to RabbitMQ with publisher confirms, marking each published only
  * once the broker confirmed it. Woken by NOTIFY gilfoyle_outbox, and polls as a fallback.
  */
-export function createOutboxRelay({ db, outbox, rabbit, queue, logger, pollMs = 1000 }: RelayDeps) {
+export function createOutboxRelay({ db, outbox, rabbit, logger, pollMs = 1000 }: RelayDeps) {
   let channel: ConfirmChannel | null = null;
   let stopped = false;
   let wake: (() => void) | null = null;
   let loop: Promise<void> | null = null;
   let listener: import('pg').PoolClient | null = null;
 
-  const queueFor = (topic: string) => {
-    if (topic === mediaUploadedTopic) return queue;
-    throw new Error(`no queue for outbox topic ${topic}`);
-  };
+  // Queues this channel has declared; each row names its destination queue, written by the API
+  // that scheduled it, so any relay sends it where its bridge listens.
+  const declared = new Set<string>();
 
   async function getChannel(): Promise<ConfirmChannel> {
     if (channel) return channel;
     const ch = await rabbit.createConfirmChannel();
-    await assertTopology(ch, queue);
+    declared.clear();
     ch.on('close', () => {
       if (channel === ch) channel = null;
     });
@@ -46,9 +44,13 @@ export function createOutboxRelay({ db, outbox, rabbit, queue, logger, pollMs = 
 
   async function publish(m: { topic: string; payload: unknown }) {
     const ch = await getChannel();
+    if (!declared.has(m.topic)) {
+      await assertTopology(ch, m.topic);
+      declared.add(m.topic);
+    }
     const body = Buffer.from(JSON.stringify(m.payload));
     await new Promise<void>((resolve, reject) => {
-      ch.sendToQueue(queueFor(m.topic), body, { persistent: true, contentType: 'application/json', type: m.topic }, (err) =>
+      ch.sendToQueue(m.topic, body, { persistent: true, contentType: 'application/json', type: mediaUploadedTopic }, (err) =>
         err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });

@@ -5,7 +5,6 @@ import type { Context } from 'hono';
 import { HttpError } from '../../domain/errors.ts';
 import { isUuid, sourceKey } from '../../domain/paths.ts';
 import { uploadableStatuses, type SourceKind } from '../../domain/status.ts';
-import { mediaUploadedTopic } from '../../messaging/messages.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { toMediaJson } from './medias.schemas.ts';
 
@@ -95,9 +94,9 @@ export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: s
 const tooLarge = (max: number) => new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
 
 /** The source is stored: schedule processing (status + outbox, one transaction), as every way of uploading does. */
-export async function scheduleSource({ medias, storage, logger }: AppDeps, id: string, kind: SourceKind, file: ReceivedFile & { url?: string }) {
+export async function scheduleSource({ medias, storage, logger, config }: AppDeps, id: string, kind: SourceKind, file: ReceivedFile & { url?: string }) {
   const key = sourceKey(id);
-  const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, mediaUploadedTopic);
+  const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, config.rabbitmq.queue);
   if (!scheduled) {
     const now = await medias.get(id);
     if (!now) {
