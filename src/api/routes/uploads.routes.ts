@@ -6,6 +6,9 @@ const uploadBody = z.object({
   file: z.string().openapi({ type: 'string', format: 'binary', description: 'the media file' }),
 });
 
+/** Every way of uploading answers the same: the media, now ScheduledProcessing. */
+const scheduledResponse = { description: 'Stored and scheduled', content: { 'application/json': { schema: envelope(mediaSchema) } } };
+
 const uploadRoute = (kind: 'video' | 'audio') =>
   createRoute({
     method: 'post',
@@ -18,7 +21,7 @@ const uploadRoute = (kind: 'video' | 'audio') =>
       'and again after it Errored (the new file replaces the old one).',
     request: { params: mediaIdParams, body: { required: true, content: { 'multipart/form-data': { schema: uploadBody } } } },
     responses: {
-      200: { description: 'Stored and scheduled', content: { 'application/json': { schema: envelope(mediaSchema) } } },
+      200: scheduledResponse,
       ...errorResponses(400, 404, 409, 413, 415, 503),
     },
   });
@@ -82,7 +85,7 @@ export const uploadComplete = createRoute({
     },
   },
   responses: {
-    200: { description: 'Stored and scheduled', content: { 'application/json': { schema: envelope(mediaSchema) } } },
+    200: scheduledResponse,
     ...errorResponses(400, 404, 409, 413, 503),
   },
 });
@@ -111,7 +114,7 @@ export const uploadFromUrl = createRoute({
     },
   },
   responses: {
-    200: { description: 'Scheduled: the fetch is the first step of processing', content: { 'application/json': { schema: envelope(mediaSchema) } } },
+    200: { ...scheduledResponse, description: 'Scheduled: the fetch is the first step of processing' },
     ...errorResponses(400, 404, 409, 503),
   },
 });
