@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger } from '../logger.ts';
-import { createResources, startApi, startBridge, startWorker, version, type Running } from './roles.ts';
+import { createResources, startApi, startBridge, version, type Running } from './roles.ts';
 
 type Role = 'api' | 'bridge' | 'worker';
 
@@ -50,6 +50,7 @@ async function run(roles: Role[], opts: { config?: string }) {
       const applied = await migrate(config.database.url);
       if (applied.length) logger.info({ applied }, 'migrations applied');
     }
+    const startWorker: typeof import('./worker-role.ts').startWorker = async (...args) => (await import('./worker-role.ts')).startWorker(...args);
     const starters = { worker: startWorker, bridge: startBridge, api: startApi };
     for (const role of (['worker', 'bridge', 'api'] as const).filter((r) => roles.includes(r))) {
       running.push(await starters[role](config, logger, resources));

@@ -1,16 +1,11 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
-import { createActivities } from '../activities/index.ts';
 import { createApp } from '../api/create-app.ts';
 import type { AppDeps, DependencyState } from '../api/deps.ts';
 import { createBridge, type ProcessingSettings } from '../bridge/bridge.ts';
-import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { availableEncoders, missingEncoders } from '../media/encoders.ts';
 import { createMediaRepository } from '../db/medias.ts';
 import { createOutboxRepository } from '../db/outbox.ts';
 import { createPool, type Db } from '../db/pool.ts';
@@ -179,89 +174,12 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
   return { name: 'bridge', stop: () => bridge.stop() };
 }
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-
-/** The Temporal SDK logs through Gilfoyle's logger, so a worker's output is one JSON stream. */
-function installTemporalLogger(logger: Logger) {
-  const child = logger.child({ component: 'temporal' });
-  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: LogMetadata) => child[level](meta ?? {}, message);
-  const levels: Record<LogLevel, ReturnType<typeof at>> = { TRACE: at('trace'), DEBUG: at('debug'), INFO: at('info'), WARN: at('warn'), ERROR: at('error') };
-  try {
-    Runtime.install({
-      logger: {
-        log: (level, message, meta) => levels[level](message, meta),
-        trace: levels.TRACE,
-        debug: levels.DEBUG,
-        info: levels.INFO,
-        warn: levels.WARN,
-        error: levels.ERROR,
-      },
-    });
-  } catch {
-    // Already installed (a second worker in the same process): keep the first.
-  }
-}
-
 /**
  * The configured store. One that does not answer yet is no reason to refuse to start: /healthz
  * reports it, the API answers 503 to what needs it, and activities retry until it is back.
  */
-async function openStorage(config: Config, logger: Logger) {
+export async function openStorage(config: Config, logger: Logger) {
   const storage = await createStorage(config.storage);
   await storage.check().catch((err: Error) => logger.warn({ driver: storage.name, err: err.message }, 'storage is not available yet'));
   return storage;
-}
-
-/** An encoder the ladder asks for and ffmpeg lacks is a config error at start-up, not a failed media later. */
-export async function checkEncoders(config: Config): Promise<void> {
-  let available: Set<string>;
-  try {
-    available = await availableEncoders(config.encoding.ffmpeg_path);
-  } catch (err) {
-    throw new ConfigError(`encoding.ffmpeg_path: cannot run ${config.encoding.ffmpeg_path}: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const problems = missingEncoders(config.encoding.renditions.map((r) => r.codec), available);
-  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-}
-
-export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
-  await checkEncoders(config);
-  const storage = await openStorage(config, logger);
-  const activities = createActivities({
-    medias: createMediaRepository(res.db()),
-    storage,
-    logger,
-    ffmpegPath: config.encoding.ffmpeg_path,
-    ffprobePath: config.encoding.ffprobe_path,
-    tempDir: config.encoding.temp_dir,
-    preset: config.encoding.preset,
-    threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),
-    urlFetch: {
-      maxBytes: config.settings.max_file_size,
-      timeoutMs: config.settings.url_fetch.timeout_seconds * 1000,
-      allowPrivateAddresses: config.settings.url_fetch.allow_private_addresses,
-    },
-  });
-  installTemporalLogger(logger);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const common = { connection, namespace: config.temporal.namespace, activities };
-  // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.
-  const main = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowsPath });
-  const encoders = await Worker.create({
-    ...common,
-    taskQueue: encodeTaskQueueOf(config.temporal.task_queue),
-    maxConcurrentActivityTaskExecutions: config.encoding.concurrency,
-  });
-  const runs = Promise.all([main.run(), encoders.run()]);
-  runs.catch((err) => logger.fatal({ err }, 'temporal worker stopped'));
-  logger.info({ taskQueue: config.temporal.task_queue, concurrency: config.encoding.concurrency }, 'worker polling');
-  return {
-    name: 'worker',
-    async stop() {
-      main.shutdown();
-      encoders.shutdown();
-      await runs.catch(() => undefined);
-      await connection.close();
-    },
-  };
 }

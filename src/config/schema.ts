@@ -61,7 +61,7 @@ export const configSchema = z.strictObject({
       secret_access_key: z.string().optional(),
       force_path_style: z.boolean().default(false).describe('true for MinIO and most S3-compatible stores'),
       public_url: z.string().url().optional().describe('public or CDN base URL of the bucket'),
-      part_size: byteSize.default(8 * 1024 * 1024).describe('multipart part size; two parts are in flight at once'),
+      part_size: byteSize.default(5 * 1024 * 1024).describe('multipart part size (S3 minimum 5 MiB); two are in flight at once, and 10000 parts bound an object'),
     }).prefault({}),
     /**
      * How segments and downloads are streamed from an object store: `redirect` answers 302 to a

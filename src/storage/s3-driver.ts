@@ -86,7 +86,7 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
             size += chunk.length;
           });
     // lib-storage: one PUT for small bodies, multipart for large ones, never the whole body in memory.
-    const upload = new Upload({ client, params: { Bucket, Key: checkKey(key), Body: counted, ContentType: contentTypeOf(key) }, partSize: o.partSize ?? 8 * 1024 * 1024, queueSize: 2 });
+    const upload = new Upload({ client, params: { Bucket, Key: checkKey(key), Body: counted, ContentType: contentTypeOf(key) }, partSize: o.partSize ?? 5 * 1024 * 1024, queueSize: 2 });
     await guard(`upload of ${key}`, () => upload.done());
     return typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : size;
   }

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { createActivities } from '../../src/activities/index.ts';
-import { workflowsPath } from '../../src/cli/roles.ts';
+import { workflowsPath } from '../../src/cli/worker-role.ts';
 import { FailureType } from '../../src/domain/errors.ts';
 import type { Probe } from '../../src/domain/probe.ts';
 import type { ProcessMediaInput } from '../../src/domain/workflow.ts';

@@ -1,0 +1,92 @@
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { createActivities } from '../activities/index.ts';
+import { ConfigError } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { createMediaRepository } from '../db/medias.ts';
+import { encodeTaskQueueOf } from '../domain/workflow.ts';
+import type { Logger } from '../logger.ts';
+import { availableEncoders, missingEncoders } from '../media/encoders.ts';
+import { openStorage, threadsPerEncode, type Resources, type Running } from './roles.ts';
+
+/*
+ * The worker role on its own module: the API and bridge roles never load the Temporal worker
+ * (its native core and bundler) nor the FFmpeg activities.
+ */
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** The Temporal SDK logs through Gilfoyle's logger, so a worker's output is one JSON stream. */
+function installTemporalLogger(logger: Logger) {
+  const child = logger.child({ component: 'temporal' });
+  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: LogMetadata) => child[level](meta ?? {}, message);
+  const levels: Record<LogLevel, ReturnType<typeof at>> = { TRACE: at('trace'), DEBUG: at('debug'), INFO: at('info'), WARN: at('warn'), ERROR: at('error') };
+  try {
+    Runtime.install({
+      logger: {
+        log: (level, message, meta) => levels[level](message, meta),
+        trace: levels.TRACE,
+        debug: levels.DEBUG,
+        info: levels.INFO,
+        warn: levels.WARN,
+        error: levels.ERROR,
+      },
+    });
+  } catch {
+    // Already installed (a second worker in the same process): keep the first.
+  }
+}
+
+/** An encoder the ladder asks for and ffmpeg lacks is a config error at start-up, not a failed media later. */
+export async function checkEncoders(config: Config): Promise<void> {
+  let available: Set<string>;
+  try {
+    available = await availableEncoders(config.encoding.ffmpeg_path);
+  } catch (err) {
+    throw new ConfigError(`encoding.ffmpeg_path: cannot run ${config.encoding.ffmpeg_path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const problems = missingEncoders(config.encoding.renditions.map((r) => r.codec), available);
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
+  await checkEncoders(config);
+  const storage = await openStorage(config, logger);
+  const activities = createActivities({
+    medias: createMediaRepository(res.db()),
+    storage,
+    logger,
+    ffmpegPath: config.encoding.ffmpeg_path,
+    ffprobePath: config.encoding.ffprobe_path,
+    tempDir: config.encoding.temp_dir,
+    preset: config.encoding.preset,
+    threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),
+    urlFetch: {
+      maxBytes: config.settings.max_file_size,
+      timeoutMs: config.settings.url_fetch.timeout_seconds * 1000,
+      allowPrivateAddresses: config.settings.url_fetch.allow_private_addresses,
+    },
+  });
+  installTemporalLogger(logger);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const common = { connection, namespace: config.temporal.namespace, activities };
+  // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.
+  const main = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowsPath });
+  const encoders = await Worker.create({
+    ...common,
+    taskQueue: encodeTaskQueueOf(config.temporal.task_queue),
+    maxConcurrentActivityTaskExecutions: config.encoding.concurrency,
+  });
+  const runs = Promise.all([main.run(), encoders.run()]);
+  runs.catch((err) => logger.fatal({ err }, 'temporal worker stopped'));
+  logger.info({ taskQueue: config.temporal.task_queue, concurrency: config.encoding.concurrency }, 'worker polling');
+  return {
+    name: 'worker',
+    async stop() {
+      main.shutdown();
+      encoders.shutdown();
+      await runs.catch(() => undefined);
+      await connection.close();
+    },
+  };
+}
