@@ -9,5 +9,6 @@ cd "$ROOT"
 
 SKIP_NPM_INSTALL="${SKIP_NPM_INSTALL:-0}" bash scripts/install.sh
 SKIP_NPM_INSTALL=1 bash scripts/services.sh
-node bin/gilfoyle.js migrate
-exec node bin/gilfoyle.js all
+npm run --silent build
+node dist/cli/main.js migrate
+exec node dist/cli/main.js all

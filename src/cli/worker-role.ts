@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
@@ -14,7 +15,8 @@ import { openStorage, threadsPerEncode, type Resources, type Running } from './r
  * (its native core and bundler) nor the FFmpeg activities.
  */
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+// index.ts when run from the sources (tsx, jest), index.js when run from the build (dist/).
+export const workflowsPath = fileURLToPath(new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /** The Temporal SDK logs through Gilfoyle's logger, so a worker's output is one JSON stream. */
 function installTemporalLogger(logger: Logger) {

@@ -30,7 +30,7 @@ export interface RunningGilfoyle {
  */
 export async function startGilfoyle(
   env: Record<string, string> = {},
-  { expectHealthy = true, role = 'all' }: { expectHealthy?: boolean; role?: 'all' | 'api' } = {},
+  { expectHealthy = true, role = 'all', entry = 'bin/gilfoyle.js' }: { expectHealthy?: boolean; role?: 'all' | 'api'; entry?: string } = {},
 ): Promise<RunningGilfoyle> {
   const port = await freePort();
   const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
@@ -40,7 +40,7 @@ export async function startGilfoyle(
   const queue = `gilfoyle.test.${id}.media.uploaded`;
   const taskQueue = `gilfoyle-test-${id}`;
   let output = '';
-  const child: ResultPromise = execa('node', ['bin/gilfoyle.js', role], {
+  const child: ResultPromise = execa('node', [entry, role], {
     cwd: repoRoot,
     env: {
       GILFOYLE_CONFIG: path.join(repoRoot, 'test/helpers/none.yml'),
