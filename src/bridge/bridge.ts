@@ -34,7 +34,6 @@ export function createBridge(deps: BridgeDeps) {
   let consumerTag: string | null = null;
   let stopping = false;
   const inFlight = new Set<Promise<unknown>>();
-  const listeners = new Set<(outcome: StartOutcome, mediaId: string | null) => void>();
 
   async function startWorkflow(input: ProcessMediaInput): Promise<'started' | 'already-started'> {
     try {
@@ -84,18 +83,7 @@ export function createBridge(deps: BridgeDeps) {
     await ch.prefetch(deps.prefetch);
     const { consumerTag: tag } = await ch.consume(queue, (msg) => {
       if (!msg) return;
-      const p = handle(ch, msg).then(
-        (outcome) => {
-          for (const l of listeners) l(outcome, (() => {
-            try {
-              return (JSON.parse(msg.content.toString()) as { mediaId?: string }).mediaId ?? null;
-            } catch {
-              return null;
-            }
-          })());
-        },
-        (err) => logger.error({ err }, 'message handling failed'),
-      );
+      const p = handle(ch, msg).catch((err) => logger.error({ err }, 'message handling failed'));
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     });
@@ -127,11 +115,6 @@ export function createBridge(deps: BridgeDeps) {
       if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => undefined);
       await Promise.allSettled([...inFlight]);
       await channel?.close().catch(() => undefined);
-    },
-    /** Observes each handled message (tests, metrics). */
-    onHandled(listener: (outcome: StartOutcome, mediaId: string | null) => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
     },
   };
 }

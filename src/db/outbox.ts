@@ -39,10 +39,6 @@ export function createOutboxRepository(db: Db) {
       });
     },
 
-    async pendingCount(): Promise<number> {
-      const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM outbox WHERE published_at IS NULL');
-      return Number(rows[0]!.count);
-    },
   };
 }
 export type OutboxRepository = ReturnType<typeof createOutboxRepository>;

@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { apiClient, type MediaJson } from '../helpers/api.ts';
+import { scratchDir } from '../helpers/scratch.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeAudio, makeVideo, probeStreams, type VideoOptions } from '../helpers/media.ts';
 import { checkDash, checkFaststart, checkLadder, checkStoryboard } from '../helpers/output-checks.ts';
@@ -19,11 +19,7 @@ const defaultRungs = [
   { name: '360p', height: 360, video_bitrate: 800 },
 ];
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-encoding-'));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
+const dir = scratchDir('gilfoyle-encoding');
 
 interface Processed {
   media: MediaJson & { links: Record<string, string | null> };
@@ -58,7 +54,7 @@ async function processSource(g: RunningGilfoyle, file: string, kind: 'video' | '
 }
 
 const source = async (name: string, o: VideoOptions) => {
-  const file = path.join(dir, name);
+  const file = path.join(dir(), name);
   await makeVideo(file, o);
   return file;
 };
@@ -184,7 +180,7 @@ describe('the default ladder, plus a 240p rung', () => {
   });
 
   it('gives an audio-only media AAC HLS and an M4A download, without pictures', async () => {
-    const file = path.join(dir, 'song.m4a');
+    const file = path.join(dir(), 'song.m4a');
     await makeAudio(file, { seconds: 5 });
     const { streamDir, media } = await processSource(g, file, 'audio');
     const ladder = await checkLadder(streamDir);
@@ -224,7 +220,7 @@ describe('codecs per rung', () => {
   });
 
   it('refuses at start-up a codec the ffmpeg lacks, naming the key', async () => {
-    const fake = path.join(dir, 'ffmpeg-without-x265.sh');
+    const fake = path.join(dir(), 'ffmpeg-without-x265.sh');
     const { writeFile, chmod } = await import('node:fs/promises');
     await writeFile(fake, '#!/bin/sh\nif [ "$2" = "-encoders" ]; then ffmpeg -hide_banner -encoders | grep -v libx265; else exec ffmpeg "$@"; fi\n');
     await chmod(fake, 0o755);
@@ -247,7 +243,7 @@ describe('retries', () => {
   let g: RunningGilfoyle;
   beforeAll(async () => {
     // An ffmpeg that fails every encode of the rung named "flaky", as a crashing encoder would.
-    const fake = path.join(dir, 'ffmpeg-flaky.sh');
+    const fake = path.join(dir(), 'ffmpeg-flaky.sh');
     const { writeFile, chmod } = await import('node:fs/promises');
     await writeFile(fake, '#!/bin/sh\ncase "$*" in *flaky.m3u8*) echo "x264 [error]: malloc of size 123 failed" >&2; exit 1;; esac\nexec ffmpeg "$@"\n');
     await chmod(fake, 0o755);

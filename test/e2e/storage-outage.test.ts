@@ -1,20 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { execa, type ResultPromise } from 'execa';
 import { apiClient } from '../helpers/api.ts';
+import { scratchDir } from '../helpers/scratch.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { minio, minioEnv } from '../helpers/minio.ts';
 import { freePort, repoRoot, sleep, waitFor } from '../helpers/services.ts';
 
 /** The object store missing or down: clear answers, nothing lost, and processing that survives an outage. */
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-outage-'));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
+const dir = scratchDir('gilfoyle-outage');
 
 describe('a bucket that does not exist', () => {
   let g: RunningGilfoyle;
@@ -27,7 +22,7 @@ describe('a bucket that does not exist', () => {
     const health = await fetch(`${g.url}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ data: { status: 'degraded', dependencies: { storage: 'down', database: 'up' } } });
-    const file = path.join(dir, 'clip.mp4');
+    const file = path.join(dir(), 'clip.mp4');
     await makeVideo(file, { seconds: 1 });
     const api = apiClient(g.url);
     const { body } = await api.createMedia('no bucket');
@@ -60,7 +55,7 @@ describe('an object store outage during encoding', () => {
   }
 
   beforeAll(async () => {
-    dataDir = path.join(dir, 'minio');
+    dataDir = path.join(dir(), 'minio');
     const port = await freePort();
     endpoint = `http://127.0.0.1:${port}`;
     await startMinio(port);
@@ -84,7 +79,7 @@ describe('an object store outage during encoding', () => {
   });
 
   it('retries the activities that failed, and the media still ends Ready when the store is back', async () => {
-    const file = path.join(dir, 'long.mp4');
+    const file = path.join(dir(), 'long.mp4');
     await makeVideo(file, { seconds: 30 });
     const api = apiClient(g.url);
     const { body } = await api.createMedia('outage');

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { readdir, readFile, rm, mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { apiClient } from '../helpers/api.ts';
+import { scratchDir } from '../helpers/scratch.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { createTestBucket, minioEnv, removeTestBucket } from '../helpers/minio.ts';
@@ -15,11 +15,7 @@ const smallLadder = JSON.stringify([
   { name: '144p', height: 144, video_bitrate: 150 },
 ]);
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-uploads-'));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
+const dir = scratchDir('gilfoyle-uploads');
 
 describe('resumable uploads (tus)', () => {
   let g: RunningGilfoyle;
@@ -62,7 +58,7 @@ describe('resumable uploads (tus)', () => {
   }
 
   it('resumes an interrupted upload from its last offset, then processes it', async () => {
-    const file = path.join(dir, 'resumable.mp4');
+    const file = path.join(dir(), 'resumable.mp4');
     await makeVideo(file, { seconds: 4, width: 1280, height: 720 });
     const bytes = await readFile(file);
     const api = apiClient(g.url);
@@ -114,7 +110,7 @@ describe('resumable uploads (tus)', () => {
     const api = apiClient(g.url);
     const { body } = await api.createMedia('too big');
     expect((await create(body.data.id, 3 * 1024 ** 3)).status).toBe(413);
-    const file = path.join(dir, 'busy.mp4');
+    const file = path.join(dir(), 'busy.mp4');
     await makeVideo(file, { seconds: 1 });
     const busy = (await api.createMedia('busy')).body.data.id;
     expect((await api.upload(busy, 'video', file)).status).toBe(200);
@@ -130,7 +126,7 @@ describe('upload from URL', () => {
   let server: Server;
   let base: string;
   beforeAll(async () => {
-    const file = path.join(dir, 'remote.mp4');
+    const file = path.join(dir(), 'remote.mp4');
     await makeVideo(file, { seconds: 2 });
     const bytes = await readFile(file);
     server = createServer((req, res) => (req.url === '/videos/remote.mp4' ? res.end(bytes) : res.writeHead(404).end()));
@@ -192,7 +188,7 @@ describe('direct uploads to the object store', () => {
   const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('PUTs to a presigned URL, completes, and processes', async () => {
-    const file = path.join(dir, 'direct.mp4');
+    const file = path.join(dir(), 'direct.mp4');
     await makeVideo(file, { seconds: 2 });
     const bytes = await readFile(file);
     const api = apiClient(g.url);

@@ -100,7 +100,6 @@ export function createTusUploads(deps: AppDeps) {
     stop() {
       if (timer) clearInterval(timer);
     },
-    cleanUpExpired: () => tus.cleanUpExpiredUploads(),
   };
 }
 
