@@ -47,16 +47,18 @@ async function stream(c: Context<AppEnv>) {
   if (!isSafeStreamFileName(name)) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
   if (!media.playable) throw new HttpError(425, `media ${id} is ${media.status} and not playable yet`);
   const key = streamKey(id, name);
-  // Segments and downloads may come straight from the object store (CDN or presigned URL), without
-  // a round trip to the store per segment here: a missing one is the store's 404. Playlists are
-  // always served here, so the URLs in them stay Gilfoyle's.
+  // Checked before any redirect: a name that is not a file of this media is Gilfoyle's 404, not a
+  // signed URL to nothing (costs one HEAD on the store per segment).
+  const info = await storage.stat(key);
+  if (!info) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
+
+  // Segments and downloads may come straight from the object store (CDN or presigned URL);
+  // playlists are always served here, so the URLs in them stay Gilfoyle's.
   const { config } = c.var.deps;
   if (config.storage.delivery === 'redirect' && !isPlaylist(name)) {
     const url = await storage.directUrl(key, config.storage.presign_expiry_seconds);
     if (url) return c.redirect(url, 302);
   }
-  const info = await storage.stat(key);
-  if (!info) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
 
   const headers: Record<string, string> = {
     'Content-Type': contentTypeOf(name),
