@@ -28,6 +28,14 @@ export const createMirrorActivities = ({ medias }: ActivityDeps) => ({
     });
   },
 
+  async cancelMedia({ mediaId }: { mediaId: string }): Promise<void> {
+    await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: 'cancelled' }, {
+      type: 'media.cancelled',
+      level: 'warn',
+      message: 'processing cancelled through the API; POST /medias/{id}/retry processes it again',
+    });
+  },
+
   async failMedia({ mediaId, reason }: { mediaId: string; reason: string }): Promise<void> {
     await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: reason }, {
       type: 'media.errored',

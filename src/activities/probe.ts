@@ -6,13 +6,14 @@ import type { Probe } from '../domain/probe.ts';
 import type { SourceKind } from '../domain/status.ts';
 import { ffprobeArgs, parseProbe, unplayableReason, type RawProbe } from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
-import { activityContext, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
+import { activityContext, claimRun, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 import { fetchUrlToStorage } from './url-source.ts';
 
 export const createProbeActivities = (deps: ActivityDeps) => ({
   /** Upload from URL: streams the remote file into the media's source, capped and timed out. */
   async fetchSourceFromUrl({ mediaId, sourceKey, url }: { mediaId: string; sourceKey: string; url: string }): Promise<number> {
     const ctx = activityContext();
+    await claimRun(deps, ctx, mediaId);
     let size = 0;
     await withHeartbeat(ctx, () => ({ step: 'fetch' }), async () => {
       size = await fetchUrlToStorage(url, sourceKey, deps.storage, deps.urlFetch, ctx?.cancellationSignal);
@@ -28,6 +29,7 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
   /** ffprobe the source; anything that is not playable media fails here, once, without retries. */
   async probeSource({ mediaId, sourceKey, kind }: { mediaId: string; sourceKey: string; kind: SourceKind }): Promise<Probe> {
     const ctx = activityContext();
+    await claimRun(deps, ctx, mediaId);
     return withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
       const file = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
       const { size } = await stat(file);

@@ -76,3 +76,17 @@ export async function assertStillWanted(deps: ActivityDeps, ctx: Context | null,
     throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
   }
 }
+
+/**
+ * The first step of a run: it takes the media only while the media waits for processing, so
+ * a run started by a stale message (the media was cancelled, or processed since) does nothing.
+ */
+export async function claimRun(deps: ActivityDeps, ctx: Context | null, mediaId: string): Promise<void> {
+  const runId = ctx?.info.workflowExecution?.runId;
+  if (!runId) return;
+  const claimed = await deps.medias.claimRun(mediaId, runId);
+  if (claimed === null) throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+  if (claimed !== 'claimed') {
+    throw ApplicationFailure.nonRetryable(`media ${mediaId} is ${claimed}: it no longer waits for this run`, FailureType.MediaNotScheduled);
+  }
+}

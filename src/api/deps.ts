@@ -14,6 +14,10 @@ export interface AppDeps {
   logger: Logger;
   /** Stops the media's workflow if one is running (DELETE). */
   stopWorkflow(mediaId: string, reason: string): Promise<void>;
+  /** Whether the media's workflow has an open run. */
+  workflowRunning(mediaId: string): Promise<boolean>;
+  /** Asks the open run to cancel (its activities are cancelled, it marks the media Errored); false when none is open. */
+  cancelWorkflow(mediaId: string): Promise<boolean>;
   /** Each dependency's state for /healthz. */
   checkDependencies(): Promise<Record<string, DependencyState>>;
 }

@@ -127,6 +127,26 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
         if (!(err instanceof WorkflowNotFoundError)) throw err;
       }
     },
+    async workflowRunning(mediaId) {
+      try {
+        const { status } = await temporal.workflow.getHandle(workflowIdOf(mediaId)).describe();
+        return status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+    async cancelWorkflow(mediaId) {
+      const handle = temporal.workflow.getHandle(workflowIdOf(mediaId));
+      try {
+        if ((await handle.describe()).status.name !== 'RUNNING') return false;
+        await handle.cancel();
+        return true;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
     async checkDependencies() {
       const [database, rabbitmq, temporalState, storageState] = await Promise.all([
         withTimeout(db.query('SELECT 1'), 2000),

@@ -71,7 +71,14 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
   });
   installTemporalLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const common = { connection, namespace: config.temporal.namespace, activities };
+  // Heartbeats reach the server at least every second, so a cancel reaches ffmpeg within about a second.
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    activities,
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+  } as const;
   // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.
   const main = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowsPath });
   const encoders = await Worker.create({

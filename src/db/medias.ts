@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Probe } from '../domain/probe.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus, type RenditionStatus, type SourceKind } from '../domain/status.ts';
+import type { MediaUploadedMessage } from '../messaging/messages.ts';
 import { inTransaction, type Db } from './pool.ts';
 
 export interface MediaRow {
@@ -18,8 +19,16 @@ export interface MediaRow {
   playable: boolean;
   progress: number;
   error: string | null;
+  workflow_run_id: string | null;
+  source_url: string | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface MediaFilter {
+  /** Part of the title, any case. */
+  q?: string;
+  status?: MediaStatus;
 }
 
 export interface RenditionRow {
@@ -71,6 +80,8 @@ export interface ScheduledUpload {
   contentType: string | null;
 }
 
+const columnOf: Record<string, string> = { sourceSize: 'source_size', workflowRunId: 'workflow_run_id' };
+
 /** Postgres access for medias, their renditions, events and the outbox. */
 export function createMediaRepository(db: Db) {
   const addEvent = async (q: Queryable, mediaId: string, e: MediaEventInput) => {
@@ -80,6 +91,11 @@ export function createMediaRepository(db: Db) {
        SELECT id, $2, $3, $4, $5 FROM medias WHERE id = $1`,
       [mediaId, e.type, e.level ?? 'info', e.message, JSON.stringify(e.data ?? {})],
     );
+  };
+
+  const enqueueProcessing = async (c: Queryable, queue: string, message: MediaUploadedMessage) => {
+    await c.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [queue, JSON.stringify(message)]);
+    await c.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
   };
 
   return {
@@ -96,10 +112,24 @@ export function createMediaRepository(db: Db) {
       return rows[0] ?? null;
     },
 
-    async list(limit: number, offset: number): Promise<{ items: MediaRow[]; total: number }> {
+    async list(limit: number, offset: number, filter: MediaFilter = {}): Promise<{ items: MediaRow[]; total: number }> {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      if (filter.q) {
+        values.push(`%${filter.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+        where.push(`title ILIKE $${values.length}`);
+      }
+      if (filter.status) {
+        values.push(filter.status);
+        where.push(`status = $${values.length}`);
+      }
+      const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
       const [items, total] = await Promise.all([
-        db.query<MediaRow>('SELECT * FROM medias ORDER BY created_at DESC, id LIMIT $1 OFFSET $2', [limit, offset]),
-        db.query<{ count: string }>('SELECT count(*) FROM medias'),
+        db.query<MediaRow>(
+          `SELECT * FROM medias ${clause} ORDER BY created_at DESC, id LIMIT $${values.length + 1} OFFSET $${values.length + 2}`,
+          [...values, limit, offset],
+        ),
+        db.query<{ count: string }>(`SELECT count(*) FROM medias ${clause}`, values),
       ]);
       return { items: items.rows, total: Number(total.rows[0]!.count) };
     },
@@ -125,10 +155,10 @@ export function createMediaRepository(db: Db) {
       return inTransaction(db, async (c) => {
         const { rows } = await c.query<MediaRow>(
           `UPDATE medias SET status = $2, source_kind = $3, source_key = $4, source_size = $5,
-             source_filename = $6, source_content_type = $7, probe = NULL, duration = NULL,
+             source_filename = $6, source_content_type = $7, source_url = $9, probe = NULL, duration = NULL,
              playable = false, progress = 0, error = NULL, updated_at = now()
            WHERE id = $1 AND status = ANY($8) RETURNING *`,
-          [id, MediaStatus.ScheduledProcessing, upload.kind, upload.key, upload.size, upload.filename, upload.contentType, fromStatuses],
+          [id, MediaStatus.ScheduledProcessing, upload.kind, upload.key, upload.size, upload.filename, upload.contentType, fromStatuses, upload.url ?? null],
         );
         const media = rows[0];
         if (!media) return null;
@@ -140,13 +170,76 @@ export function createMediaRepository(db: Db) {
             : `${upload.kind} file received (${upload.size} bytes), scheduled for processing`,
           data: { size: upload.size, filename: upload.filename, contentType: upload.contentType, ...(upload.url ? { url: upload.url } : {}) },
         });
-        await c.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [
-          queue,
-          JSON.stringify({ mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) }),
-        ]);
-        await c.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
+        await enqueueProcessing(c, queue, { mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) });
         return media;
       });
+    },
+
+    /**
+     * Processes an Errored media again from its stored source (or its URL, when the fetch
+     * never succeeded): status, rendition states, a `media.retry` event and the outbox
+     * message in one transaction. Null when the media is gone or not Errored.
+     */
+    async retry(id: string, queue: string, reason: string): Promise<MediaRow | null> {
+      return inTransaction(db, async (c) => {
+        const { rows } = await c.query<MediaRow & { previous_error: string | null }>(
+          `UPDATE medias m SET status = $2, playable = false, progress = 0, error = NULL, updated_at = now()
+           FROM (SELECT error FROM medias WHERE id = $1 FOR UPDATE) old
+           WHERE m.id = $1 AND m.status = $3 AND m.source_key IS NOT NULL RETURNING m.*, old.error AS previous_error`,
+          [id, MediaStatus.ScheduledProcessing, MediaStatus.Errored],
+        );
+        const media = rows[0];
+        if (!media) return null;
+        await c.query(`UPDATE renditions SET status = 'Pending', progress = 0, attempts = 0, updated_at = now() WHERE media_id = $1`, [id]);
+        const refetch = media.source_url !== null && Number(media.source_size ?? 0) === 0;
+        await addEvent(c, id, {
+          type: 'media.retry',
+          message: `retry requested: ${reason}`,
+          data: { previousRunId: media.workflow_run_id, previousError: media.previous_error, refetch },
+        });
+        await enqueueProcessing(c, queue, {
+          mediaId: id,
+          sourceKey: media.source_key!,
+          kind: media.source_kind ?? 'video',
+          ...(refetch ? { url: media.source_url! } : {}),
+        });
+        return media;
+      });
+    },
+
+    /** Cancels a media whose run has not started (or is gone): Errored, with a media.cancelled event. */
+    async cancelUnstarted(id: string): Promise<MediaRow | null> {
+      return inTransaction(db, async (c) => {
+        const { rows } = await c.query<MediaRow>(
+          `UPDATE medias SET status = 'Errored', playable = false, error = 'cancelled', updated_at = now()
+           WHERE id = $1 AND status IN ('ScheduledProcessing', 'Processing') RETURNING *`,
+          [id],
+        );
+        if (!rows[0]) return null;
+        await addEvent(c, id, {
+          type: 'media.cancelled',
+          level: 'warn',
+          message: 'processing cancelled through the API before a run took it; POST /medias/{id}/retry processes it again',
+        });
+        return rows[0];
+      });
+    },
+
+    /**
+     * A workflow run takes the media: records its run id, but only while the media waits
+     * to be processed. Returns the status that refused it, or null when the media is gone.
+     */
+    async claimRun(id: string, runId: string): Promise<'claimed' | MediaStatus | null> {
+      const { rows } = await db.query<{ status: MediaStatus; claimed: boolean }>(
+        `WITH claimed AS (
+           UPDATE medias SET workflow_run_id = $2, updated_at = now()
+           WHERE id = $1 AND status IN ('ScheduledProcessing', 'Processing') RETURNING id)
+         SELECT status, EXISTS (SELECT 1 FROM claimed) AS claimed FROM medias WHERE id = $1`,
+        [id, runId],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      return row.claimed ? 'claimed' : row.status;
     },
 
     addEvent: (mediaId: string, e: MediaEventInput) => addEvent(db, mediaId, e),
@@ -170,14 +263,23 @@ export function createMediaRepository(db: Db) {
     /** Mirrors the workflow's state into the row; `event` is written in the same transaction. */
     async setState(
       id: string,
-      state: Partial<{ status: MediaStatus; probe: Probe; duration: number; playable: boolean; progress: number; error: string | null; sourceSize: number }>,
+      state: Partial<{
+        status: MediaStatus;
+        probe: Probe;
+        duration: number;
+        playable: boolean;
+        progress: number;
+        error: string | null;
+        sourceSize: number;
+        workflowRunId: string;
+      }>,
       event?: MediaEventInput,
     ): Promise<void> {
       const sets: string[] = [];
       const values: unknown[] = [id];
       for (const [key, value] of Object.entries(state)) {
         if (value === undefined) continue;
-        const col = key === 'sourceSize' ? 'source_size' : key;
+        const col = columnOf[key] ?? key;
         values.push(col === 'probe' ? JSON.stringify(value) : value);
         sets.push(`${col} = $${values.length}`);
       }

@@ -7,6 +7,8 @@ export const FailureType = {
   InvalidMedia: 'InvalidMedia',
   /** The media row is gone (deleted while processing). */
   MediaNotFound: 'MediaNotFound',
+  /** The media is no longer waiting for this run (cancelled before it started, or a stale duplicate message). */
+  MediaNotScheduled: 'MediaNotScheduled',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 export const nonRetryableFailureTypes: string[] = Object.values(FailureType);

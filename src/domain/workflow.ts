@@ -39,7 +39,7 @@ export interface ProcessMediaResult {
 
 /** What the `progress` query answers while a media is processed. */
 export interface ProcessingProgress {
-  stage: 'probing' | 'encoding' | 'packaging' | 'done' | 'failed';
+  stage: 'probing' | 'encoding' | 'packaging' | 'done' | 'failed' | 'cancelled';
   playable: boolean;
   /** Share of the renditions encoded, 0–100. Live per-encode percentages are in the activities' heartbeats. */
   progress: number;

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -10,7 +11,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
-import { nonRetryableFailureTypes } from '../domain/errors.ts';
+import { FailureType, nonRetryableFailureTypes } from '../domain/errors.ts';
 import { downloadRendition, firstRenditions, planRenditions, type RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus } from '../domain/status.ts';
 import type { ProcessingProgress, ProcessMediaInput, ProcessMediaResult } from '../domain/workflow.ts';
@@ -36,6 +37,8 @@ const encodeOptions = (input: ProcessMediaInput): ActivityOptions => ({
   taskQueue: input.encodeTaskQueue,
   startToCloseTimeout: `${input.encodeTimeoutSeconds} seconds`,
   heartbeatTimeout: '30 seconds',
+  // A cancelled media waits until ffmpeg is killed and the attempt's temp files are gone.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '2 seconds',
     backoffCoefficient: 2,
@@ -51,12 +54,21 @@ const schedulingGap = '50 milliseconds';
 const mirror = proxyActivities<Activities>(mirrorOptions);
 const { probeSource } = proxyActivities<Activities>(probeOptions);
 
-/** The reason to show an operator: the innermost failure's message. */
-function reasonOf(err: unknown): string {
+/** The innermost failure: what an operator needs to read. */
+function rootOf(err: unknown): unknown {
   let e: unknown = err;
   while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  return e instanceof Error ? e.message : String(err);
+  return e;
 }
+const reasonOf = (err: unknown) => {
+  const e = rootOf(err);
+  return e instanceof Error ? e.message : String(err);
+};
+/** The run found the media gone, or no longer waiting for it: there is nothing to mark failed. */
+const notWanted = (err: unknown) => {
+  const e = rootOf(err);
+  return e instanceof ApplicationFailure && (e.type === FailureType.MediaNotFound || e.type === FailureType.MediaNotScheduled);
+};
 
 /**
  * One durable run per media: probe, plan, encode the smallest rung and the audio first so
@@ -134,7 +146,17 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
     state.playable = true;
     return { mediaId, renditions: plan.map((r) => r.name), duration: probe.duration };
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    if (isCancellation(err)) {
+      // Cancelled (POST /medias/{id}/cancel): the media ends Errored, and the run Cancelled.
+      state.stage = 'cancelled';
+      await CancellationScope.nonCancellable(() => mirror.cancelMedia({ mediaId }));
+      throw err;
+    }
+    if (notWanted(err)) {
+      state.stage = 'failed';
+      log.info('run not wanted any more', { mediaId, reason: reasonOf(err) });
+      throw ApplicationFailure.create({ message: reasonOf(err), type: FailureType.MediaNotScheduled, nonRetryable: true });
+    }
     state.stage = 'failed';
     const reason = reasonOf(err);
     log.warn('media processing failed', { mediaId, reason });

@@ -1,53 +1,61 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createGilfoyleClient, type Media, type MediaEvent } from '../../src/api/client/index.ts';
 import { waitFor } from './services.ts';
 
-export interface MediaJson {
-  id: string;
-  title: string;
-  status: string;
-  playable: boolean;
-  progress: number;
-  duration: number | null;
-  error: string | null;
-}
-export interface EventJson {
-  type: string;
-  level: string;
-  message: string;
-  data: Record<string, unknown>;
+export type MediaJson = Media;
+export type EventJson = MediaEvent;
+
+interface Answer<T> {
+  status: number;
+  body: { code: number; data: T; message?: string };
 }
 
-/** A thin client of Gilfoyle's REST API for tests. */
+/** openapi-fetch's result as the tests read it: the status and the envelope, success or error. */
+const answer = async <T>(p: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<Answer<T>> => {
+  const { data, error, response } = await p;
+  return { status: response.status, body: (data ?? error) as Answer<T>['body'] };
+};
+
+/**
+ * Gilfoyle's REST API for tests, through the typed client generated from the OpenAPI
+ * document (src/api/client): a route or field the document lacks does not compile.
+ */
 export function apiClient(base: string) {
-  const json = async <T>(res: Response): Promise<{ status: number; body: T }> => ({ status: res.status, body: (await res.json()) as T });
+  const client = createGilfoyleClient(base);
+  const id = (mediaId: string) => ({ params: { path: { id: mediaId } } });
   const api = {
-    createMedia: (title: string) =>
-      fetch(`${base}/medias`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title }) }).then((r) =>
-        json<{ code: number; data: MediaJson }>(r),
-      ),
-    getMedia: (id: string) => fetch(`${base}/medias/${id}`).then((r) => json<{ code: number; data: MediaJson; message?: string }>(r)),
-    events: (id: string) =>
-      fetch(`${base}/medias/${id}/events?limit=500`).then((r) => json<{ code: number; data: EventJson[] }>(r)).then((r) => r.body.data),
-    async upload(id: string, kind: 'video' | 'audio', file: string, filename = path.basename(file)) {
+    client,
+    createMedia: (title: string) => answer<Media>(client.POST('/medias', { body: { title } })),
+    getMedia: (mediaId: string) => answer<Media>(client.GET('/medias/{id}', id(mediaId))),
+    listMedias: (query: { q?: string; status?: Media['status']; limit?: number; offset?: number } = {}) =>
+      answer<Media[]>(client.GET('/medias', { params: { query: { limit: 20, offset: 0, ...query } } })),
+    events: async (mediaId: string) => {
+      const { data } = await client.GET('/medias/{id}/events', { params: { path: { id: mediaId }, query: { limit: 500, offset: 0 } } });
+      return data?.data ?? [];
+    },
+    renditions: async (mediaId: string) => (await client.GET('/medias/{id}/renditions', id(mediaId))).data?.data ?? [],
+    retry: (mediaId: string) => answer<Media>(client.POST('/medias/{id}/retry', id(mediaId))),
+    cancel: (mediaId: string) => answer<Media>(client.POST('/medias/{id}/cancel', id(mediaId))),
+    remove: (mediaId: string) => answer<{ id: string }>(client.DELETE('/medias/{id}', id(mediaId))),
+    async upload(mediaId: string, kind: 'video' | 'audio', file: string, filename = path.basename(file)) {
       const form = new FormData();
       form.append('file', new Blob([await readFile(file)]), filename);
-      return fetch(`${base}/medias/${id}/upload/${kind}`, { method: 'POST', body: form }).then((r) =>
-        json<{ code: number; data: MediaJson; message?: string }>(r),
-      );
+      const route = kind === 'video' ? '/medias/{id}/upload/video' : '/medias/{id}/upload/audio';
+      return answer<Media>(client.POST(route, { ...id(mediaId), body: {} as never, bodySerializer: () => form }));
     },
     /** Waits until the media reaches one of `statuses` and returns it. */
-    waitForStatus: (id: string, statuses: string[], timeoutMs = 120_000) =>
+    waitForStatus: (mediaId: string, statuses: Media['status'][], timeoutMs = 120_000) =>
       waitFor(
-        `media ${id} to reach ${statuses.join('|')}`,
+        `media ${mediaId} to reach ${statuses.join('|')}`,
         async () => {
-          const { body } = await api.getMedia(id);
+          const { body } = await api.getMedia(mediaId);
           return statuses.includes(body.data.status) ? body.data : undefined;
         },
         timeoutMs,
         300,
       ),
-    stream: (id: string, file: string, init?: RequestInit) => fetch(`${base}/medias/${id}/stream/${file}`, init),
+    stream: (mediaId: string, file: string, init?: RequestInit) => fetch(`${base}/medias/${mediaId}/stream/${file}`, init),
   };
   return api;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { HttpError } from '../../domain/errors.ts';
 import { mediaPrefix } from '../../domain/paths.ts';
+import { MediaStatus } from '../../domain/status.ts';
 import type { AppEnv } from '../deps.ts';
 import type * as routes from './medias.routes.ts';
 import { toEventJson, toMediaJson, toRenditionJson } from './medias.schemas.ts';
@@ -9,22 +10,23 @@ import { toEventJson, toMediaJson, toRenditionJson } from './medias.schemas.ts';
 const notFound = (id: string) => new HttpError(404, `media ${id} not found`);
 
 export const listMedias: RouteHandler<typeof routes.listMedias, AppEnv> = async (c) => {
-  const { limit, offset } = c.req.valid('query');
-  const { items, total } = await c.var.deps.medias.list(limit, offset);
-  return c.json({ code: 200, data: items.map(toMediaJson), metadata: { total, limit, offset } }, 200);
+  const { limit, offset, q, status } = c.req.valid('query');
+  const { items, total } = await c.var.deps.medias.list(limit, offset, { q, status });
+  const ui = c.var.deps.config.temporal;
+  return c.json({ code: 200, data: items.map((m) => toMediaJson(m, ui)), metadata: { total, limit, offset } }, 200);
 };
 
 export const createMedia: RouteHandler<typeof routes.createMedia, AppEnv> = async (c) => {
   const { title } = c.req.valid('json');
   const media = await c.var.deps.medias.create(randomUUID(), title);
-  return c.json({ code: 200, data: toMediaJson(media) }, 200);
+  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
 };
 
 export const getMedia: RouteHandler<typeof routes.getMedia, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const media = await c.var.deps.medias.get(id);
   if (!media) throw notFound(id);
-  return c.json({ code: 200, data: toMediaJson(media) }, 200);
+  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
 };
 
 export const updateMedia: RouteHandler<typeof routes.updateMedia, AppEnv> = async (c) => {
@@ -32,7 +34,7 @@ export const updateMedia: RouteHandler<typeof routes.updateMedia, AppEnv> = asyn
   const { title } = c.req.valid('json');
   const media = await c.var.deps.medias.updateTitle(id, title);
   if (!media) throw notFound(id);
-  return c.json({ code: 200, data: toMediaJson(media) }, 200);
+  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
 };
 
 export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = async (c) => {
@@ -66,4 +68,52 @@ export const listRenditions: RouteHandler<typeof routes.listRenditions, AppEnv> 
   const { medias } = c.var.deps;
   if (!(await medias.get(id))) throw notFound(id);
   return c.json({ code: 200, data: (await medias.listRenditions(id)).map(toRenditionJson) }, 200);
+};
+
+const running: readonly MediaStatus[] = [MediaStatus.ScheduledProcessing, MediaStatus.Processing];
+
+/** Workflow calls that fail because Temporal is unreachable answer 503, not 500. */
+async function temporalCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new HttpError(503, `could not ${what} now, the workflow service did not answer: ${(err as Error).message}`);
+  }
+}
+
+export const retryMedia: RouteHandler<typeof routes.retryMedia, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const { medias, config, logger, workflowRunning } = c.var.deps;
+  const media = await medias.get(id);
+  if (!media) throw notFound(id);
+  if (media.status !== MediaStatus.Errored) throw new HttpError(409, `media ${id} is ${media.status}: only an Errored media can be retried`);
+  if (!media.source_key) throw new HttpError(409, `media ${id} has no source to process: upload one`);
+  // The failed run marks the media Errored a moment before it closes; a new run can start only after.
+  if (await temporalCall('retry', () => workflowRunning(id))) {
+    throw new HttpError(409, `media ${id}: its last run is still closing, retry in a moment`);
+  }
+  const scheduled = await medias.retry(id, config.rabbitmq.queue, 'requested through the API');
+  if (!scheduled) throw new HttpError(409, `media ${id} is no longer Errored: it was retried or changed meanwhile`);
+  logger.info({ mediaId: id }, 'retry scheduled');
+  return c.json({ code: 202, data: toMediaJson(scheduled, config.temporal) }, 202);
+};
+
+export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const { medias, config, logger, cancelWorkflow } = c.var.deps;
+  const media = await medias.get(id);
+  if (!media) throw notFound(id);
+  if (!running.includes(media.status)) {
+    throw new HttpError(409, `media ${id} is ${media.status}: only a media being processed (${running.join(' or ')}) can be cancelled`);
+  }
+  if (await temporalCall('cancel', () => cancelWorkflow(id))) {
+    logger.info({ mediaId: id }, 'cancellation requested');
+    return c.json({ code: 202, data: toMediaJson(media, config.temporal) }, 202);
+  }
+  // No run is open yet (the message is still on its way): the media is cancelled here, and
+  // the run that a late message may start finds it no longer waiting.
+  const cancelled = await medias.cancelUnstarted(id);
+  if (!cancelled) throw new HttpError(409, `media ${id} changed while it was being cancelled`);
+  logger.info({ mediaId: id }, 'cancelled before its run started');
+  return c.json({ code: 202, data: toMediaJson(cancelled, config.temporal) }, 202);
 };

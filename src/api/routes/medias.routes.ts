@@ -5,6 +5,7 @@ import {
   eventSchema,
   mediaIdParams,
   mediaSchema,
+  mediaListQuery,
   paginationQuery,
   renditionSchema,
   updateMediaBody,
@@ -20,8 +21,8 @@ export const listMedias = createRoute({
   method: 'get',
   path: '/medias',
   tags,
-  summary: 'List medias, newest first',
-  request: { query: paginationQuery },
+  summary: 'List medias, newest first; search by title, filter by status',
+  request: { query: mediaListQuery() },
   responses: {
     200: json(envelope(z.array(mediaSchema)).extend({ metadata: listMetadataSchema }), 'A page of medias'),
     ...errorResponses(400),
@@ -86,4 +87,30 @@ export const listRenditions = createRoute({
   summary: "A media's renditions, with each one's state and progress",
   request: { params: mediaIdParams },
   responses: { 200: json(envelope(z.array(renditionSchema)), 'Renditions'), ...errorResponses(400, 404) },
+});
+
+export const retryMedia = createRoute({
+  method: 'post',
+  path: '/medias/{id}/retry',
+  tags,
+  summary: 'Process an Errored media again: a new run of its workflow, from the stored source',
+  description:
+    'Schedules the media like an upload does (outbox, bridge, a new run of workflow media-{id}), resets its renditions and adds a media.retry event. Only an Errored media can be retried; a second retry while the first is scheduled gets 409.',
+  request: { params: mediaIdParams },
+  responses: {
+    202: json(envelope(mediaSchema), 'Retry scheduled: the media is ScheduledProcessing'),
+    ...errorResponses(400, 404, 409, 503),
+  },
+});
+
+export const cancelMedia = createRoute({
+  method: 'post',
+  path: '/medias/{id}/cancel',
+  tags,
+  summary: "Cancel a media's processing: its encodes stop, and it ends Errored with a media.cancelled event",
+  request: { params: mediaIdParams },
+  responses: {
+    202: json(envelope(mediaSchema), 'Cancellation requested: the media becomes Errored once its activities have stopped'),
+    ...errorResponses(400, 404, 409, 503),
+  },
 });

@@ -2,15 +2,44 @@ import { z } from '@hono/zod-openapi';
 import type { MediaEventRow, MediaRow, RenditionRow } from '../../db/medias.ts';
 import { dashManifestName, downloadName, masterPlaylistName, posterName, storyboardVttName } from '../../domain/paths.ts';
 import { MediaStatus, mediaStatuses } from '../../domain/status.ts';
+import { workflowIdOf } from '../../domain/workflow.ts';
 
 export const mediaIdParams = z.object({
   id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: '7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10' }),
 });
 
+export const mediaListQuery = () =>
+  paginationQuery.extend({
+    q: z.string().trim().max(255).optional().openapi({ description: 'part of the title, any case', example: 'launch' }),
+    status: z.enum(mediaStatuses).optional().openapi({ example: 'Errored' }),
+  });
+
 export const paginationQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
   offset: z.coerce.number().int().min(0).default(0).openapi({ example: 0 }),
 });
+
+const probeSummarySchema = z
+  .object({
+    format: z.string().openapi({ example: 'mov,mp4,m4a,3gp,3g2,mj2' }),
+    duration: z.number().openapi({ example: 12.5 }),
+    size: z.number(),
+    bit_rate: z.number().nullable(),
+    video: z
+      .object({
+        codec: z.string().openapi({ example: 'h264' }),
+        width: z.number().int().openapi({ description: 'as displayed, after rotation', example: 1920 }),
+        height: z.number().int().openapi({ example: 1080 }),
+        frame_rate: z.number().openapi({ example: 29.97 }),
+        rotation: z.number().int(),
+        pixel_format: z.string().nullable().openapi({ example: 'yuv420p' }),
+      })
+      .nullable(),
+    audio: z
+      .object({ codec: z.string().openapi({ example: 'aac' }), channels: z.number().int(), sample_rate: z.number().int() })
+      .nullable(),
+  })
+  .openapi('ProbeSummary');
 
 export const mediaSchema = z
   .object({
@@ -29,6 +58,15 @@ export const mediaSchema = z
       })
       .nullable(),
     error: z.string().nullable().openapi({ description: 'why processing failed, when Errored' }),
+    probe: probeSummarySchema.nullable().openapi({ description: 'what the source holds, once probed' }),
+    workflow: z
+      .object({
+        id: z.string().openapi({ example: 'media-7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10' }),
+        run_id: z.string().nullable().openapi({ description: 'the run that processes (or last processed) the media' }),
+        url: z.string().openapi({ description: 'the run (or the workflow id search) in the Temporal UI' }),
+      })
+      .nullable()
+      .openapi('MediaWorkflow', { description: 'the Temporal workflow, once processing was scheduled' }),
     links: z
       .object({
         master: z.string().nullable().openapi({ description: 'HLS master playlist, once playable' }),
@@ -94,7 +132,45 @@ function linksOf(m: MediaRow): MediaJson['links'] {
   };
 }
 
-export function toMediaJson(m: MediaRow): MediaJson {
+/** Where the Temporal UI is, for links to a media's workflow. */
+export interface TemporalUi {
+  ui_url: string;
+  namespace: string;
+}
+
+function workflowOf(m: MediaRow, ui: TemporalUi): MediaJson['workflow'] {
+  if (m.status === MediaStatus.AwaitingUpload) return null;
+  const id = workflowIdOf(m.id);
+  const base = `${ui.ui_url.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(ui.namespace)}/workflows`;
+  const url = m.workflow_run_id
+    ? `${base}/${encodeURIComponent(id)}/${encodeURIComponent(m.workflow_run_id)}/history`
+    : `${base}?query=${encodeURIComponent(`WorkflowId="${id}"`)}`;
+  return { id, run_id: m.workflow_run_id, url };
+}
+
+function probeOf(m: MediaRow): MediaJson['probe'] {
+  const p = m.probe;
+  if (!p) return null;
+  return {
+    format: p.formatName,
+    duration: p.duration,
+    size: p.size,
+    bit_rate: p.bitrate,
+    video: p.video
+      ? {
+          codec: p.video.codec,
+          width: p.video.displayWidth,
+          height: p.video.displayHeight,
+          frame_rate: p.video.frameRate,
+          rotation: p.video.rotation,
+          pixel_format: p.video.pixelFormat,
+        }
+      : null,
+    audio: p.audio ? { codec: p.audio.codec, channels: p.audio.channels, sample_rate: p.audio.sampleRate } : null,
+  };
+}
+
+export function toMediaJson(m: MediaRow, ui: TemporalUi): MediaJson {
   return {
     id: m.id,
     title: m.title,
@@ -106,6 +182,8 @@ export function toMediaJson(m: MediaRow): MediaJson {
       ? { kind: m.source_kind, size: Number(m.source_size ?? 0), filename: m.source_filename, content_type: m.source_content_type }
       : null,
     error: m.error,
+    probe: probeOf(m),
+    workflow: workflowOf(m, ui),
     links: linksOf(m),
     created_at: m.created_at.toISOString(),
     updated_at: m.updated_at.toISOString(),

@@ -110,7 +110,7 @@ export async function scheduleSource({ medias, storage, logger, config }: AppDep
 }
 
 const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, file: ReceivedFile & { url?: string }) =>
-  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, file)) }, 200);
+  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, file), c.var.deps.config.temporal) }, 200);
 
 export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
   const id = c.req.param('id') ?? '';

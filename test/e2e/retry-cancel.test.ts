@@ -1,0 +1,161 @@
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { execa } from 'execa';
+import { sourceKey } from '../../src/domain/paths.ts';
+import { apiClient } from '../helpers/api.ts';
+import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { makeVideo } from '../helpers/media.ts';
+import { scratchDir } from '../helpers/scratch.ts';
+import { temporalAddress, waitFor } from '../helpers/services.ts';
+
+/** Retry and cancel against a running `gilfoyle all` and the real Temporal server. */
+const dir = scratchDir('gilfoyle-e2e-retry');
+let g: RunningGilfoyle;
+let api: ReturnType<typeof apiClient>;
+let temporal: Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  g = await startGilfoyle({
+    GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
+      { name: '360p', height: 360, video_bitrate: 500 },
+      { name: '240p', height: 240, video_bitrate: 250 },
+    ]),
+    GILFOYLE_ENCODING_PRESET: 'ultrafast',
+    GILFOYLE_ENCODING_MAX_ATTEMPTS: '1',
+  });
+  api = apiClient(g.url);
+  connection = await Connection.connect({ address: temporalAddress });
+  temporal = new Client({ connection });
+}, 120_000);
+
+afterAll(async () => {
+  await connection?.close();
+  await g?.stop();
+});
+
+/** The runs of a media's workflow, as the Temporal server records them. */
+async function runsOf(mediaId: string) {
+  const runs: { runId: string; status: string }[] = [];
+  for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${mediaId}"` })) runs.push({ runId: w.runId, status: w.status.name });
+  return runs;
+}
+
+/** ffmpeg processes working in this gilfoyle's temp folder. */
+const ffmpegsOf = async (g: RunningGilfoyle) =>
+  (await execa('pgrep', ['-f', `ffmpeg.*${g.tempDir}`], { reject: false })).stdout.split('\n').filter(Boolean);
+
+describe('retry', () => {
+  it('processes an Errored media again as a new run of the same workflow, once however often it is pressed', async () => {
+    const media = (await api.createMedia('broken then fixed')).body.data;
+    const bad = path.join(dir(), 'bad.mp4');
+    await writeFile(bad, 'this is not a video at all');
+    expect((await api.upload(media.id, 'video', bad)).status).toBe(200);
+    const errored = await api.waitForStatus(media.id, ['Errored'], 60_000);
+    expect(errored.error).toMatch(/not a media file|cannot process/);
+
+    // Only an Errored media may be retried.
+    expect((await api.retry('00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    const fresh = (await api.createMedia('never uploaded')).body.data;
+    const refused = await api.retry(fresh.id);
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/AwaitingUpload: only an Errored media can be retried/);
+
+    // The operator fixes the stored source, then presses retry twice at once.
+    const good = path.join(dir(), 'good.mp4');
+    await makeVideo(good, { seconds: 2 });
+    await g.storage.putFile(sourceKey(media.id), good);
+    const answers = await Promise.all([api.retry(media.id), api.retry(media.id)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+    const accepted = answers.find((a) => a.status === 202)!.body.data;
+    expect(accepted.status).toBe('ScheduledProcessing');
+    expect(accepted.error).toBeNull();
+
+    const ready = await api.waitForStatus(media.id, ['Ready'], 90_000);
+    const types = (await api.events(media.id)).map((e) => e.type);
+    expect(types.filter((t) => t === 'media.retry')).toHaveLength(1);
+    expect(types.indexOf('media.retry')).toBeGreaterThan(types.indexOf('media.errored'));
+
+    // Temporal shows the retry as a second run of workflow media-{id}; the media links to the new one.
+    const runs = await waitFor('both runs listed', async () => {
+      const r = await runsOf(media.id);
+      return r.length === 2 && r.some((x) => x.status === 'COMPLETED') ? r : undefined;
+    }, 30_000);
+    expect(runs.map((r) => r.status).sort()).toEqual(['COMPLETED', 'FAILED']);
+    const completed = runs.find((r) => r.status === 'COMPLETED')!;
+    expect(ready.workflow).toEqual({
+      id: `media-${media.id}`,
+      run_id: completed.runId,
+      url: `http://127.0.0.1:8233/namespaces/default/workflows/media-${media.id}/${completed.runId}/history`,
+    });
+    expect(ready.probe).toMatchObject({ video: { codec: 'h264', width: 640, height: 360 }, audio: { codec: 'aac' } });
+  });
+});
+
+describe('cancel', () => {
+  it('stops a running encode (ffmpeg killed, temp files removed), ends Errored, and can be retried', async () => {
+    const source = path.join(dir(), 'long.mp4');
+    await makeVideo(source, { seconds: 60, width: 1280, height: 720 });
+    const media = (await api.createMedia('cancel me')).body.data;
+    expect((await api.upload(media.id, 'video', source)).status).toBe(200);
+
+    await waitFor('an ffmpeg encode to run', async () => ((await ffmpegsOf(g)).length > 0 ? true : undefined), 60_000, 100);
+    const cancelled = await api.cancel(media.id);
+    expect(cancelled.status).toBe(202);
+
+    const errored = await api.waitForStatus(media.id, ['Errored'], 30_000);
+    expect(errored.error).toBe('cancelled');
+    expect(errored.playable).toBe(false);
+    const events = await api.events(media.id);
+    expect(events.at(-1)).toMatchObject({ type: 'media.cancelled', level: 'warn' });
+    await waitFor('ffmpeg to be gone and temp files removed', async () =>
+      (await ffmpegsOf(g)).length === 0 && (await readdir(g.tempDir)).length === 0 ? true : undefined, 15_000);
+    const runs = await runsOf(media.id);
+    expect(runs.map((r) => r.status)).toEqual(['CANCELLED']);
+    // A cancelled media is not running any more.
+    expect((await api.cancel(media.id)).status).toBe(409);
+
+    // Retry resets the renditions and processes the media to Ready.
+    expect((await api.retry(media.id)).status).toBe(202);
+    const renditions = await api.renditions(media.id);
+    expect(renditions.length).toBeGreaterThan(0);
+    for (const r of renditions) expect(r).toMatchObject({ status: 'Pending', progress: 0, attempts: 0 });
+    await api.waitForStatus(media.id, ['Ready'], 180_000);
+    expect((await api.cancel(media.id)).status).toBe(409);
+  });
+
+  it('cancels a media whose run has not started yet, and that run does nothing when it comes', async () => {
+    const media = (await api.createMedia('queued')).body.data;
+    const source = path.join(dir(), 'short.mp4');
+    await makeVideo(source, { seconds: 1 });
+    // Cancel right after the upload: whichever comes first, the media ends Errored, cancelled.
+    expect((await api.upload(media.id, 'video', source)).status).toBe(200);
+    expect((await api.cancel(media.id)).status).toBe(202);
+    const errored = await api.waitForStatus(media.id, ['Errored'], 30_000);
+    expect(errored.error).toBe('cancelled');
+    await waitFor('the run to close', async () => ((await runsOf(media.id)).every((r) => r.status !== 'RUNNING') ? true : undefined), 30_000);
+    const after = (await api.getMedia(media.id)).body.data;
+    expect(after).toMatchObject({ status: 'Errored', error: 'cancelled' });
+    expect((await api.events(media.id)).filter((e) => e.type === 'media.cancelled')).toHaveLength(1);
+  });
+});
+
+describe('listing', () => {
+  it('searches by title and filters by status', async () => {
+    const tag = `needle-${Date.now()}`;
+    const a = (await api.createMedia(`${tag} alpha`)).body.data;
+    await api.createMedia(`${tag} beta`);
+    await api.createMedia('haystack');
+    const found = await api.listMedias({ q: tag.toUpperCase() });
+    expect(found.body.data.map((m) => m.title).sort()).toEqual([`${tag} alpha`, `${tag} beta`]);
+    const awaiting = await api.listMedias({ q: `${tag} al`, status: 'AwaitingUpload' });
+    expect(awaiting.body.data.map((m) => m.id)).toEqual([a.id]);
+    expect((await api.listMedias({ q: tag, status: 'Ready' })).body.data).toEqual([]);
+    // A % in the search is a character, not a wildcard.
+    const percent = (await api.createMedia(`${tag} 100%`)).body.data;
+    expect((await api.listMedias({ q: `${tag} 1%` })).body.data).toEqual([]);
+    expect((await api.listMedias({ q: `${tag} 100%` })).body.data.map((m) => m.id)).toEqual([percent.id]);
+    expect((await fetch(`${g.url}/medias?status=Nope`)).status).toBe(400);
+  });
+});
