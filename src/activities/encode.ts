@@ -47,6 +47,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         await mkdir(outDir);
         const threads = exclusive ? 0 : deps.threads;
         const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, threads });
+        const started = performance.now();
         try {
           await runFfmpeg(deps.ffmpegPath, args, {
             signal: ctx?.cancellationSignal,
@@ -71,6 +72,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
           }
           throw err;
         }
+        const seconds = (performance.now() - started) / 1000;
+        const labels = { rendition: rendition.name, codec: rendition.type === 'video' ? rendition.codec : 'aac' };
+        deps.metrics?.encodeDuration.observe(labels, seconds);
+        if (duration > 0 && seconds > 0) deps.metrics?.encodeRealtime.observe(labels, duration / seconds);
         const files = renditionFiles(rendition.name);
         const playlistFile = path.join(outDir, files.playlist);
         const playlist = parseMediaPlaylist(await readFile(playlistFile, 'utf8'));
@@ -111,6 +116,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     } catch (err) {
       if (!(err instanceof CancelledFailure)) {
         logger.warn({ mediaId, rendition: rendition.name, attempt, err: (err as Error).message }, 'encode attempt failed');
+        // The last attempt: /renditions shows the rung Errored (the workflow marks the media).
+        const maxAttempts = ctx?.info.retryPolicy?.maximumAttempts ?? 0;
+        const final = (err instanceof ApplicationFailure && err.nonRetryable) || (maxAttempts > 0 && attempt >= maxAttempts);
+        if (final) await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Errored }).catch(() => undefined);
       }
       throw err;
     }

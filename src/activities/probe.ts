@@ -18,6 +18,7 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
     await withHeartbeat(ctx, () => ({ step: 'fetch' }), async () => {
       size = await fetchUrlToStorage(url, sourceKey, deps.storage, deps.urlFetch, ctx?.cancellationSignal);
     });
+    deps.metrics?.uploadBytes.inc({ kind: 'unknown', via: 'url' }, size);
     await deps.medias.setState(mediaId, { sourceSize: size }, {
       type: 'media.fetched',
       message: `fetched ${size} bytes from ${new URL(url).origin}`,

@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { MediaRepository } from '../db/medias.ts';
 import { FailureType } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import type { UrlFetchSettings } from './url-source.ts';
 
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   medias: MediaRepository;
   storage: StorageDriver;
   logger: Logger;
+  /** Encode durations and speed, source bytes fetched from URLs; absent in tests that do not look. */
+  metrics?: Metrics;
   ffmpegPath: string;
   ffprobePath: string;
   /** Parent of the per-attempt temp folders. */

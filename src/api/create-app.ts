@@ -7,6 +7,7 @@ import type { AppDeps, AppEnv } from './deps.ts';
 import { errorBody } from './envelope.ts';
 import { registerHealthRoutes } from './routes/health.index.ts';
 import { registerMediaRoutes } from './routes/medias.index.ts';
+import { httpMetrics, registerMetricsRoutes } from './routes/metrics.index.ts';
 import { registerStreamRoutes } from './routes/stream.index.ts';
 import { createTusUploads, registerTusRoutes } from './routes/tus.ts';
 import { registerUploadRoutes } from './routes/uploads.index.ts';
@@ -40,8 +41,10 @@ export function createApp(deps: AppDeps) {
     if (rawUrl && hasDotSegment(rawUrl)) return c.json(errorBody(404, 'no such path'), 404);
     await next();
   });
+  app.use('*', httpMetrics);
 
   registerHealthRoutes(app);
+  registerMetricsRoutes(app);
   registerMediaRoutes(app);
   registerUploadRoutes(app);
   const tus = createTusUploads(deps);

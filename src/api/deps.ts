@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import type { MediaRepository } from '../db/medias.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 
 export type DependencyState = 'up' | 'down';
@@ -12,6 +13,7 @@ export interface AppDeps {
   medias: MediaRepository;
   storage: StorageDriver;
   logger: Logger;
+  metrics: Metrics;
   /** Stops the media's workflow if one is running (DELETE). */
   stopWorkflow(mediaId: string, reason: string): Promise<void>;
   /** Whether the media's workflow has an open run. */

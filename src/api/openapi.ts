@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../config/load.ts';
 import type { MediaRepository } from '../db/medias.ts';
+import { createMetrics } from '../metrics.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createApp } from './create-app.ts';
 
@@ -19,6 +20,7 @@ export async function openApiDocument(version = '0.0.0'): Promise<Record<string,
     medias: {} as MediaRepository,
     storage: {} as StorageDriver,
     logger: pino({ level: 'silent' }),
+    metrics: createMetrics(),
     stopWorkflow: unavailable,
     workflowRunning: unavailable,
     cancelWorkflow: unavailable,

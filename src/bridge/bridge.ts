@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { processMediaWorkflowType, workflowIdOf, type ProcessMediaInput } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
 import { mediaUploadedMessage } from '../messaging/messages.ts';
 
@@ -15,6 +16,7 @@ export interface BridgeDeps {
   /** How to process (ladder, attempts, pictures…), from config: everything of the workflow input but the media. */
   processing: ProcessingSettings;
   logger: Logger;
+  metrics?: Metrics;
   /** Wait before handing back a message whose workflow could not be started (Temporal down). */
   retryDelayMs?: number;
 }
@@ -53,6 +55,12 @@ export function createBridge(deps: BridgeDeps) {
   }
 
   async function handle(ch: Channel, msg: ConsumeMessage): Promise<StartOutcome> {
+    const outcome = await settle(ch, msg);
+    deps.metrics?.bridgeMessages.inc({ outcome: outcome.replace('-', '_') });
+    return outcome;
+  }
+
+  async function settle(ch: Channel, msg: ConsumeMessage): Promise<StartOutcome> {
     let parsed;
     try {
       parsed = mediaUploadedMessage.safeParse(JSON.parse(msg.content.toString('utf8')));

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger } from '../logger.ts';
+import { serveMetrics } from '../metrics.ts';
 import { createResources, startApi, startBridge, version, type Running } from './roles.ts';
 
 type Role = 'api' | 'bridge' | 'worker';
@@ -54,6 +55,11 @@ async function run(roles: Role[], opts: { config?: string }) {
     const starters = { worker: startWorker, bridge: startBridge, api: startApi };
     for (const role of (['worker', 'bridge', 'api'] as const).filter((r) => roles.includes(r))) {
       running.push(await starters[role](config, logger, resources));
+    }
+    if (!roles.includes('api') && config.metrics.enabled) {
+      // Worker and bridge machines have no API to scrape: their metrics get a port of their own.
+      const server = await serveMetrics(resources.metrics, config.metrics.host, config.metrics.port, logger);
+      if (server) running.push({ name: 'metrics', stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
     }
   } catch (err) {
     await Promise.all(running.map((r) => r.stop().catch(() => undefined)));

@@ -10,8 +10,10 @@ import { createMediaRepository } from '../db/medias.ts';
 import { createOutboxRepository } from '../db/outbox.ts';
 import { createPool, type Db } from '../db/pool.ts';
 import type { EncodingLadder } from '../domain/renditions.ts';
+import { mediaStatuses } from '../domain/status.ts';
 import { encodeTaskQueueOf, workflowIdOf } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
+import { createMetrics } from '../metrics.ts';
 import { connectRabbit, type RabbitConnection } from '../messaging/connection.ts';
 import { createOutboxRelay } from '../messaging/relay.ts';
 import { createStorage } from '../storage/index.ts';
@@ -82,6 +84,8 @@ export function createResources(config: Config, logger: Logger) {
   let rabbit: Promise<RabbitConnection> | null = null;
   let temporal: Promise<Client> | null = null;
   return {
+    /** One metrics registry per process, whatever roles it runs. */
+    metrics: createMetrics(),
     db: () => (db ??= createPool(config.database.url, config.database.pool_size)),
     rabbit: () => (rabbit ??= connectRabbit(config.rabbitmq.url, logger)),
     temporal: () =>
@@ -120,6 +124,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     medias: createMediaRepository(db),
     storage,
     logger,
+    metrics: res.metrics,
     async stopWorkflow(mediaId, reason) {
       try {
         await temporal.workflow.getHandle(workflowIdOf(mediaId)).terminate(reason);
@@ -157,6 +162,15 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
       return { database, rabbitmq, temporal: temporalState, storage: storageState };
     },
   };
+  // Read from Postgres at each scrape of /metrics.
+  res.metrics.gaugeFrom('gilfoyle_medias', 'Medias by status', ['status'], async (set) => {
+    const { rows } = await db.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM medias GROUP BY status');
+    for (const status of mediaStatuses) set({ status }, Number(rows.find((r) => r.status === status)?.n ?? 0));
+  });
+  res.metrics.gaugeFrom('gilfoyle_outbox_backlog', 'Outbox messages not yet published to RabbitMQ', [], async (set) => {
+    const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL');
+    set({}, Number(rows[0]!.n));
+  });
   const relay = createOutboxRelay({ db, outbox: createOutboxRepository(db), rabbit, logger });
   await relay.start();
   const app = createApp(deps);
@@ -189,6 +203,7 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
     taskQueue: config.temporal.task_queue,
     processing: processingSettingsOf(config),
     logger,
+    metrics: res.metrics,
   });
   await bridge.start();
   return { name: 'bridge', stop: () => bridge.stop() };

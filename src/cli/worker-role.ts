@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
+import { activityMetricsInterceptor } from '../activities/metrics-interceptor.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
@@ -58,6 +59,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     medias: createMediaRepository(res.db()),
     storage,
     logger,
+    metrics: res.metrics,
     ffmpegPath: config.encoding.ffmpeg_path,
     ffprobePath: config.encoding.ffprobe_path,
     tempDir: config.encoding.temp_dir,
@@ -76,9 +78,10 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     connection,
     namespace: config.temporal.namespace,
     activities,
+    interceptors: { activity: [activityMetricsInterceptor(res.metrics)] },
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
-  } as const;
+  } satisfies Partial<WorkerOptions>;
   // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.
   const main = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowsPath });
   const encoders = await Worker.create({

@@ -137,6 +137,12 @@ export const configSchema = z.strictObject({
       }
     });
   }),
+  /** Prometheus metrics: the API serves /metrics; a process without the API (worker, bridge) serves them on port. */
+  metrics: z.strictObject({
+    enabled: z.boolean().default(true),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9464).describe('for worker and bridge processes that run no API'),
+  }).prefault({}),
   log: z.strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   }).prefault({}),

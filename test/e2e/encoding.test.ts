@@ -270,8 +270,12 @@ describe('retries', () => {
     const attempts = (await api.events(body.data.id)).filter((e) => e.type === 'rendition.attempt_failed');
     expect(attempts.map((e) => [e.data.rendition, e.data.attempt])).toEqual([['flaky', 1], ['flaky', 2]]);
     for (const e of attempts) expect(String(e.data.stderr)).toContain('x264 [error]: malloc of size 123 failed');
-    const renditions = (await (await fetch(`${g.url}/medias/${body.data.id}/renditions`)).json()) as { data: { name: string; attempts: number }[] };
-    expect(renditions.data.find((r) => r.name === 'flaky')?.attempts).toBe(2);
+    const renditions = await api.renditions(body.data.id);
+    expect(renditions.find((r) => r.name === 'flaky')).toMatchObject({ attempts: 2, status: 'Errored' });
+    // The second attempt is counted as a retry, both as failures, on /metrics.
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gilfoyle_activity_retries_total\{activity="encodeRendition"\} 1$/m);
+    expect(metrics).toMatch(/^gilfoyle_activity_failures_total\{activity="encodeRendition",type="FfmpegError"\} 2$/m);
     // Each attempt's temp folder was removed; the good rung may still be finishing, so wait for it.
     await waitFor('temp folders removed', async () => ((await readdir(g.tempDir)).length === 0 ? true : undefined), 30_000);
   });

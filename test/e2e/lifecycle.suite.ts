@@ -201,6 +201,7 @@ describe('operations', () => {
       '/medias/{id}/upload/complete',
       '/medias/{id}/upload/url',
       '/medias/{id}/upload/video',
+      '/metrics',
     ]);
   });
 

@@ -159,3 +159,42 @@ describe('listing', () => {
     expect((await fetch(`${g.url}/medias?status=Nope`)).status).toBe(400);
   });
 });
+
+describe('metrics', () => {
+  /** The value of one sample of the Prometheus text, or undefined when absent. */
+  const sample = (text: string, name: string, labels: Record<string, string> = {}) => {
+    const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      const labelPart = line.slice(name.length).match(/^\{(.*)\}/)?.[1] ?? '';
+      if (want.every((w) => labelPart.split(',').includes(w))) return Number(line.split(' ').at(-1));
+    }
+    return undefined;
+  };
+
+  it('after the runs above, /metrics has HTTP, upload, media, encode, activity, outbox and bridge figures', async () => {
+    const res = await fetch(`${g.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    const retry = { method: 'POST', route: '/medias/:id/retry' };
+    expect(sample(text, 'gilfoyle_http_requests_total', { ...retry, status: '202' })).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'gilfoyle_http_requests_total', { ...retry, status: '409' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'gilfoyle_http_request_duration_seconds_count', { ...retry, status: '202' })).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'gilfoyle_http_request_duration_seconds_bucket', { ...retry, status: '202', le: '+Inf' })).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'gilfoyle_uploads_total', { kind: 'video', via: 'multipart' })).toBeGreaterThanOrEqual(3);
+    expect(sample(text, 'gilfoyle_upload_bytes_total', { kind: 'video', via: 'multipart' })).toBeGreaterThan(10_000);
+    expect(sample(text, 'gilfoyle_medias', { status: 'Ready' })).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'gilfoyle_medias', { status: 'Errored' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'gilfoyle_outbox_backlog')).toBe(0);
+    const rung = { rendition: '360p', codec: 'h264' };
+    expect(sample(text, 'gilfoyle_encode_duration_seconds_count', rung)).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'gilfoyle_encode_duration_seconds_sum', rung)).toBeGreaterThan(0);
+    expect(sample(text, 'gilfoyle_encode_realtime_factor_count', { rendition: 'audio', codec: 'aac' })).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'gilfoyle_activity_failures_total', { activity: 'probeSource', type: 'InvalidMedia' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'gilfoyle_activity_failures_total', { activity: 'encodeRendition', type: 'Cancelled' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'gilfoyle_bridge_messages_total', { outcome: 'started' })).toBeGreaterThanOrEqual(4);
+    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+  });
+});

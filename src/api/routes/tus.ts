@@ -64,7 +64,7 @@ export function createTusUploads(deps: AppDeps) {
         await uploadableMedia(deps, mediaId);
         await storage.putFile(sourceKey(mediaId), file);
         const kind: SourceKind = upload.metadata?.kind === 'audio' ? 'audio' : 'video';
-        await scheduleSource(deps, mediaId, kind, {
+        await scheduleSource(deps, mediaId, kind, 'tus', {
           size: upload.size ?? upload.offset,
           filename: upload.metadata?.filename?.slice(0, 255) ?? null,
           contentType: upload.metadata?.filetype ?? null,

@@ -94,7 +94,15 @@ export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: s
 const tooLarge = (max: number) => new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
 
 /** The source is stored: schedule processing (status + outbox, one transaction), as every way of uploading does. */
-export async function scheduleSource({ medias, storage, logger, config }: AppDeps, id: string, kind: SourceKind, file: ReceivedFile & { url?: string }) {
+export type UploadWay = 'multipart' | 'tus' | 'url' | 'direct';
+
+export async function scheduleSource(
+  { medias, storage, logger, config, metrics }: AppDeps,
+  id: string,
+  kind: SourceKind,
+  via: UploadWay,
+  file: ReceivedFile & { url?: string },
+) {
   const key = sourceKey(id);
   const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, config.rabbitmq.queue);
   if (!scheduled) {
@@ -105,12 +113,14 @@ export async function scheduleSource({ medias, storage, logger, config }: AppDep
     }
     throw new HttpError(409, `media ${id} became ${now.status} during the upload`);
   }
-  logger.info({ mediaId: id, kind, size: file.size }, 'upload stored, processing scheduled');
+  metrics.uploads.inc({ kind, via });
+  if (file.size > 0) metrics.uploadBytes.inc({ kind, via }, file.size);
+  logger.info({ mediaId: id, kind, via, size: file.size }, 'upload stored, processing scheduled');
   return scheduled;
 }
 
-const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, file: ReceivedFile & { url?: string }) =>
-  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, file), c.var.deps.config.temporal) }, 200);
+const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, via: UploadWay, file: ReceivedFile & { url?: string }) =>
+  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file), c.var.deps.config.temporal) }, 200);
 
 export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
   const id = c.req.param('id') ?? '';
@@ -124,7 +134,7 @@ export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) =>
   if (Number.isFinite(declared) && declared > maxSize + multipartOverhead) throw tooLarge(maxSize);
   await uploadableMedia(c.var.deps, id);
   const file = await receiveFile(c, sourceKey(id), maxSize);
-  return scheduled(c, id, kind, file);
+  return scheduled(c, id, kind, 'multipart', file);
 };
 
 /** POST /medias/{id}/upload-url: a presigned PUT for a client that uploads straight to the object store. */
@@ -155,12 +165,12 @@ export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind
     await storage.deletePrefix(key);
     throw tooLarge(config.settings.max_file_size);
   }
-  return scheduled(c, id, kind, { size: stored.size, filename: null, contentType: null });
+  return scheduled(c, id, kind, 'direct', { size: stored.size, filename: null, contentType: null });
 }
 
 /** POST /medias/{id}/upload/url: a worker fetches the file from the URL, then processes it. */
 export async function uploadFromUrlHandler(c: Context<AppEnv>, id: string, body: { url: string; kind: SourceKind }) {
   await uploadableMedia(c.var.deps, id);
   const name = decodeURIComponent(new URL(body.url).pathname.split('/').pop() ?? '').slice(0, 255) || null;
-  return scheduled(c, id, body.kind, { size: 0, filename: name, contentType: null, url: body.url });
+  return scheduled(c, id, body.kind, 'url', { size: 0, filename: name, contentType: null, url: body.url });
 }

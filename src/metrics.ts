@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Logger } from './logger.ts';
+
+/**
+ * Gilfoyle's Prometheus metrics (prom-client), one registry per process. The API serves them
+ * at /metrics; a worker or bridge process without the API serves them on metrics.port.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'gilfoyle_http_requests_total',
+      help: 'HTTP requests answered, by route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'gilfoyle_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request (headers sent), by route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+      registers,
+    }),
+    uploads: new Counter({
+      name: 'gilfoyle_uploads_total',
+      help: 'Sources received and scheduled for processing, by kind and way (multipart, tus, url, direct)',
+      labelNames: ['kind', 'via'] as const,
+      registers,
+    }),
+    uploadBytes: new Counter({
+      name: 'gilfoyle_upload_bytes_total',
+      help: 'Bytes of the sources received (uploads from URL count once fetched, on the worker)',
+      labelNames: ['kind', 'via'] as const,
+      registers,
+    }),
+    encodeDuration: new Histogram({
+      name: 'gilfoyle_encode_duration_seconds',
+      help: 'Wall time of one successful rendition encode (ffmpeg), by rendition and codec',
+      labelNames: ['rendition', 'codec'] as const,
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    encodeRealtime: new Histogram({
+      name: 'gilfoyle_encode_realtime_factor',
+      help: 'Seconds of media encoded per second of wall time, by rendition and codec (above 1 is faster than real time)',
+      labelNames: ['rendition', 'codec'] as const,
+      buckets: [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64],
+      registers,
+    }),
+    activityFailures: new Counter({
+      name: 'gilfoyle_activity_failures_total',
+      help: 'Temporal activity attempts that failed, by activity and failure type',
+      labelNames: ['activity', 'type'] as const,
+      registers,
+    }),
+    activityRetries: new Counter({
+      name: 'gilfoyle_activity_retries_total',
+      help: 'Temporal activity attempts after the first, by activity',
+      labelNames: ['activity'] as const,
+      registers,
+    }),
+    bridgeMessages: new Counter({
+      name: 'gilfoyle_bridge_messages_total',
+      help: 'Messages the bridge consumed, by what became of them (started, already_started, requeued, dead_lettered)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    /** A gauge read from somewhere (Postgres) each time /metrics is scraped. */
+    gaugeFrom<L extends string>(name: string, help: string, labelNames: readonly L[], read: (set: (labels: Record<L, string>, value: number) => void) => Promise<void>) {
+      return new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          this.reset();
+          // A source that does not answer (Postgres down) leaves the gauge empty; /metrics still answers.
+          await read((labels, value) => this.set(labels, value)).catch(() => undefined);
+        },
+      });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** /metrics on its own port, for processes that run no API (a worker or bridge machine). */
+export async function serveMetrics(metrics: Metrics, host: string, port: number, logger: Logger): Promise<Server | null> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 404, message: 'only /metrics here' }));
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 503, message: err.message })),
+    );
+  });
+  return new Promise((resolve) => {
+    server.once('error', (err) => {
+      logger.warn({ err: err.message, port }, 'metrics not served: cannot listen');
+      resolve(null);
+    });
+    server.listen(port, host, () => {
+      logger.info({ url: `http://${host}:${port}/metrics` }, 'metrics listening');
+      resolve(server);
+    });
+  });
+}
