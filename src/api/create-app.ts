@@ -1,10 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
+import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { z } from 'zod';
 import { HttpError } from '../domain/errors.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 import { errorBody } from './envelope.ts';
+import { registerDocsRoutes } from './routes/docs.index.ts';
 import { registerHealthRoutes } from './routes/health.index.ts';
 import { registerMediaRoutes } from './routes/medias.index.ts';
 import { httpMetrics, registerMetricsRoutes } from './routes/metrics.index.ts';
@@ -15,6 +17,7 @@ import { registerUploadRoutes } from './routes/uploads.index.ts';
 const describeIssues = (error: z.ZodError) =>
   error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 
+const mediaInPath = /^\/medias\/([0-9a-f-]{36})(?:\/|$)/i;
 const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 export const hasDotSegment = (rawUrl: string) => dotSegment.test(rawUrl.split('?')[0]!);
 
@@ -33,13 +36,22 @@ export type AppRouter = ReturnType<typeof createRouter>;
 /** Builds the HTTP API around its dependencies. */
 export function createApp(deps: AppDeps) {
   const app = createRouter();
+  app.use('*', requestId());
   app.use('*', async (c, next) => {
-    c.set('deps', deps);
+    // Every log line of a request carries its id (X-Request-Id, kept from the client or made
+    // here), and the media's id when the path names one.
+    const mediaId = mediaInPath.exec(c.req.path)?.[1];
+    const logger = deps.logger.child({ reqId: c.var.requestId, ...(mediaId ? { mediaId } : {}) });
+    c.set('deps', { ...deps, logger });
     // URL parsing resolves "..", "%2e%2e" before routing; refuse such paths rather than
     // answer for whatever they resolve to.
     const rawUrl = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
     if (rawUrl && hasDotSegment(rawUrl)) return c.json(errorBody(404, 'no such path'), 404);
     await next();
+    const fields = { method: c.req.method, path: c.req.path, status: c.res.status };
+    // Segment and playlist fetches are many: per-request lines for them only at debug level.
+    if (c.req.method === 'GET' && c.req.path.includes('/stream/')) logger.debug(fields, 'request');
+    else logger.info(fields, 'request');
   });
   app.use('*', httpMetrics);
 
@@ -50,6 +62,7 @@ export function createApp(deps: AppDeps) {
   const tus = createTusUploads(deps);
   registerTusRoutes(app, tus);
   registerStreamRoutes(app);
+  registerDocsRoutes(app);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -64,7 +77,7 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.status, err.message), err.status);
     if (err instanceof StorageUnavailableError) {
-      deps.logger.warn({ err: err.message, path: c.req.path }, 'storage unavailable');
+      (c.var.deps ?? deps).logger.warn({ err: err.message, path: c.req.path }, 'storage unavailable');
       return c.json(errorBody(503, `storage is unavailable: ${err.message}`), 503);
     }
     if (err instanceof HTTPException) {
@@ -72,7 +85,7 @@ export function createApp(deps: AppDeps) {
       const message = status === 400 && /JSON/i.test(err.message) ? `invalid JSON body: ${err.message}` : err.message;
       return c.json(errorBody(status, message || 'request failed'), status);
     }
-    deps.logger.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
+    (c.var.deps ?? deps).logger.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
     return c.json(errorBody(500, 'internal error'), 500);
   });
   return Object.assign(app, { tus });

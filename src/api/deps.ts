@@ -1,3 +1,4 @@
+import type { RequestIdVariables } from 'hono/request-id';
 import type { Config } from '../config/schema.ts';
 import type { MediaRepository } from '../db/medias.ts';
 import type { Logger } from '../logger.ts';
@@ -25,5 +26,5 @@ export interface AppDeps {
 }
 
 export interface AppEnv {
-  Variables: { deps: AppDeps };
+  Variables: { deps: AppDeps } & RequestIdVariables;
 }

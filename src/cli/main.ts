@@ -24,7 +24,8 @@ function configFrom(opts: { config?: string }): Config {
 
 async function run(roles: Role[], opts: { config?: string }) {
   const config = configFrom(opts);
-  const logger = createLogger(config.log.level);
+  const pretty = config.log.format === 'pretty' || (config.log.format === 'auto' && process.stdout.isTTY === true);
+  const logger = createLogger(config.log.level, { pretty });
   const resources = createResources(config, logger);
   const running: Running[] = [];
   let stopping = false;

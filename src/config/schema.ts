@@ -145,6 +145,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** json: one JSON object a line; pretty: human-readable; auto: pretty on a terminal, JSON otherwise. */
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).prefault({}),
 });
 
