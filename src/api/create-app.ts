@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
-import { requestId, type RequestIdVariables } from 'hono/request-id';
+import { requestId } from 'hono/request-id';
 import { z } from 'zod';
 import { HttpError } from '../domain/errors.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
