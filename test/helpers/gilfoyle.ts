@@ -30,7 +30,7 @@ export interface RunningGilfoyle {
  */
 export async function startGilfoyle(
   env: Record<string, string> = {},
-  { expectHealthy = true, role = 'all', entry = 'bin/gilfoyle.js' }: { expectHealthy?: boolean; role?: 'all' | 'api'; entry?: string } = {},
+  { expectHealthy = true, role = 'all', entry = 'bin/gilfoyle.js' }: { expectHealthy?: boolean; role?: 'all' | 'api' | 'worker' | 'bridge'; entry?: string } = {},
 ): Promise<RunningGilfoyle> {
   const port = await freePort();
   const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
@@ -45,6 +45,8 @@ export async function startGilfoyle(
     env: {
       GILFOYLE_CONFIG: path.join(repoRoot, 'test/helpers/none.yml'),
       GILFOYLE_SERVER_PORT: String(port),
+      // Worker and bridge processes answer /metrics on this port instead.
+      GILFOYLE_METRICS_PORT: String(port),
       GILFOYLE_DATABASE_URL: testDatabaseUrl,
       GILFOYLE_RABBITMQ_URL: rabbitUrl,
       GILFOYLE_RABBITMQ_QUEUE: queue,
@@ -68,11 +70,12 @@ export async function startGilfoyle(
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   void child.then(() => (exited = true));
+  const probe = role === 'worker' || role === 'bridge' ? '/metrics' : '/healthz';
   await waitFor(
-    'gilfoyle to answer /healthz',
+    `gilfoyle to answer ${probe}`,
     async () => {
       if (exited) throw new Error(`gilfoyle exited:\n${output}`);
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${url}${probe}`);
       // A test of a broken dependency only needs the API to answer.
       return res.status === 200 || (!expectHealthy && res.status === 503) ? true : undefined;
     },
