@@ -13,6 +13,7 @@ RUN npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-audit 
  && npm cache clean --force
 COPY bin ./bin
 COPY src ./src
+COPY admin/dist ./admin/dist
 
 ENV NODE_ENV=production \
     GILFOYLE_SERVER_HOST=0.0.0.0 \

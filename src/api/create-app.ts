@@ -6,6 +6,7 @@ import { HttpError } from '../domain/errors.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 import { errorBody } from './envelope.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
 import { registerDocsRoutes } from './routes/docs.index.ts';
 import { registerHealthRoutes } from './routes/health.index.ts';
 import { registerMediaRoutes } from './routes/medias.index.ts';
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps) {
   registerTusRoutes(app, tus);
   registerStreamRoutes(app);
   registerDocsRoutes(app);
+  registerAdminRoutes(app);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

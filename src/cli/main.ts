@@ -33,11 +33,13 @@ async function run(roles: Role[], opts: { config?: string }) {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // A stuck request or connection must not keep a stopped process alive.
+    // A stuck request or connection must not keep a stopped process alive: the worker cancels
+    // its activities at 75% of the grace period; this is the last resort.
+    const grace = config.shutdown.grace_seconds;
     setTimeout(() => {
-      logger.warn('shutdown took longer than 20 s, exiting');
+      logger.warn({ grace_seconds: grace }, 'shutdown took longer than the grace period, exiting');
       process.exit(1);
-    }, 20_000).unref();
+    }, (grace + 5) * 1000).unref();
     for (const r of [...running].reverse()) {
       await r.stop().catch((err) => logger.error({ err, role: r.name }, 'stop failed'));
     }

@@ -26,6 +26,8 @@ function installTemporalLogger(logger: Logger) {
   const levels: Record<LogLevel, ReturnType<typeof at>> = { TRACE: at('trace'), DEBUG: at('debug'), INFO: at('info'), WARN: at('warn'), ERROR: at('error') };
   try {
     Runtime.install({
+      // Gilfoyle's own SIGTERM handling shuts the workers down, in order and within the grace period.
+      shutdownSignals: [],
       logger: {
         log: (level, message, meta) => levels[level](message, meta),
         trace: levels.TRACE,
@@ -81,6 +83,9 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     interceptors: { activity: [activityMetricsInterceptor(res.metrics)] },
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
+    // On shutdown, running activities get most of the grace period to finish; then they are
+    // cancelled, and Temporal retries them on another worker.
+    shutdownGraceTime: `${Math.max(1, Math.floor(config.shutdown.grace_seconds * 0.75))} seconds`,
   } satisfies Partial<WorkerOptions>;
   // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.
   const main = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowsPath });
@@ -95,8 +100,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
   return {
     name: 'worker',
     async stop() {
-      main.shutdown();
-      encoders.shutdown();
+      for (const w of [main, encoders]) if (w.getState() === 'RUNNING') w.shutdown();
       await runs.catch(() => undefined);
       await connection.close();
     },

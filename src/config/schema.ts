@@ -137,6 +137,10 @@ export const configSchema = z.strictObject({
       }
     });
   }),
+  /** SIGTERM/SIGINT: in-flight requests finish, consuming stops, running encodes drain, then exit 0. */
+  shutdown: z.strictObject({
+    grace_seconds: z.number().int().min(1).max(3600).default(30).describe('past this, encodes still running are cancelled (retried on another worker) and the process exits'),
+  }).prefault({}),
   /** Prometheus metrics: the API serves /metrics; a process without the API (worker, bridge) serves them on port. */
   metrics: z.strictObject({
     enabled: z.boolean().default(true),

@@ -1,0 +1,161 @@
+/** The slice of Gilfoyle's REST API the admin page uses (same origin, v1 JSON envelopes). */
+
+export const mediaStatuses = ['AwaitingUpload', 'ScheduledProcessing', 'Processing', 'Ready', 'Errored'] as const;
+export type MediaStatus = (typeof mediaStatuses)[number];
+
+export interface Probe {
+  format: string;
+  duration: number | null;
+  size: number | null;
+  bit_rate: number | null;
+  video: { codec: string; width: number; height: number; frame_rate: number | null; rotation: number | null; pixel_format: string | null } | null;
+  audio: { codec: string; channels: number | null; sample_rate: number | null } | null;
+}
+
+export interface Media {
+  id: string;
+  title: string;
+  status: MediaStatus;
+  playable: boolean;
+  progress: number;
+  duration: number | null;
+  source: { kind: 'video' | 'audio'; size: number; filename: string | null; content_type: string | null } | null;
+  error: string | null;
+  links: {
+    master: string | null;
+    dash: string | null;
+    download: string | null;
+    poster: string | null;
+    storyboard: string | null;
+    events: string;
+    renditions: string;
+  };
+  created_at: string;
+  updated_at: string;
+  probe?: Probe | null;
+  workflow?: { id: string; run_id: string | null; url: string | null } | null;
+}
+
+export interface MediaEvent {
+  id: number;
+  type: string;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  data: Record<string, unknown>;
+  created_at: string;
+}
+
+export interface Rendition {
+  name: string;
+  type: 'video' | 'audio';
+  status: 'Pending' | 'Encoding' | 'Ready' | 'Errored';
+  width: number | null;
+  height: number | null;
+  frame_rate: number | null;
+  bandwidth: number | null;
+  codecs: string | null;
+  progress: number;
+  attempts: number;
+  playlist: string | null;
+}
+
+export interface ListMetadata {
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An error as the banner shows it: the server's message, with the HTTP status when there was one. */
+export const describeError = (err: unknown) =>
+  err instanceof ApiError && err.code ? `(HTTP ${err.code}) ${err.message}` : err instanceof Error ? err.message : String(err);
+
+export const isProcessing = (s: MediaStatus) => s === 'ScheduledProcessing' || s === 'Processing';
+export const isSettled = (s: MediaStatus) => s === 'Ready' || s === 'Errored';
+
+/** Reads a v1 envelope; any non-2xx answer becomes an ApiError carrying the server's message. */
+function readEnvelope<T>(status: number, text: string): { data: T; metadata?: ListMetadata } {
+  let body: { code?: number; data?: T; metadata?: ListMetadata; message?: string } | undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (status < 200 || status >= 300) {
+    throw new ApiError(status, body?.message ?? (status ? `HTTP ${status}` : 'network error: the server did not answer'));
+  }
+  if (!body) throw new ApiError(status, 'the server answered without a JSON body');
+  return { data: body.data as T, metadata: body.metadata };
+}
+
+async function request<T>(method: string, path: string, body?: unknown) {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, `network error: ${(err as Error).message}`);
+  }
+  return readEnvelope<T>(res.status, await res.text());
+}
+
+const media = (id: string) => `/medias/${encodeURIComponent(id)}`;
+
+export const api = {
+  listMedias: (p: { limit: number; offset: number; q?: string; status?: string }) => {
+    const qs = new URLSearchParams({ limit: String(p.limit), offset: String(p.offset) });
+    if (p.q) qs.set('q', p.q);
+    if (p.status) qs.set('status', p.status);
+    return request<Media[]>('GET', `/medias?${qs}`);
+  },
+  createMedia: async (title: string) => (await request<Media>('POST', '/medias', { title })).data,
+  getMedia: async (id: string) => (await request<Media>('GET', media(id))).data,
+  events: (id: string, offset: number) => request<MediaEvent[]>('GET', `${media(id)}/events?limit=500&offset=${offset}`),
+  renditions: async (id: string) => (await request<Rendition[]>('GET', `${media(id)}/renditions`)).data,
+  retry: async (id: string) => (await request<Media>('POST', `${media(id)}/retry`)).data,
+  cancel: async (id: string) => (await request<Media>('POST', `${media(id)}/cancel`)).data,
+  remove: async (id: string) => (await request<{ id: string }>('DELETE', media(id))).data,
+};
+
+export interface UploadHandle {
+  promise: Promise<Media>;
+  abort: () => void;
+}
+
+/**
+ * Uploads a file as multipart/form-data (field "file") with XMLHttpRequest, which, unlike
+ * fetch, reports upload progress. Audio files go to /upload/audio, everything else to /upload/video.
+ */
+export function uploadSource(id: string, file: File, onProgress: (loaded: number, total: number) => void): UploadHandle {
+  const xhr = new XMLHttpRequest();
+  const kind = file.type.startsWith('audio/') ? 'audio' : 'video';
+  const promise = new Promise<Media>((resolve, reject) => {
+    xhr.open('POST', `${media(id)}/upload/${kind}`);
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onload = () => {
+      try {
+        resolve(readEnvelope<Media>(xhr.status, xhr.responseText).data);
+      } catch (err) {
+        reject(err);
+      }
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network error: the upload was interrupted'));
+    xhr.onabort = () => reject(new ApiError(0, 'upload cancelled'));
+    const form = new FormData();
+    form.append('file', file, file.name);
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}

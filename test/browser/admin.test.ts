@@ -1,0 +1,150 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { sourceKey } from '../../src/domain/paths.ts';
+import { apiClient } from '../helpers/api.ts';
+import { isolatedPage, launchChromium, screenshot } from '../helpers/browser.ts';
+import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { makeVideo } from '../helpers/media.ts';
+import { scratchDir } from '../helpers/scratch.ts';
+
+/**
+ * The admin page in a real browser (Debian's Chromium through playwright-core) against a
+ * running `gilfoyle all`: upload, watch, play, fail and retry, cancel, delete, list.
+ */
+const dir = scratchDir('gilfoyle-browser');
+let g: RunningGilfoyle;
+let api: ReturnType<typeof apiClient>;
+let browser: Browser;
+let page: Page;
+let foreign: string[];
+let errors: string[];
+const tag = `b${Date.now().toString(36)}`;
+
+beforeAll(async () => {
+  [g, browser] = await Promise.all([
+    startGilfoyle({
+      GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
+        { name: '360p', height: 360, video_bitrate: 600 },
+        { name: '240p', height: 240, video_bitrate: 300 },
+      ]),
+      GILFOYLE_ENCODING_PRESET: 'ultrafast',
+      GILFOYLE_ENCODING_MAX_ATTEMPTS: '1',
+    }),
+    launchChromium(),
+  ]);
+  api = apiClient(g.url);
+  ({ page, foreign, errors } = await isolatedPage(browser, g.url));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await g?.stop();
+});
+
+afterEach(() => {
+  // The page fetches nothing from outside Gilfoyle and throws nothing.
+  expect(foreign).toEqual([]);
+  expect(errors).toEqual([]);
+});
+
+const status = () => page.getByTestId('media-status');
+const waitForStatus = (s: string, timeout = 90_000) => page.getByTestId('media-status').filter({ hasText: new RegExp(`^${s}$`) }).waitFor({ timeout });
+const mediaIdOfPage = () => /#\/medias\/([0-9a-f-]{36})/.exec(page.url())![1]!;
+
+async function uploadFromForm(title: string, file: string) {
+  await page.goto(`${g.url}/admin/`);
+  await page.getByTestId('upload-title').fill(title);
+  await page.getByTestId('upload-file').setInputFiles(file);
+  await page.getByTestId('upload-submit').click();
+  await page.waitForURL(/#\/medias\/[0-9a-f-]{36}/, { timeout: 30_000 });
+  return mediaIdOfPage();
+}
+
+it('uploads from the form, follows the progress to Ready and plays the stream past 2 s', async () => {
+  const file = path.join(dir(), 'clip.mp4');
+  await makeVideo(file, { seconds: 6 });
+  const id = await uploadFromForm(`${tag} clip`, file);
+  await waitForStatus('Ready');
+  expect(await page.getByTestId('media-progress').getAttribute('data-value')).toBe('100');
+  expect(await page.getByTestId('rendition').count()).toBe(3);
+  expect(await page.getByTestId('workflow-id').textContent()).toBe(`media-${id}`);
+  const media = (await api.getMedia(id)).body.data;
+  expect(await page.getByTestId('run-id').textContent()).toBe(media.workflow!.run_id);
+  expect(await page.getByTestId('temporal-link').getAttribute('href')).toBe(media.workflow!.url);
+
+  const player = page.getByTestId('player');
+  await player.waitFor();
+  await player.evaluate((v: HTMLVideoElement) => v.play());
+  await page.waitForFunction(() => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 2, null, { timeout: 30_000 });
+  const state = await player.evaluate((v: HTMLVideoElement) => ({ error: v.error?.message ?? null, width: v.videoWidth }));
+  expect(state).toEqual({ error: null, width: expect.any(Number) });
+  expect(state.width).toBeGreaterThan(0);
+  await screenshot(page, 'media-ready');
+});
+
+it('shows a corrupt upload Errored, and Retry processes the fixed source to Ready', async () => {
+  const bad = path.join(dir(), 'corrupt.mp4');
+  await writeFile(bad, 'definitely not a video');
+  const id = await uploadFromForm(`${tag} corrupt`, bad);
+  await waitForStatus('Errored', 60_000);
+  expect(await page.getByTestId('media-error').textContent()).toMatch(/not a media file|cannot process/);
+  await screenshot(page, 'media-errored');
+
+  // The operator puts a good file in place of the stored source, then presses Retry.
+  const good = path.join(dir(), 'good.mp4');
+  await makeVideo(good, { seconds: 2 });
+  await g.storage.putFile(sourceKey(id), good);
+  await page.getByTestId('retry').click();
+  await waitForStatus('Ready');
+  await page.locator('[data-testid="event"][data-type="media.retry"]').waitFor();
+  expect(await page.getByTestId('media-error').count()).toBe(0);
+});
+
+it('cancels a running encode, then deletes the media after confirming', async () => {
+  const long = path.join(dir(), 'long.mp4');
+  await makeVideo(long, { seconds: 60, width: 1280, height: 720 });
+  const media = (await api.createMedia(`${tag} long`)).body.data;
+  await api.upload(media.id, 'video', long);
+  await page.goto(`${g.url}/admin/#/medias/${media.id}`);
+  await waitForStatus('Processing', 60_000);
+  await screenshot(page, 'media-processing');
+  await page.getByTestId('cancel').click();
+  await waitForStatus('Errored', 60_000);
+  await page.locator('[data-testid="event"][data-type="media.cancelled"]').waitFor();
+  expect(await page.getByTestId('cancel').count()).toBe(0);
+  expect(await page.getByTestId('retry').count()).toBe(1);
+
+  page.once('dialog', (d) => void d.accept());
+  await page.getByTestId('delete').click();
+  await page.waitForURL((u) => !u.hash.includes('/medias/'), { timeout: 30_000 });
+  expect((await api.getMedia(media.id)).status).toBe(404);
+  expect(await status().count()).toBe(0);
+});
+
+it('lists medias with search and status filter', async () => {
+  await page.goto(`${g.url}/admin/`);
+  await page.getByTestId('search').fill(tag);
+  await page.waitForFunction((t) => {
+    const rows = [...document.querySelectorAll('[data-testid="media-row"]')];
+    return rows.length === 2 && rows.every((r) => r.textContent?.includes(t));
+  }, tag, { timeout: 15_000 });
+  await page.getByTestId('status-filter').selectOption('Ready');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-testid="media-row"]')];
+    return rows.length === 2 && rows.every((r) => r.getAttribute('data-status') === 'Ready');
+  }, null, { timeout: 15_000 });
+  await page.getByTestId('status-filter').selectOption('Errored');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="media-row"]').length === 0, null, { timeout: 15_000 });
+  await page.getByTestId('status-filter').selectOption('');
+  await page.getByTestId('search').fill('');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="media-row"]').length >= 2, null, { timeout: 15_000 });
+  await screenshot(page, 'list');
+});
+
+it('renders the API reference at /docs from the served OpenAPI document', async () => {
+  await page.goto(`${g.url}/docs`);
+  await page.getByText('Self-hosted media server: create a media').first().waitFor({ timeout: 30_000 });
+  await page.getByText('/medias/{id}/retry').first().waitFor({ timeout: 10_000 });
+  await screenshot(page, 'docs');
+});

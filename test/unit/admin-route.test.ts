@@ -1,0 +1,89 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRouter } from '../../src/api/create-app.ts';
+import { defaultAdminDir, registerAdminRoutes } from '../../src/api/routes/admin.ts';
+
+describe('admin page route', () => {
+  let root: string;
+  let app: ReturnType<typeof createRouter>;
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-admin-'));
+    await mkdir(path.join(root, 'assets'));
+    await writeFile(path.join(root, 'index.html'), '<!doctype html><title>admin</title>');
+    await writeFile(path.join(root, 'assets', 'index-abc123.js'), 'console.log(1)');
+    await writeFile(path.join(root, 'assets', 'index-abc123.css'), 'body{}');
+    app = createRouter();
+    registerAdminRoutes(app, { dir: root });
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it.each(['/admin', '/admin/', '/admin/index.html'])('serves index.html at %s, revalidated on every load', async (url) => {
+    const res = await app.request(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(await res.text()).toContain('<title>admin</title>');
+  });
+
+  it('serves hashed assets with their content type, cached for good', async () => {
+    const js = await app.request('/admin/assets/index-abc123.js');
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const css = await app.request('/admin/assets/index-abc123.css');
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
+
+  it('answers 304 to a matching If-None-Match', async () => {
+    const first = await app.request('/admin/');
+    const etag = first.headers.get('etag')!;
+    const again = await app.request('/admin/', { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+  });
+
+  it.each([
+    '/admin/assets/nope.js',
+    '/admin/assets/..%2f..%2fpackage.json',
+    '/admin/assets/..%5c..%5cpackage.json',
+    '/admin/.hidden',
+    '/admin/assets',
+  ])('answers a JSON 404 for %s', async (url) => {
+    const res = await app.request(url);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: 404, message: expect.any(String) });
+  });
+
+  it('finds the committed build relative to the package root, with every asset index.html names', () => {
+    expect(path.resolve(defaultAdminDir)).toBe(fileURLToPath(new URL('../../admin/dist', import.meta.url)));
+    const html = readFileSync(path.join(defaultAdminDir, 'index.html'), 'utf8');
+    const assets = [...html.matchAll(/(?:src|href)="\/admin\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const asset of assets) expect(existsSync(path.join(defaultAdminDir, asset))).toBe(true);
+  });
+});
+
+describe('committed admin build', () => {
+  it('is what building admin/src gives now (npm run build:admin)', async () => {
+    const { execa } = await import('execa');
+    const out = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-admin-build-'));
+    try {
+      await execa('npx', ['vite', 'build', '--config', 'admin/vite.config.ts', '--outDir', out, '--logLevel', 'error'], {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        // Jest sets NODE_ENV=test, which would give a development build.
+        env: { NODE_ENV: 'production' },
+      });
+      const { readdir } = await import('node:fs/promises');
+      const files = async (dir: string) => (await readdir(dir, { recursive: true })).map(String).sort();
+      const built = await files(out);
+      expect(await files(defaultAdminDir)).toEqual(built);
+      for (const f of built.filter((f) => /\.(html|js|css)$/.test(f))) {
+        expect(readFileSync(path.join(defaultAdminDir, f), 'utf8')).toBe(readFileSync(path.join(out, f), 'utf8'));
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
