@@ -51,6 +51,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         try {
           await runFfmpeg(deps.ffmpegPath, args, {
             signal: ctx?.cancellationSignal,
+            timeoutMs: deps.ffmpegTimeoutMs,
             onProgress: (p) => {
               percent = p.done ? 100 : duration > 0 ? Math.min(99, Math.floor((p.outTime / duration) * 100)) : 0;
               ctx?.heartbeat({ percent });

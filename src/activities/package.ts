@@ -38,7 +38,7 @@ export interface PackageInput {
 }
 
 export const createPackageActivities = (deps: ActivityDeps) => {
-  const run = (args: string[], signal?: AbortSignal) => runFfmpeg(deps.ffmpegPath, args, { signal });
+  const run = (args: string[], signal?: AbortSignal) => runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs });
 
   /** Fetches a rendition's playlist, init and segments into `dir`, so ffmpeg can read it as local HLS. */
   async function fetchRendition(mediaId: string, v: VariantEntry, dir: string): Promise<string> {

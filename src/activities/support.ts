@@ -17,6 +17,8 @@ export interface ActivityDeps {
   metrics?: Metrics;
   ffmpegPath: string;
   ffprobePath: string;
+  /** Upper bound of one ffmpeg run (encoding.timeout_seconds): a hung encoder is killed, and the attempt fails. */
+  ffmpegTimeoutMs?: number;
   /** Parent of the per-attempt temp folders. */
   tempDir?: string;
   preset: string;

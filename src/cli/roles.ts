@@ -54,6 +54,7 @@ export function processingSettingsOf(config: Config): ProcessingSettings {
     maxAttempts: e.max_attempts,
     encodeTaskQueue: encodeTaskQueueOf(config.temporal.task_queue),
     encodeTimeoutSeconds: e.timeout_seconds,
+    heartbeatTimeoutSeconds: e.heartbeat_timeout_seconds,
     ...(e.mp4_rendition !== undefined ? { downloadRendition: e.mp4_rendition } : {}),
     pictures: {
       posterAt: e.poster_at,

@@ -64,6 +64,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     metrics: res.metrics,
     ffmpegPath: config.encoding.ffmpeg_path,
     ffprobePath: config.encoding.ffprobe_path,
+    ffmpegTimeoutMs: config.encoding.timeout_seconds * 1000,
     tempDir: config.encoding.temp_dir,
     preset: config.encoding.preset,
     threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),

@@ -97,6 +97,8 @@ export const configSchema = z.strictObject({
     threads: z.number().int().min(0).max(64).default(0).describe('0: the cores divided by concurrency'),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']).default('veryfast'),
     timeout_seconds: z.number().int().positive().default(6 * 3600),
+    /** An encode whose worker stopped heartbeating this long ago (it died) is retried on another worker. */
+    heartbeat_timeout_seconds: z.number().int().min(3).max(600).default(30),
     gop_seconds: z.number().positive().default(2),
     segment_seconds: z.number().positive().default(4),
     max_frame_rate: z.number().positive().max(240).default(60),

@@ -26,6 +26,8 @@ export interface ProcessMediaInput {
   encodeTaskQueue: string;
   /** Upper bound of one encode, seconds. */
   encodeTimeoutSeconds: number;
+  /** A heavy activity silent this long is deemed lost (its worker died) and retried elsewhere; default 30. */
+  heartbeatTimeoutSeconds?: number;
   /** Rung remuxed into the MP4 download (encoding.mp4_rendition); absent: 720p if planned, else the largest. */
   downloadRendition?: string;
   pictures: PictureSettings;

@@ -1,4 +1,14 @@
+import { existsSync } from 'node:fs';
 import { execa, ExecaError } from 'execa';
+
+/**
+ * A worker killed outright (SIGKILL, OOM) must not leave its ffmpeg running, orphaned: on
+ * Linux each child is started through util-linux's setpriv with a parent-death signal, so
+ * the kernel kills it when the worker dies. Elsewhere children are started directly.
+ */
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+export const diesWithParent = (command: string, args: string[]): [string, string[]] =>
+  setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
 
 /** ffmpeg's `-progress` key=value blocks, reduced to what Gilfoyle reports. */
 export interface FfmpegProgress {
@@ -48,7 +58,7 @@ const tail = (text: string, lines = 15) => text.trim().split('\n').slice(-lines)
 
 /** Runs ffmpeg (no shell) and reports `-progress` blocks from its stdout. */
 export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOptions = {}): Promise<void> {
-  const child = execa(ffmpegPath, args, {
+  const child = execa(...diesWithParent(ffmpegPath, args), {
     cancelSignal: opts.signal,
     timeout: opts.timeoutMs,
     stdin: 'ignore',
@@ -93,7 +103,7 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
 /** Runs ffprobe (no shell) and returns its stdout; a failure carries ffprobe's own message. */
 export async function runFfprobe(ffprobePath: string, args: string[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
   try {
-    const { stdout } = await execa(ffprobePath, args, {
+    const { stdout } = await execa(...diesWithParent(ffprobePath, args), {
       cancelSignal: opts.signal,
       timeout: opts.timeoutMs ?? 60_000,
       stdin: 'ignore',

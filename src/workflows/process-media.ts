@@ -36,7 +36,7 @@ const probeOptions: ActivityOptions = {
 const encodeOptions = (input: ProcessMediaInput): ActivityOptions => ({
   taskQueue: input.encodeTaskQueue,
   startToCloseTimeout: `${input.encodeTimeoutSeconds} seconds`,
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: `${input.heartbeatTimeoutSeconds ?? 30} seconds`,
   // A cancelled media waits until ffmpeg is killed and the attempt's temp files are gone.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
