@@ -1,10 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { z } from 'zod';
 import { HttpError } from '../domain/errors.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
+import { apiKeys, concurrentUploads, jsonBodyLimit, uploadRateLimit } from './security/access.ts';
 import { errorBody } from './envelope.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerDocsRoutes } from './routes/docs.index.ts';
@@ -51,10 +53,30 @@ export function createApp(deps: AppDeps) {
     await next();
     const fields = { method: c.req.method, path: c.req.path, status: c.res.status };
     // Segment and playlist fetches are many: per-request lines for them only at debug level.
-    if (c.req.method === 'GET' && c.req.path.includes('/stream/')) logger.debug(fields, 'request');
-    else logger.info(fields, 'request');
+    // The logger of the request as it ended (the API key's name is added once it is checked).
+    const log = c.var.deps.logger;
+    if (c.req.method === 'GET' && c.req.path.includes('/stream/')) log.debug(fields, 'request');
+    else log.info(fields, 'request');
   });
+  if (deps.config.cors.origins.length) {
+    const origins = deps.config.cors.origins;
+    app.use('*', cors({
+      origin: origins.includes('*') ? '*' : origins,
+      allowHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id', 'Tus-Resumable', 'Upload-Length', 'Upload-Offset', 'Upload-Metadata', 'Upload-Defer-Length', 'Upload-Concat'],
+      allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      exposeHeaders: ['Location', 'X-Request-Id', 'Content-Range', 'Upload-Offset', 'Upload-Length', 'Tus-Resumable', 'Upload-Expires', 'Retry-After'],
+      maxAge: 600,
+    }));
+  }
   app.use('*', httpMetrics);
+  app.use('*', apiKeys(deps.config.auth));
+  app.use('*', jsonBodyLimit(deps.config.limits.json_body));
+  // Starting an upload counts against the key's rate; streaming one holds a slot of the process.
+  const rate = uploadRateLimit(deps.config.auth.uploads_per_minute);
+  const slots = concurrentUploads(deps.config.limits.concurrent_uploads);
+  for (const p of ['/medias/:id/upload/video', '/medias/:id/upload/audio']) app.post(p, rate, slots);
+  for (const p of ['/medias/:id/upload-url', '/medias/:id/upload/url', '/medias/:id/tus']) app.post(p, rate);
+  app.patch('/medias/:id/tus/:uploadId', slots);
 
   registerHealthRoutes(app);
   registerMetricsRoutes(app);
@@ -66,8 +88,14 @@ export function createApp(deps: AppDeps) {
   registerDocsRoutes(app);
   registerAdminRoutes(app);
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'One of auth.api_keys, when any is configured. /healthz, /metrics (unless configured otherwise) and the stream routes need none.',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
+    security: [{ apiKey: [] }],
     info: {
       title: 'Gilfoyle',
       version: deps.version,

@@ -26,5 +26,6 @@ export interface AppDeps {
 }
 
 export interface AppEnv {
-  Variables: { deps: AppDeps } & RequestIdVariables;
+  /** apiKey: the name of the API key the request came with, when keys are configured. */
+  Variables: { deps: AppDeps; apiKey?: string } & RequestIdVariables;
 }

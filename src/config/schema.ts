@@ -139,6 +139,36 @@ export const configSchema = z.strictObject({
       }
     });
   }),
+  /**
+   * Access control. The API is meant for a private network; when it is exposed, API keys guard
+   * every management route and private medias need a signed, short-lived playback token.
+   */
+  auth: z.strictObject({
+    /** Empty: no key is needed. Otherwise `Authorization: Bearer <key>` on every management route. */
+    api_keys: z.array(z.strictObject({
+      name: z.string().min(1).max(64).describe('shown in logs and metrics instead of the key'),
+      key: z.string().min(16, 'an API key must be at least 16 characters'),
+    })).default([]),
+    public_health: z.boolean().default(true).describe('GET /healthz without a key'),
+    public_metrics: z.boolean().default(true).describe('GET /metrics without a key'),
+    /** Uploads (each way of starting one) a key may make per minute; 0: no limit. */
+    uploads_per_minute: z.number().int().min(0).default(60),
+  }).prefault({}),
+  playback: z.strictObject({
+    /** HMAC key of playback tokens for private medias; without it no media can be made private. */
+    signing_secret: z.string().min(32, 'the signing secret must be at least 32 characters').optional(),
+    token_ttl_seconds: z.number().int().min(10).max(7 * 24 * 3600).default(3600),
+  }).prefault({}),
+  /** Origins allowed to call the API from a browser (CORS): [] none, ["*"] any. */
+  cors: z.strictObject({
+    origins: z.array(z.string()).default([]),
+  }).prefault({}),
+  limits: z.strictObject({
+    /** Largest JSON request body. */
+    json_body: byteSize.default(64 * 1024),
+    /** Uploads one API process receives at once; more answer 429. */
+    concurrent_uploads: z.number().int().min(1).max(10_000).default(16),
+  }).prefault({}),
   /** SIGTERM/SIGINT: in-flight requests finish, consuming stops, running encodes drain, then exit 0. */
   shutdown: z.strictObject({
     grace_seconds: z.number().int().min(1).max(3600).default(30).describe('past this, encodes still running are cancelled (retried on another worker) and the process exits'),

@@ -21,6 +21,7 @@ export interface MediaRow {
   error: string | null;
   workflow_run_id: string | null;
   source_url: string | null;
+  private: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -99,9 +100,9 @@ export function createMediaRepository(db: Db) {
   };
 
   return {
-    async create(id: string, title: string): Promise<MediaRow> {
+    async create(id: string, title: string, isPrivate = false): Promise<MediaRow> {
       return inTransaction(db, async (c) => {
-        const { rows } = await c.query<MediaRow>('INSERT INTO medias (id, title) VALUES ($1, $2) RETURNING *', [id, title]);
+        const { rows } = await c.query<MediaRow>('INSERT INTO medias (id, title, private) VALUES ($1, $2, $3) RETURNING *', [id, title, isPrivate]);
         await addEvent(c, id, { type: 'media.created', message: `media created, awaiting upload` });
         return rows[0]!;
       });
@@ -134,10 +135,10 @@ export function createMediaRepository(db: Db) {
       return { items: items.rows, total: Number(total.rows[0]!.count) };
     },
 
-    async updateTitle(id: string, title: string): Promise<MediaRow | null> {
+    async update(id: string, change: { title?: string; private?: boolean }): Promise<MediaRow | null> {
       const { rows } = await db.query<MediaRow>(
-        'UPDATE medias SET title = $2, updated_at = now() WHERE id = $1 RETURNING *',
-        [id, title],
+        'UPDATE medias SET title = coalesce($2, title), private = coalesce($3, private), updated_at = now() WHERE id = $1 RETURNING *',
+        [id, change.title ?? null, change.private ?? null],
       );
       return rows[0] ?? null;
     },

@@ -15,7 +15,7 @@ export const nonRetryableFailureTypes: string[] = Object.values(FailureType);
 
 /** Errors the API turns into a 4xx envelope: code and a message that names the problem. */
 export class HttpError extends Error {
-  constructor(readonly status: 400 | 404 | 409 | 413 | 415 | 425 | 416 | 503, message: string) {
+  constructor(readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 425 | 416 | 429 | 503, message: string) {
     super(message);
     this.name = 'HttpError';
   }

@@ -12,6 +12,8 @@ interface RawStream {
   bit_rate?: string;
   channels?: number;
   sample_rate?: string;
+  /** Frames in the stream, when the container says (mp4, gif…; not Matroska). */
+  nb_frames?: string;
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
   disposition?: { attached_pic?: number };
@@ -56,7 +58,10 @@ function rotationOf(s: RawStream): number {
 /** Turns ffprobe's JSON into Gilfoyle's Probe. */
 export function parseProbe(raw: RawProbe): Probe {
   const streams = raw.streams ?? [];
-  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic && (s.width ?? 0) > 0);
+  // Cover art and still pictures are not video: beside audio they are ignored like cover art,
+  // alone they make the file a picture, which unplayableReason names.
+  const still = stillImage(raw);
+  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic && (s.width ?? 0) > 0 && s !== still?.stream);
   const a = streams.find((s) => s.codec_type === 'audio');
   let video: VideoStreamInfo | null = null;
   if (v) {
@@ -96,10 +101,65 @@ export function parseProbe(raw: RawProbe): Probe {
   };
 }
 
-/** Why a probed file cannot be encoded, or null when it can. */
-export function unplayableReason(probe: Probe): string | null {
-  if (!probe.video && !probe.audio) return 'the file has no audio or video stream';
-  if (probe.video && (probe.video.width < 2 || probe.video.height < 2)) return 'the video stream has no picture size';
-  if (!(probe.duration > 0)) return 'the file has no duration (empty or truncated)';
+/** Picture codecs, named as people know them. */
+const imageCodecs: Record<string, string> = {
+  mjpeg: 'JPEG', png: 'PNG', apng: 'PNG', webp: 'WebP', gif: 'GIF', bmp: 'BMP', tiff: 'TIFF', jpeg2000: 'JPEG 2000',
+  jpegls: 'JPEG-LS', svg: 'SVG', qoi: 'QOI', pcx: 'PCX', targa: 'TGA', sgi: 'SGI', psd: 'PSD', dds: 'DDS', exr: 'OpenEXR',
+  ppm: 'PPM', pgm: 'PGM', pbm: 'PBM', pam: 'PAM', xbm: 'XBM', xpm: 'XPM', photocd: 'Photo CD', hdr: 'HDR',
+};
+
+/**
+ * A still picture (a photo, a PNG, a one-frame GIF), not a moving one: the video stream of an
+ * image demuxer (`image2`, `jpeg_pipe`, `png_pipe`…), or a picture codec holding one frame.
+ */
+export function stillImage(raw: RawProbe): { stream: RawStream; label: string } | null {
+  const format = raw.format?.format_name ?? '';
+  const imageFormat = format === 'image2' || format.endsWith('_pipe');
+  for (const s of raw.streams ?? []) {
+    if (s.codec_type !== 'video' || s.disposition?.attached_pic) continue;
+    const codec = s.codec_name ?? '';
+    if (imageFormat || (codec in imageCodecs && s.nb_frames === '1')) {
+      return { stream: s, label: imageCodecs[codec] ?? (codec ? codec.toUpperCase() : 'unknown format') };
+    }
+  }
   return null;
+}
+
+const streamKinds: Record<string, string> = { subtitle: 'subtitles', data: 'data', attachment: 'attachments', video: 'cover art' };
+
+/**
+ * Why a probed file cannot be encoded, or null when it can. With ffprobe's JSON (`raw`) the
+ * reason also names what the file holds instead: a still image, only subtitles…
+ */
+export function unplayableReason(probe: Probe, raw: RawProbe = {}): string | null {
+  if (!probe.video && !probe.audio) {
+    const image = stillImage(raw);
+    if (image) return `the file is a still image (${image.label}), not a video: upload a video or audio file`;
+    const kinds = [...new Set((raw.streams ?? []).map((s) => streamKinds[s.codec_type ?? ''] ?? 'unknown streams'))];
+    return `the file has no video or audio stream${kinds.length > 0 ? ` (it holds only ${kinds.join(' and ')})` : ''}`;
+  }
+  if (probe.video && (probe.video.width < 2 || probe.video.height < 2)) return 'the video stream has no picture size';
+  if (!(probe.duration > 0)) return 'the file has no duration (it is empty or was cut short)';
+  return null;
+}
+
+/** ffprobe's own words, without the file path and the `[demuxer @ 0x…]` prefixes: "moov atom not found". */
+const ffprobeWords = (line: string, file: string) =>
+  line.split(file).join('').replace(/\[[^\]]* @ 0x[0-9a-f]+\]\s*/g, '').replace(/^[:\s]+/, '').trim();
+
+/**
+ * Why ffprobe could not read a file, in words a user understands, from its stderr. The last
+ * of ffprobe's lines follows in parentheses, stripped of the temp path, for whoever digs further.
+ */
+export function unreadableReason(stderr: string, file: string): string {
+  const lines = stderr.split('\n').map((l) => ffprobeWords(l, file)).filter(Boolean);
+  const detail = lines.length > 0 ? ` (ffprobe: ${lines[lines.length - 1]})` : '';
+  const all = lines.join('\n');
+  if (/moov atom not found/i.test(all)) {
+    return 'the file is an incomplete MP4/MOV: its index (moov atom) is missing, as happens when a recording or an upload is cut short; upload the complete file';
+  }
+  if (/EBML header parsing failed|EBML/i.test(all)) return `the file is a damaged Matroska/WebM file: its header cannot be read${detail}`;
+  if (/Invalid data found when processing input/i.test(all)) return `it is not a video or audio file: its content is not a format FFmpeg recognises${detail}`;
+  if (/End of file|truncated|Truncating packet/i.test(all)) return `the file ends too early to be read: it is truncated${detail}`;
+  return `FFmpeg cannot read it${detail}`;
 }

@@ -192,6 +192,7 @@ describe('operations', () => {
       '/medias/{id}',
       '/medias/{id}/cancel',
       '/medias/{id}/events',
+      '/medias/{id}/playback-token',
       '/medias/{id}/renditions',
       '/medias/{id}/retry',
       '/medias/{id}/stream/{path}',

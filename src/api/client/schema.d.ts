@@ -306,7 +306,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a media title */
+        /** Change a media: its title, whether it is private */
         patch: {
             parameters: {
                 query?: never;
@@ -629,6 +629,82 @@ export interface paths {
                 };
                 /** @description A dependency is unavailable */
                 503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/medias/{id}/playback-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived token to stream a private media: in the URLs' query (?token=) or as a cookie
+         * @description The token is an HMAC of the media id and its expiry (playback.signing_secret). Playlists served with a token rewrite the URLs of the files they name to carry it, so a player needs only the master URL.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["PlaybackTokenRequest"];
+                };
+            };
+            responses: {
+                /** @description The token and the URLs that carry it */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @example 200 */
+                            code: number;
+                            data: components["schemas"]["PlaybackToken"];
+                        };
+                    };
+                };
+                /** @description Invalid request: the message names the field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such media or file */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The media is not in a state that allows this */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1239,7 +1315,10 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description playback token of a private media */
+                    token?: string;
+                };
                 header?: {
                     range?: string;
                 };
@@ -1278,6 +1357,15 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1339,6 +1427,8 @@ export interface components {
             /** Format: uuid */
             id: string;
             title: string;
+            /** @description streams need a playback token */
+            private: boolean;
             /** @enum {string} */
             status: "AwaitingUpload" | "ScheduledProcessing" | "Processing" | "Ready" | "Errored";
             /** @description true once the stream endpoint serves the media */
@@ -1421,10 +1511,16 @@ export interface components {
             message: string;
         };
         CreateMedia: {
+            /** @example Launch keynote */
             title: string;
+            /** @description streamed only with a playback token (POST /medias/{id}/playback-token); false when absent */
+            private?: boolean;
         };
         UpdateMedia: {
-            title: string;
+            /** @example Launch keynote */
+            title?: string;
+            /** @description streamed only with a playback token (POST /medias/{id}/playback-token); false when absent */
+            private?: boolean;
         };
         MediaEvent: {
             id: number;
@@ -1451,6 +1547,30 @@ export interface components {
             progress: number;
             attempts: number;
             playlist: string | null;
+        };
+        PlaybackToken: {
+            /** @example 1767225600.q3Xh0o3gYl2m4k8Jx1pM9m3Q0cA0vXcUj9o6t3tWm4E */
+            token: string;
+            expires_at: string;
+            /**
+             * @description append to any stream URL of the media
+             * @example token=1767225600.q3Xh…
+             */
+            query: string;
+            /** @description or send this cookie (name=value) with the stream requests */
+            cookie: string;
+            links: {
+                /** @description HLS master playlist with the token; the playlists it leads to carry it too */
+                master: string;
+                dash: string;
+            };
+        };
+        PlaybackTokenRequest: {
+            /**
+             * @description default playback.token_ttl_seconds
+             * @example 3600
+             */
+            ttl_seconds?: number;
         };
     };
     responses: never;

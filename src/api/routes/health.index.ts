@@ -17,6 +17,7 @@ export const healthRoute = createRoute({
   method: 'get',
   path: '/healthz',
   tags: ['Health'],
+  security: [],
   summary: "Version, storage driver, max file size, and each dependency's state",
   responses: {
     200: { description: 'Every dependency answers', content: { 'application/json': { schema: envelope(healthSchema) } } },

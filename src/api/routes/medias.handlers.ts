@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { HttpError } from '../../domain/errors.ts';
-import { mediaPrefix } from '../../domain/paths.ts';
+import { dashManifestName, masterPlaylistName, mediaPrefix } from '../../domain/paths.ts';
 import { MediaStatus } from '../../domain/status.ts';
+import type { Config } from '../../config/schema.ts';
 import type { AppEnv } from '../deps.ts';
+import { issuePlaybackToken, playbackCookieName } from '../security/playback-token.ts';
 import type * as routes from './medias.routes.ts';
 import { toEventJson, toMediaJson, toRenditionJson } from './medias.schemas.ts';
 
 const notFound = (id: string) => new HttpError(404, `media ${id} not found`);
+
+/** A private media needs playback tokens, which need a signing secret. */
+function requireSigning(config: Config): string {
+  const secret = config.playback.signing_secret;
+  if (!secret) throw new HttpError(409, 'private medias need playback.signing_secret in the configuration (GILFOYLE_PLAYBACK_SIGNING_SECRET)');
+  return secret;
+}
 
 export const listMedias: RouteHandler<typeof routes.listMedias, AppEnv> = async (c) => {
   const { limit, offset, q, status } = c.req.valid('query');
@@ -17,8 +26,9 @@ export const listMedias: RouteHandler<typeof routes.listMedias, AppEnv> = async 
 };
 
 export const createMedia: RouteHandler<typeof routes.createMedia, AppEnv> = async (c) => {
-  const { title } = c.req.valid('json');
-  const media = await c.var.deps.medias.create(randomUUID(), title);
+  const body = c.req.valid('json');
+  if (body.private) requireSigning(c.var.deps.config);
+  const media = await c.var.deps.medias.create(randomUUID(), body.title, body.private ?? false);
   return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
 };
 
@@ -31,8 +41,9 @@ export const getMedia: RouteHandler<typeof routes.getMedia, AppEnv> = async (c) 
 
 export const updateMedia: RouteHandler<typeof routes.updateMedia, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const { title } = c.req.valid('json');
-  const media = await c.var.deps.medias.updateTitle(id, title);
+  const change = c.req.valid('json');
+  if (change.private) requireSigning(c.var.deps.config);
+  const media = await c.var.deps.medias.update(id, change);
   if (!media) throw notFound(id);
   return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
 };
@@ -116,4 +127,26 @@ export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = asyn
   if (!cancelled) throw new HttpError(409, `media ${id} changed while it was being cancelled`);
   logger.info({ mediaId: id }, 'cancelled before its run started');
   return c.json({ code: 202, data: toMediaJson(cancelled, config.temporal) }, 202);
+};
+
+export const createPlaybackToken: RouteHandler<typeof routes.createPlaybackToken, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const { medias, config } = c.var.deps;
+  const secret = requireSigning(config);
+  const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : {};
+  if (!(await medias.get(id))) throw notFound(id);
+  const ttl = body.ttl_seconds ?? config.playback.token_ttl_seconds;
+  const { token, expires } = issuePlaybackToken(secret, id, ttl);
+  const query = `token=${encodeURIComponent(token)}`;
+  const stream = (file: string) => `/medias/${id}/stream/${file}?${query}`;
+  return c.json({
+    code: 200,
+    data: {
+      token,
+      expires_at: expires.toISOString(),
+      query,
+      cookie: `${playbackCookieName(id)}=${token}`,
+      links: { master: stream(masterPlaylistName), dash: stream(dashManifestName) },
+    },
+  }, 200);
 };

@@ -12,5 +12,6 @@ export function registerMediaRoutes(app: AppRouter) {
     .openapi(routes.listEvents, handlers.listEvents)
     .openapi(routes.listRenditions, handlers.listRenditions)
     .openapi(routes.retryMedia, handlers.retryMedia)
-    .openapi(routes.cancelMedia, handlers.cancelMedia);
+    .openapi(routes.cancelMedia, handlers.cancelMedia)
+    .openapi(routes.createPlaybackToken, handlers.createPlaybackToken);
 }

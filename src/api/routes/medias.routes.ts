@@ -7,6 +7,8 @@ import {
   mediaSchema,
   mediaListQuery,
   paginationQuery,
+  playbackTokenBody,
+  playbackTokenSchema,
   renditionSchema,
   updateMediaBody,
 } from './medias.schemas.ts';
@@ -51,7 +53,7 @@ export const updateMedia = createRoute({
   method: 'patch',
   path: '/medias/{id}',
   tags,
-  summary: 'Change a media title',
+  summary: 'Change a media: its title, whether it is private',
   request: { params: mediaIdParams, body: { required: true, content: { 'application/json': { schema: updateMediaBody } } } },
   responses: { 200: json(envelope(mediaSchema), 'The updated media'), ...errorResponses(400, 404) },
 });
@@ -112,5 +114,19 @@ export const cancelMedia = createRoute({
   responses: {
     202: json(envelope(mediaSchema), 'Cancellation requested: the media becomes Errored once its activities have stopped'),
     ...errorResponses(400, 404, 409, 503),
+  },
+});
+
+export const createPlaybackToken = createRoute({
+  method: 'post',
+  path: '/medias/{id}/playback-token',
+  tags,
+  summary: "A short-lived token to stream a private media: in the URLs' query (?token=) or as a cookie",
+  description:
+    'The token is an HMAC of the media id and its expiry (playback.signing_secret). Playlists served with a token rewrite the URLs of the files they name to carry it, so a player needs only the master URL.',
+  request: { params: mediaIdParams, body: { required: false, content: { 'application/json': { schema: playbackTokenBody } } } },
+  responses: {
+    200: json(envelope(playbackTokenSchema), 'The token and the URLs that carry it'),
+    ...errorResponses(400, 404, 409),
   },
 });

@@ -45,6 +45,7 @@ export const mediaSchema = z
   .object({
     id: z.uuid(),
     title: z.string(),
+    private: z.boolean().openapi({ description: 'streams need a playback token' }),
     status: z.enum(mediaStatuses),
     playable: z.boolean().openapi({ description: 'true once the stream endpoint serves the media' }),
     progress: z.number().int().min(0).max(100),
@@ -83,10 +84,32 @@ export const mediaSchema = z
   })
   .openapi('Media');
 
-export const createMediaBody = z
-  .object({ title: z.string().trim().min(1, 'title must not be empty').max(255) })
-  .openapi('CreateMedia');
-export const updateMediaBody = createMediaBody.openapi('UpdateMedia');
+const title = z.string().trim().min(1, 'title must not be empty').max(255).openapi({ example: 'Launch keynote' });
+const isPrivate = z.boolean().openapi({ description: 'streamed only with a playback token (POST /medias/{id}/playback-token); false when absent' });
+export const createMediaBody = z.object({ title, private: isPrivate.optional() }).openapi('CreateMedia');
+export const updateMediaBody = z
+  .object({ title: title.optional(), private: isPrivate.optional() })
+  .refine((b) => b.title !== undefined || b.private !== undefined, 'give title, private, or both')
+  .openapi('UpdateMedia');
+
+export const playbackTokenBody = z
+  .object({
+    ttl_seconds: z.number().int().min(10).max(7 * 24 * 3600).optional().openapi({ description: 'default playback.token_ttl_seconds', example: 3600 }),
+  })
+  .openapi('PlaybackTokenRequest');
+
+export const playbackTokenSchema = z
+  .object({
+    token: z.string().openapi({ example: '1767225600.q3Xh0o3gYl2m4k8Jx1pM9m3Q0cA0vXcUj9o6t3tWm4E' }),
+    expires_at: z.string(),
+    query: z.string().openapi({ description: 'append to any stream URL of the media', example: 'token=1767225600.q3Xh…' }),
+    cookie: z.string().openapi({ description: 'or send this cookie (name=value) with the stream requests' }),
+    links: z.object({
+      master: z.string().openapi({ description: 'HLS master playlist with the token; the playlists it leads to carry it too' }),
+      dash: z.string(),
+    }),
+  })
+  .openapi('PlaybackToken');
 
 export const eventSchema = z
   .object({
@@ -174,6 +197,7 @@ export function toMediaJson(m: MediaRow, ui: TemporalUi): MediaJson {
   return {
     id: m.id,
     title: m.title,
+    private: m.private,
     status: m.status,
     playable: m.playable,
     progress: m.progress,

@@ -7,6 +7,7 @@ export const metricsRoute = createRoute({
   method: 'get',
   path: '/metrics',
   tags: ['Health'],
+  security: [],
   summary: 'Prometheus metrics: HTTP, uploads, medias by status, outbox backlog, and (in `gilfoyle all`) encodes, activities and the bridge',
   responses: {
     200: {

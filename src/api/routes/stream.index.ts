@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { getCookie } from 'hono/cookie';
 import rangeParser from 'range-parser';
 import { HttpError } from '../../domain/errors.ts';
 import { contentTypeOf } from '../../domain/media-types.ts';
@@ -9,6 +10,7 @@ import { StorageNotFoundError } from '../../storage/driver.ts';
 import type { AppEnv } from '../deps.ts';
 import type { AppRouter } from '../create-app.ts';
 import { errorResponses } from '../envelope.ts';
+import { addTokenToPlaylist, checkPlaybackToken, namesOtherFiles, playbackCookieName } from '../security/playback-token.ts';
 
 const isPlaylist = (name: string) => name.endsWith('.m3u8') || name.endsWith('.mpd');
 
@@ -16,6 +18,7 @@ export const streamRoute = createRoute({
   method: 'get',
   path: '/medias/{id}/stream/{path}',
   tags: ['Streaming'],
+  security: [],
   summary: 'Stream a file of a playable media: master.m3u8, rendition playlists, segments',
   description:
     'Supports Range requests (206). Answers 425 Too Early until the media is playable. With an object store and ' +
@@ -26,13 +29,14 @@ export const streamRoute = createRoute({
       path: z.string().openapi({ param: { name: 'path', in: 'path' }, example: 'master.m3u8' }),
     }),
     headers: z.object({ range: z.string().optional().openapi({ example: 'bytes=0-1023' }) }),
+    query: z.object({ token: z.string().optional().openapi({ description: 'playback token of a private media' }) }),
   },
   responses: {
     200: { description: 'The whole file', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
     302: { description: 'The file is at the Location given (object store, CDN)' },
     206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
     416: { description: 'The range lies outside the file' },
-    ...errorResponses(400, 404, 425),
+    ...errorResponses(400, 401, 404, 425),
   },
 });
 
@@ -46,6 +50,7 @@ async function stream(c: Context<AppEnv>) {
   // Anything but a plain file name (.., encoded slashes, absolute paths) is simply not a file of this media.
   if (!isSafeStreamFileName(name)) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
   if (!media.playable) throw new HttpError(425, `media ${id} is ${media.status} and not playable yet`);
+  const token = media.private ? playbackTokenOf(c, id) : null;
   const key = streamKey(id, name);
   // Checked before any redirect: a name that is not a file of this media is Gilfoyle's 404, not a
   // signed URL to nothing (costs one HEAD on the store per segment).
@@ -64,8 +69,15 @@ async function stream(c: Context<AppEnv>) {
     'Content-Type': contentTypeOf(name),
     'Accept-Ranges': 'bytes',
     'Last-Modified': info.modified.toUTCString(),
-    'Cache-Control': isPlaylist(name) ? 'public, max-age=10' : 'public, max-age=3600',
+    'Cache-Control': `${token ? 'private' : 'public'}, max-age=${isPlaylist(name) ? 10 : 3600}`,
   };
+  if (token && namesOtherFiles(name)) {
+    // A private media's playlists lead to files that need the token too: it is written into them.
+    const text = await streamToText(await storage.get(key));
+    const body = addTokenToPlaylist(name, text, token);
+    const rewritten = { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
+    return c.req.method === 'HEAD' ? c.body(null, 200, rewritten) : c.body(body, 200, rewritten);
+  }
   const rangeHeader = c.req.header('range');
   let status: 200 | 206 = 200;
   let range: { start: number; end: number } | undefined;
@@ -91,6 +103,22 @@ async function stream(c: Context<AppEnv>) {
     throw err;
   }
   return c.body(Readable.toWeb(body) as unknown as ReadableStream, status, headers);
+}
+
+/** The playback token of a request for a private media (query or cookie); 401 without a valid one. */
+function playbackTokenOf(c: Context<AppEnv>, id: string): string {
+  const secret = c.var.deps.config.playback.signing_secret;
+  const token = c.req.query('token') ?? getCookie(c, playbackCookieName(id));
+  const check = secret ? checkPlaybackToken(secret, id, token) : 'invalid';
+  if (check === 'valid') return token!;
+  const why = { missing: 'needs a playback token', invalid: 'has an invalid playback token', expired: 'has an expired playback token' }[check];
+  throw new HttpError(401, `media ${id} is private: this request ${why} (POST /medias/${id}/playback-token)`);
+}
+
+async function streamToText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function registerStreamRoutes(app: AppRouter) {

@@ -1,0 +1,86 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../../config/schema.ts';
+import type { AppEnv } from '../deps.ts';
+import { errorBody } from '../envelope.ts';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Routes anyone may call even when API keys are configured (streams are guarded by playback tokens). */
+function isPublic(method: string, path: string, auth: Config['auth']): boolean {
+  if (method === 'OPTIONS') return true;
+  if (path === '/healthz') return auth.public_health;
+  if (path === '/metrics') return auth.public_metrics;
+  if (path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/') || path === '/admin' || path.startsWith('/admin/')) return true;
+  return /^\/medias\/[^/]+\/stream\//.test(path);
+}
+
+/**
+ * API keys (auth.api_keys): `Authorization: Bearer <key>` on every management route, compared in
+ * constant time against every configured key. The key itself is never logged: the request's
+ * log lines and the upload rate limit use the key's name.
+ */
+export function apiKeys(auth: Config['auth']): MiddlewareHandler<AppEnv> {
+  const keys = auth.api_keys.map((k) => ({ name: k.name, digest: digest(k.key) }));
+  return async (c, next) => {
+    if (keys.length === 0 || isPublic(c.req.method, c.req.path, auth)) return next();
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const challenge = { 'WWW-Authenticate': 'Bearer realm="gilfoyle"' };
+    if (!m) return c.json(errorBody(401, 'an API key is required: send Authorization: Bearer <key>'), 401, challenge);
+    const given = digest(m[1]!);
+    let match: string | null = null;
+    // Every key is compared, whichever matches, so the time taken tells nothing.
+    for (const k of keys) if (timingSafeEqual(given, k.digest) && match === null) match = k.name;
+    if (match === null) return c.json(errorBody(401, 'invalid API key'), 401, challenge);
+    c.set('apiKey', match);
+    c.set('deps', { ...c.var.deps, logger: c.var.deps.logger.child({ apiKey: match }) });
+    return next();
+  };
+}
+
+/** Uploads started per key (or per client address without keys) per minute: 429 beyond auth.uploads_per_minute. */
+export function uploadRateLimit(perMinute: number): MiddlewareHandler<AppEnv> {
+  const limiter = perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: 60 }) : null;
+  return async (c, next) => {
+    if (!limiter) return next();
+    const who = c.var.apiKey ?? `addr:${(c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown'}`;
+    try {
+      await limiter.consume(who);
+    } catch (res) {
+      if (!(res instanceof RateLimiterRes)) throw res;
+      const wait = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+      return c.json(errorBody(429, `too many uploads: at most ${perMinute} a minute (auth.uploads_per_minute); retry in ${wait} s`), 429, {
+        'Retry-After': String(wait),
+      });
+    }
+    return next();
+  };
+}
+
+/** At most `max` uploads streaming into this process at once; the next answers 429 until one ends. */
+export function concurrentUploads(max: number): MiddlewareHandler<AppEnv> {
+  let running = 0;
+  return async (c, next) => {
+    if (running >= max) {
+      return c.json(errorBody(429, `too many uploads in progress (limits.concurrent_uploads = ${max}): retry shortly`), 429, { 'Retry-After': '5' });
+    }
+    running++;
+    try {
+      await next();
+    } finally {
+      running--;
+    }
+  };
+}
+
+/** JSON bodies are small: anything larger than limits.json_body is refused before it is read whole. */
+export function jsonBodyLimit(maxSize: number): MiddlewareHandler<AppEnv> {
+  const limit = bodyLimit({
+    maxSize,
+    onError: (c) => c.json(errorBody(413, `the JSON body is larger than the maximum of ${maxSize} bytes (limits.json_body)`), 413),
+  });
+  return async (c, next) => (/json/i.test(c.req.header('content-type') ?? '') ? limit(c, next) : next());
+}

@@ -1,0 +1,70 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Playback tokens of private medias: `<expiry unix seconds>.<HMAC-SHA256(secret, "<media id>.<expiry>")>`,
+ * base64url. Bound to one media, short-lived, checked in constant time.
+ */
+const sign = (secret: string, mediaId: string, expires: number) =>
+  createHmac('sha256', secret).update(`${mediaId}.${expires}`).digest('base64url');
+
+export function issuePlaybackToken(secret: string, mediaId: string, ttlSeconds: number, now = Date.now()): { token: string; expires: Date } {
+  const expires = Math.floor(now / 1000) + ttlSeconds;
+  return { token: `${expires}.${sign(secret, mediaId, expires)}`, expires: new Date(expires * 1000) };
+}
+
+export type TokenCheck = 'valid' | 'missing' | 'invalid' | 'expired';
+
+export function checkPlaybackToken(secret: string, mediaId: string, token: string | undefined, now = Date.now()): TokenCheck {
+  if (!token) return 'missing';
+  const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  if (!m) return 'invalid';
+  const expires = Number(m[1]);
+  const given = Buffer.from(m[2]!);
+  const expected = Buffer.from(sign(secret, mediaId, expires));
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
+  return expires * 1000 < now ? 'expired' : 'valid';
+}
+
+/** The cookie a player may carry instead of the query parameter: one per media. */
+export const playbackCookieName = (mediaId: string) => `gilfoyle_playback_${mediaId.replaceAll('-', '')}`;
+
+/** Adds `token` to a relative URL of a playlist (keeps a #fragment after it). */
+function withToken(uri: string, token: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.startsWith('/')) return uri; // not one of the media's own files
+  const hash = uri.indexOf('#');
+  const [base, frag] = hash >= 0 ? [uri.slice(0, hash), uri.slice(hash)] : [uri, ''];
+  return `${base}${base.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}${frag}`;
+}
+
+/**
+ * Rewrites a playlist so that every file it names carries the token: HLS URI lines and URI=""
+ * attributes, DASH media/initialization/BaseURL, WebVTT storyboard cues.
+ */
+export function addTokenToPlaylist(name: string, text: string, token: string): string {
+  if (name.endsWith('.m3u8')) {
+    return text
+      .split('\n')
+      .map((line) => {
+        const t = line.trim();
+        if (t === '') return line;
+        if (t.startsWith('#')) return line.replace(/URI="([^"]+)"/g, (_, uri: string) => `URI="${withToken(uri, token)}"`);
+        return withToken(t, token);
+      })
+      .join('\n');
+  }
+  if (name.endsWith('.mpd')) {
+    return text
+      .replace(/\b(media|initialization)="([^"]+)"/g, (_, attr: string, uri: string) => `${attr}="${withToken(uri, token).replaceAll('&', '&amp;')}"`)
+      .replace(/<BaseURL>([^<]+)<\/BaseURL>/g, (_, uri: string) => `<BaseURL>${withToken(uri, token).replaceAll('&', '&amp;')}</BaseURL>`);
+  }
+  if (name.endsWith('.vtt')) {
+    return text
+      .split('\n')
+      .map((line) => (/^[^\s#][^\s]*\.(jpg|jpeg|png|webp)(#xywh=[\d,]+)?$/i.test(line.trim()) ? withToken(line.trim(), token) : line))
+      .join('\n');
+  }
+  return text;
+}
+
+/** Files whose text names other files of the media, and so are rewritten for private medias. */
+export const namesOtherFiles = (name: string) => name.endsWith('.m3u8') || name.endsWith('.mpd') || name.endsWith('.vtt');
