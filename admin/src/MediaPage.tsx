@@ -113,6 +113,7 @@ export function MediaPage({ id }: { id: string }) {
     );
   }
 
+  const view = usePlaybackLinks(media);
   return (
     <>
       <a href="#/" class="back">
@@ -165,8 +166,8 @@ export function MediaPage({ id }: { id: string }) {
 
           <div class="grid">
             <Card title="Playback">
-              {media.links.master ? (
-                <Player src={media.links.master} poster={media.links.poster} audioOnly={media.source?.kind === 'audio' || media.probe?.video === null} />
+              {view?.links.master ? (
+                <Player src={view.links.master} poster={view.links.poster} audioOnly={media.source?.kind === 'audio' || media.probe?.video === null} />
               ) : (
                 <div class="player-placeholder muted">
                   {media.status === 'Errored'
@@ -176,10 +177,10 @@ export function MediaPage({ id }: { id: string }) {
                       : 'The player appears once the first renditions are encoded.'}
                 </div>
               )}
-              <Links media={media} />
+              <Links media={view ?? media} />
             </Card>
             <Card title="Details">
-              <Details media={media} />
+              <Details media={view ?? media} />
             </Card>
           </div>
 
@@ -401,4 +402,22 @@ function Timeline({ events }: { events: MediaEvent[] }) {
       ))}
     </ol>
   );
+}
+
+/** A private media's stream links carry a playback token, fetched once the media is playable. */
+function usePlaybackLinks(media: Media | null): Media | null {
+  const [query, setQuery] = useState<string | null>(null);
+  const needsToken = !!media?.private && media.playable;
+  useEffect(() => {
+    if (!needsToken || !media) return;
+    let live = true;
+    api.playbackToken(media.id).then((t) => live && setQuery(t.query), () => undefined);
+    return () => {
+      live = false;
+    };
+  }, [media?.id, needsToken]);
+  if (!media?.private) return media;
+  const add = (link: string | null) => (link && query ? `${link}${link.includes('?') ? '&' : '?'}${query}` : null);
+  const l = media.links;
+  return { ...media, links: { ...l, master: add(l.master), dash: add(l.dash), download: add(l.download), poster: add(l.poster), storyboard: add(l.storyboard) } };
 }

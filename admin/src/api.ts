@@ -15,6 +15,7 @@ export interface Probe {
 export interface Media {
   id: string;
   title: string;
+  private?: boolean;
   status: MediaStatus;
   playable: boolean;
   progress: number;
@@ -96,18 +97,48 @@ function readEnvelope<T>(status: number, text: string): { data: T; metadata?: Li
   return { data: body.data as T, metadata: body.metadata };
 }
 
-async function request<T>(method: string, path: string, body?: unknown) {
+/** The API key (when the server has auth.api_keys), kept in this browser only. */
+const keyItem = 'gilfoyle.apiKey';
+const authHeader = (): Record<string, string> => {
+  const key = localStorage.getItem(keyItem);
+  return key ? { authorization: `Bearer ${key}` } : {};
+};
+/** Asks for a key after a 401; false when the operator gives none. */
+function askForKey(message: string): boolean {
+  const key = window.prompt(`${message}\n\nAPI key (kept in this browser):`);
+  if (!key) return false;
+  localStorage.setItem(keyItem, key.trim());
+  return true;
+}
+
+async function request<T>(method: string, path: string, body?: unknown, asked = false): Promise<{ data: T; metadata?: ListMetadata }> {
   let res: Response;
+  const usedKey = localStorage.getItem(keyItem);
   try {
     res = await fetch(path, {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers: {
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...authHeader(),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
     throw new ApiError(0, `network error: ${(err as Error).message}`);
   }
-  return readEnvelope<T>(res.status, await res.text());
+  const text = await res.text();
+  if (res.status === 401 && !asked) {
+    let message = 'This Gilfoyle needs an API key.';
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // keep the default message
+    }
+    // Requests refused at the same time ask once: the others retry with the key given meanwhile.
+    if (localStorage.getItem(keyItem) !== usedKey || askForKey(message)) return request<T>(method, path, body, true);
+  }
+  return readEnvelope<T>(res.status, text);
 }
 
 const media = (id: string) => `/medias/${encodeURIComponent(id)}`;
@@ -126,6 +157,8 @@ export const api = {
   retry: async (id: string) => (await request<Media>('POST', `${media(id)}/retry`)).data,
   cancel: async (id: string) => (await request<Media>('POST', `${media(id)}/cancel`)).data,
   remove: async (id: string) => (await request<{ id: string }>('DELETE', media(id))).data,
+  /** Stream URLs of a private media, carrying a fresh playback token. */
+  playbackToken: async (id: string) => (await request<{ query: string; links: { master: string } }>('POST', `${media(id)}/playback-token`, {})).data,
 };
 
 export interface UploadHandle {
@@ -143,6 +176,7 @@ export function uploadSource(id: string, file: File, onProgress: (loaded: number
   const promise = new Promise<Media>((resolve, reject) => {
     xhr.open('POST', `${media(id)}/upload/${kind}`);
     xhr.setRequestHeader('accept', 'application/json');
+    for (const [name, value] of Object.entries(authHeader())) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
     xhr.onload = () => {
       try {

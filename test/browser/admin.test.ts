@@ -148,3 +148,47 @@ it('renders the API reference at /docs from the served OpenAPI document', async 
   await page.getByText('/medias/{id}/retry').first().waitFor({ timeout: 10_000 });
   await screenshot(page, 'docs');
 });
+
+describe('with API keys and a private media', () => {
+  const key = 'k-admin-0123456789abcdef';
+  let secured: RunningGilfoyle;
+  beforeAll(async () => {
+    secured = await startGilfoyle({
+      GILFOYLE_AUTH_API_KEYS: JSON.stringify([{ name: 'operator', key }]),
+      GILFOYLE_PLAYBACK_SIGNING_SECRET: 'p'.repeat(40),
+      GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
+      GILFOYLE_ENCODING_PRESET: 'ultrafast',
+    });
+  }, 120_000);
+  afterAll(() => secured?.stop());
+
+  it('asks for the key once, then plays the private media through signed URLs', async () => {
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const media = (await (await fetch(`${secured.url}/medias`, { method: 'POST', headers, body: JSON.stringify({ title: 'private clip', private: true }) })).json()).data;
+    const file = path.join(dir(), 'private.mp4');
+    await makeVideo(file, { seconds: 4 });
+    const form = new FormData();
+    form.append('file', new Blob([await (await import('node:fs/promises')).readFile(file)]), 'private.mp4');
+    expect((await fetch(`${secured.url}/medias/${media.id}/upload/video`, { method: 'POST', headers: { authorization: headers.authorization }, body: form })).status).toBe(200);
+
+    const own = await isolatedPage(browser, secured.url);
+    const prompts: string[] = [];
+    own.page.on('dialog', (d) => {
+      prompts.push(d.message());
+      void d.accept(key);
+    });
+    await own.page.goto(`${secured.url}/admin/#/medias/${media.id}`);
+    await own.page.getByTestId('media-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 60_000 });
+    expect(prompts).toHaveLength(1);
+    expect(prompts[0]).toMatch(/an API key is required/);
+    const player = own.page.getByTestId('player');
+    await player.waitFor();
+    expect(await player.getAttribute('data-src')).toMatch(/master\.m3u8\?token=/);
+    await player.evaluate((v: HTMLVideoElement) => v.play());
+    await own.page.waitForFunction(() => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 1, null, { timeout: 30_000 });
+    expect(own.foreign).toEqual([]);
+    expect(own.errors).toEqual([]);
+    await screenshot(own.page, 'media-private');
+    await own.page.close();
+  });
+});
