@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { activityMetricsInterceptor } from '../activities/metrics-interceptor.ts';
+import { sweepOrphanedTempDirs } from '../activities/support.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
@@ -74,6 +75,8 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
       allowPrivateAddresses: config.settings.url_fetch.allow_private_addresses,
     },
   });
+  const orphans = await sweepOrphanedTempDirs(config.encoding.temp_dir);
+  if (orphans.length) logger.info({ removed: orphans.length }, 'removed temp folders of workers that died');
   installTemporalLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   // Heartbeats reach the server at least every second, so a cancel reaches ffmpeg within about a second.
