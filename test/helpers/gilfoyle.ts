@@ -21,6 +21,8 @@ export interface RunningGilfoyle {
   queue: string;
   taskQueue: string;
   logs: () => string;
+  /** Resolves with the exit code when the process ends (null when a signal ended it). */
+  exit: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -69,7 +71,10 @@ export async function startGilfoyle(
   });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
-  void child.then(() => (exited = true));
+  const exit = child.then((r) => {
+    exited = true;
+    return r.exitCode ?? null;
+  });
   const probe = role === 'worker' || role === 'bridge' ? '/metrics' : '/healthz';
   await waitFor(
     `gilfoyle to answer ${probe}`,
@@ -103,6 +108,7 @@ export async function startGilfoyle(
     queue,
     taskQueue,
     logs: () => output,
+    exit,
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);

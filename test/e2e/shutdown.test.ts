@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { apiClient } from '../helpers/api.ts';
+import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { makeVideo } from '../helpers/media.ts';
+import { scratchDir } from '../helpers/scratch.ts';
+import { sleep, waitFor } from '../helpers/services.ts';
+
+/** SIGTERM: requests in flight finish, consuming stops, encodes drain or are handed back, exit 0. */
+const dir = scratchDir('gilfoyle-e2e-shutdown');
+const ladder = JSON.stringify([{ name: '480p', height: 480, video_bitrate: 900 }]);
+let source: string;
+
+beforeAll(async () => {
+  source = path.join(dir(), 'source.mp4');
+  await makeVideo(source, { seconds: 20, width: 854, height: 480 });
+});
+
+it('gilfoyle all finishes an upload in flight, then exits 0', async () => {
+  const g = await startGilfoyle({ GILFOYLE_SHUTDOWN_GRACE_SECONDS: '10' });
+  const client = apiClient(g.url);
+  const media = (await client.createMedia('in flight')).body.data;
+  const bytes = await readFile(source);
+  // A multipart body that arrives in two parts, SIGTERM between them.
+  const boundary = 'shutdownBOUNDARY';
+  let push: (b: Uint8Array) => void = () => undefined;
+  let end: () => void = () => undefined;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => ((push = (b) => c.enqueue(b)), (end = () => c.close())) });
+  const upload = fetch(`${g.url}/medias/${media.id}/upload/video`, {
+    method: 'POST',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  push(Buffer.concat([Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="s.mp4"\r\n\r\n`), bytes.subarray(0, 1000)]));
+  await sleep(300);
+  const started = Date.now();
+  process.kill(g.pid, 'SIGTERM');
+  await sleep(300);
+  push(Buffer.concat([bytes.subarray(1000), Buffer.from(`\r\n--${boundary}--\r\n`)]));
+  end();
+  const res = await upload;
+  expect(res.status).toBe(200);
+  expect((await res.json()).data.status).toBe('ScheduledProcessing');
+  expect(await g.exit).toBe(0);
+  expect(Date.now() - started).toBeLessThan(10_000);
+  // New connections are refused once it is gone.
+  await expect(fetch(`${g.url}/healthz`)).rejects.toThrow();
+  await g.stop();
+});
+
+describe('a worker stopped mid-encode', () => {
+  let api: RunningGilfoyle;
+  let bridge: RunningGilfoyle;
+  afterAll(async () => {
+    await bridge?.stop();
+    await api?.stop();
+  });
+
+  it('hands the encode back when the drain outlasts the grace period, exits 0, and another worker finishes it', async () => {
+    api = await startGilfoyle({ GILFOYLE_ENCODING_RENDITIONS: ladder }, { role: 'api' });
+    const shared = {
+      GILFOYLE_RABBITMQ_QUEUE: api.queue,
+      GILFOYLE_TEMPORAL_TASK_QUEUE: api.taskQueue,
+      GILFOYLE_STORAGE_FS_ROOT: api.storageRoot,
+      GILFOYLE_ENCODING_TEMP_DIR: api.tempDir,
+      GILFOYLE_ENCODING_RENDITIONS: ladder,
+      GILFOYLE_ENCODING_PRESET: 'medium',
+      GILFOYLE_SHUTDOWN_GRACE_SECONDS: '4',
+    };
+    bridge = await startGilfoyle(shared, { role: 'bridge' });
+    const first = await startGilfoyle(shared, { role: 'worker' });
+    const client = apiClient(api.url);
+    const media = (await client.createMedia('drained')).body.data;
+    await client.upload(media.id, 'video', source);
+    await waitFor('an encode to run', async () => {
+      const out = (await execa('pgrep', ['-f', `ffmpeg.*${api.tempDir}`], { reject: false })).stdout;
+      return out.trim() ? true : undefined;
+    }, 60_000, 50);
+    const started = Date.now();
+    process.kill(first.pid, 'SIGTERM');
+    expect(await first.exit).toBe(0);
+    expect(Date.now() - started).toBeLessThan(9_000);
+    expect(first.logs()).not.toMatch(/"level":(50|60)/); // no error or fatal line on the way out
+
+    const second = await startGilfoyle(shared, { role: 'worker' });
+    try {
+      const ready = await client.waitForStatus(media.id, ['Ready', 'Errored'], 120_000);
+      expect(ready.status).toBe('Ready');
+      const renditions = await client.renditions(media.id);
+      expect(renditions.find((r) => r.name === '480p')?.attempts).toBeGreaterThanOrEqual(2);
+    } finally {
+      await second.stop();
+    }
+  }, 240_000);
+});
