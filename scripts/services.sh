@@ -355,10 +355,22 @@ status() {
   return "$rc"
 }
 
+# One service alone (the fault-injection tests stop and start them): postgres, rabbitmq, temporal, minio.
+one() {
+  local action="$1" svc="$2"
+  case "$svc" in
+    postgres) "pg_$action" ;;
+    rabbitmq) "rabbit_$action" ;;
+    temporal) "temporal_$action" ;;
+    minio) "minio_$action" ;;
+    *) echo "unknown service: $svc (postgres, rabbitmq, temporal, minio)" >&2; exit 2 ;;
+  esac
+}
+
 case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
+  start) if [ -n "${2:-}" ]; then one start "$2"; else start; fi ;;
+  stop) if [ -n "${2:-}" ]; then one stop "$2"; else stop; fi ;;
   restart) stop; start ;;
   status) status ;;
-  *) echo "usage: $0 [start|stop|restart|status]" >&2; exit 2 ;;
+  *) echo "usage: $0 [start|stop|restart|status] [postgres|rabbitmq|temporal|minio]" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@ import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { z } from 'zod';
 import { HttpError } from '../domain/errors.ts';
+import { isDatabaseUnavailable } from '../db/pool.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 import { apiKeys, concurrentUploads, jsonBodyLimit, uploadRateLimit } from './security/access.ts';
@@ -109,6 +110,10 @@ export function createApp(deps: AppDeps) {
     if (err instanceof StorageUnavailableError) {
       (c.var.deps ?? deps).logger.warn({ err: err.message, path: c.req.path }, 'storage unavailable');
       return c.json(errorBody(503, `storage is unavailable: ${err.message}`), 503);
+    }
+    if (isDatabaseUnavailable(err)) {
+      (c.var.deps ?? deps).logger.warn({ err: (err as Error).message, path: c.req.path }, 'database unavailable');
+      return c.json(errorBody(503, 'the database is unavailable: try again shortly'), 503, { 'Retry-After': '5' });
     }
     if (err instanceof HTTPException) {
       const status = err.status;

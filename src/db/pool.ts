@@ -3,7 +3,8 @@ import pg from 'pg';
 export type Db = pg.Pool;
 
 export function createPool(url: string, max = 10): Db {
-  const pool = new pg.Pool({ connectionString: url, max });
+  // A database that does not answer fails a request within seconds rather than holding it.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on('error', () => undefined);
   return pool;
@@ -23,4 +24,20 @@ export async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Pr
   } finally {
     client.release();
   }
+}
+
+const unavailableCodes = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, connection exceptions.
+  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006',
+]);
+
+/** Whether an error means Postgres cannot be reached now (down, restarting), not that the query is wrong. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; errors?: unknown[] } | null;
+  if (!e) return false;
+  if (e.code && unavailableCodes.has(e.code)) return true;
+  // AggregateError of a connection to several addresses (127.0.0.1 and ::1).
+  if (Array.isArray(e.errors) && e.errors.some(isDatabaseUnavailable)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(e.message ?? '');
 }

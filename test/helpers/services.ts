@@ -37,3 +37,11 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+export type ServiceName = 'postgres' | 'rabbitmq' | 'temporal' | 'minio';
+
+/** Stops or starts one of the shared local services (fault-injection tests); start waits until it answers. */
+export async function controlService(action: 'stop' | 'start', service: ServiceName): Promise<void> {
+  const { execa } = await import('execa');
+  await execa('bash', [path.join(repoRoot, 'scripts/services.sh'), action, service], { stdio: 'ignore', timeout: 120_000 });
+}

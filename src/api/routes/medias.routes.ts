@@ -27,7 +27,7 @@ export const listMedias = createRoute({
   request: { query: mediaListQuery() },
   responses: {
     200: json(envelope(z.array(mediaSchema)).extend({ metadata: listMetadataSchema }), 'A page of medias'),
-    ...errorResponses(400),
+    ...errorResponses(400, 503),
   },
 });
 
@@ -46,7 +46,7 @@ export const getMedia = createRoute({
   tags,
   summary: 'One media, with its status and progress',
   request: { params: mediaIdParams },
-  responses: { 200: json(envelope(mediaSchema), 'The media'), ...errorResponses(400, 404) },
+  responses: { 200: json(envelope(mediaSchema), 'The media'), ...errorResponses(400, 404, 503) },
 });
 
 export const updateMedia = createRoute({
@@ -55,7 +55,7 @@ export const updateMedia = createRoute({
   tags,
   summary: 'Change a media: its title, whether it is private',
   request: { params: mediaIdParams, body: { required: true, content: { 'application/json': { schema: updateMediaBody } } } },
-  responses: { 200: json(envelope(mediaSchema), 'The updated media'), ...errorResponses(400, 404) },
+  responses: { 200: json(envelope(mediaSchema), 'The updated media'), ...errorResponses(400, 404, 503) },
 });
 
 export const deleteMedia = createRoute({
@@ -78,7 +78,7 @@ export const listEvents = createRoute({
   request: { params: mediaIdParams, query: paginationQuery.extend({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
   responses: {
     200: json(envelope(z.array(eventSchema)).extend({ metadata: listMetadataSchema }), 'Events'),
-    ...errorResponses(400, 404),
+    ...errorResponses(400, 404, 503),
   },
 });
 
@@ -88,7 +88,7 @@ export const listRenditions = createRoute({
   tags,
   summary: "A media's renditions, with each one's state and progress",
   request: { params: mediaIdParams },
-  responses: { 200: json(envelope(z.array(renditionSchema)), 'Renditions'), ...errorResponses(400, 404) },
+  responses: { 200: json(envelope(z.array(renditionSchema)), 'Renditions'), ...errorResponses(400, 404, 503) },
 });
 
 export const retryMedia = createRoute({
@@ -127,6 +127,6 @@ export const createPlaybackToken = createRoute({
   request: { params: mediaIdParams, body: { required: false, content: { 'application/json': { schema: playbackTokenBody } } } },
   responses: {
     200: json(envelope(playbackTokenSchema), 'The token and the URLs that carry it'),
-    ...errorResponses(400, 404, 409),
+    ...errorResponses(400, 404, 409, 503),
   },
 });

@@ -36,7 +36,7 @@ export const streamRoute = createRoute({
     302: { description: 'The file is at the Location given (object store, CDN)' },
     206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
     416: { description: 'The range lies outside the file' },
-    ...errorResponses(400, 401, 404, 425),
+    ...errorResponses(400, 401, 404, 425, 503),
   },
 });
 
