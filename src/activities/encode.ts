@@ -1,11 +1,11 @@
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
 import { streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { RenditionStatus } from '../domain/status.ts';
-import { encodeRenditionArgs, renditionFiles } from '../media/ffmpeg-args.ts';
+import { encodeRenditionArgs, fixTargetDuration, renditionFiles } from '../media/ffmpeg-args.ts';
 import { aacLcCodec, measureBandwidth, parseMediaPlaylist, videoCodecString, type VariantEntry } from '../media/hls.ts';
 import { FfmpegError, runFfmpeg, runFfprobe } from '../media/runner.ts';
 import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
@@ -79,7 +79,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         if (duration > 0 && seconds > 0) deps.metrics?.encodeRealtime.observe(labels, duration / seconds);
         const files = renditionFiles(rendition.name);
         const playlistFile = path.join(outDir, files.playlist);
-        const playlist = parseMediaPlaylist(await readFile(playlistFile, 'utf8'));
+        const written = await readFile(playlistFile, 'utf8');
+        const playlistText = fixTargetDuration(written);
+        if (playlistText !== written) await writeFile(playlistFile, playlistText);
+        const playlist = parseMediaPlaylist(playlistText);
         if (playlist.segments.length === 0 || !playlist.initUri) {
           throw ApplicationFailure.nonRetryable(`encoding ${rendition.name} produced no segments`, FailureType.InvalidMedia);
         }

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
 import type { Probe } from '../domain/probe.ts';
 import type { SourceKind } from '../domain/status.ts';
-import { ffprobeArgs, parseProbe, unplayableReason, type RawProbe } from '../media/probe.ts';
+import { ffprobeArgs, parseProbe, unplayableReason, unreadableReason, type RawProbe } from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
 import { activityContext, claimRun, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 import { fetchUrlToStorage } from './url-source.ts';
@@ -34,19 +34,23 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
     return withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
       const file = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
       const { size } = await stat(file);
-      if (size === 0) throw ApplicationFailure.nonRetryable('the uploaded file is empty (0 bytes)', FailureType.InvalidMedia);
-      let probe: Probe;
+      const invalid = (why: string) => ApplicationFailure.nonRetryable(`cannot process this file: ${why}`, FailureType.InvalidMedia);
+      if (size === 0) throw invalid('the uploaded file is empty (0 bytes)');
+      let raw: RawProbe;
       try {
-        const out = await runFfprobe(deps.ffprobePath, ffprobeArgs(file), { signal: ctx?.cancellationSignal });
-        probe = parseProbe(JSON.parse(out) as RawProbe);
+        raw = JSON.parse(await runFfprobe(deps.ffprobePath, ffprobeArgs(file), { signal: ctx?.cancellationSignal })) as RawProbe;
       } catch (err) {
-        if (err instanceof FfmpegError || err instanceof SyntaxError) {
-          throw ApplicationFailure.nonRetryable(`not a media file: ${err.message}`, FailureType.InvalidMedia);
+        if (err instanceof FfmpegError) {
+          // The user reads the cause; ffprobe's own lines go to the worker log.
+          deps.logger.warn({ mediaId, stderr: err.stderrTail }, 'ffprobe could not read the source');
+          throw invalid(unreadableReason(err.stderrTail, file));
         }
+        if (err instanceof SyntaxError) throw invalid('FFmpeg cannot read it (ffprobe gave no description of it)');
         throw err;
       }
-      const why = unplayableReason(probe) ?? (kind === 'audio' && !probe.audio ? 'the file uploaded as audio has no audio stream' : null);
-      if (why) throw ApplicationFailure.nonRetryable(`cannot process this file: ${why}`, FailureType.InvalidMedia);
+      const probe = parseProbe(raw);
+      const why = unplayableReason(probe, raw) ?? (kind === 'audio' && !probe.audio ? 'the file uploaded as audio has no audio stream' : null);
+      if (why) throw invalid(why);
       const summary = probe.video
         ? `${probe.video.codec} ${probe.video.displayWidth}x${probe.video.displayHeight}${probe.audio ? ` + ${probe.audio.codec} ${probe.audio.channels} ch` : ''}`
         : `${probe.audio!.codec} audio, ${probe.audio!.channels} ch`;

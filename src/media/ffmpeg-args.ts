@@ -31,6 +31,14 @@ const hlsOutput = (r: RenditionPlan, outputDir: string): string[] => {
   ];
 };
 
+/**
+ * ffmpeg's HLS muxer rounds the longest segment to get EXT-X-TARGETDURATION, so a media
+ * shorter than half a second gets 0, which players and validators reject: the target
+ * duration of such a playlist is raised to 1 (still ≥ every rounded EXTINF, as RFC 8216 asks).
+ */
+export const fixTargetDuration = (playlist: string): string =>
+  playlist.replace(/^#EXT-X-TARGETDURATION:0+(\r?)$/m, '#EXT-X-TARGETDURATION:1$1');
+
 const common = (input: string): string[] => [
   '-hide_banner', '-nostdin', '-y',
   '-loglevel', 'error',

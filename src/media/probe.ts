@@ -114,18 +114,27 @@ const imageCodecs: Record<string, string> = {
  */
 export function stillImage(raw: RawProbe): { stream: RawStream; label: string } | null {
   const format = raw.format?.format_name ?? '';
-  const imageFormat = format === 'image2' || format.endsWith('_pipe');
+  const imageFormat = format === 'image2' || format === 'image2pipe' || format.endsWith('_pipe');
   for (const s of raw.streams ?? []) {
     if (s.codec_type !== 'video' || s.disposition?.attached_pic) continue;
     const codec = s.codec_name ?? '';
-    if (imageFormat || (codec in imageCodecs && s.nb_frames === '1')) {
+    if (imageFormat || (Object.hasOwn(imageCodecs, codec) && s.nb_frames === '1')) {
       return { stream: s, label: imageCodecs[codec] ?? (codec ? codec.toUpperCase() : 'unknown format') };
     }
   }
   return null;
 }
 
-const streamKinds: Record<string, string> = { subtitle: 'subtitles', data: 'data', attachment: 'attachments', video: 'cover art' };
+/** What a stream that is neither playable video nor audio is, for a message. */
+function streamKind(s: RawStream): string {
+  switch (s.codec_type) {
+    case 'subtitle': return 'subtitles';
+    case 'data': return 'data';
+    case 'attachment': return 'attachments';
+    case 'video': return s.disposition?.attached_pic ? 'cover art' : 'a video stream without a picture size';
+    default: return 'unknown streams';
+  }
+}
 
 /**
  * Why a probed file cannot be encoded, or null when it can. With ffprobe's JSON (`raw`) the
@@ -135,7 +144,7 @@ export function unplayableReason(probe: Probe, raw: RawProbe = {}): string | nul
   if (!probe.video && !probe.audio) {
     const image = stillImage(raw);
     if (image) return `the file is a still image (${image.label}), not a video: upload a video or audio file`;
-    const kinds = [...new Set((raw.streams ?? []).map((s) => streamKinds[s.codec_type ?? ''] ?? 'unknown streams'))];
+    const kinds = [...new Set((raw.streams ?? []).map(streamKind))];
     return `the file has no video or audio stream${kinds.length > 0 ? ` (it holds only ${kinds.join(' and ')})` : ''}`;
   }
   if (probe.video && (probe.video.width < 2 || probe.video.height < 2)) return 'the video stream has no picture size';
@@ -148,18 +157,18 @@ const ffprobeWords = (line: string, file: string) =>
   line.split(file).join('').replace(/\[[^\]]* @ 0x[0-9a-f]+\]\s*/g, '').replace(/^[:\s]+/, '').trim();
 
 /**
- * Why ffprobe could not read a file, in words a user understands, from its stderr. The last
- * of ffprobe's lines follows in parentheses, stripped of the temp path, for whoever digs further.
+ * Why ffprobe could not read a file, in words a user understands, from its stderr. When the
+ * cause is not a known one, ffprobe's last line follows in parentheses, without the temp path.
  */
 export function unreadableReason(stderr: string, file: string): string {
   const lines = stderr.split('\n').map((l) => ffprobeWords(l, file)).filter(Boolean);
   const detail = lines.length > 0 ? ` (ffprobe: ${lines[lines.length - 1]})` : '';
   const all = lines.join('\n');
   if (/moov atom not found/i.test(all)) {
-    return 'the file is an incomplete MP4/MOV: its index (moov atom) is missing, as happens when a recording or an upload is cut short; upload the complete file';
+    return 'it is an incomplete MP4 or MOV file: its index (the moov atom) is missing, as happens when a recording or an upload is cut short; upload the complete file';
   }
-  if (/EBML header parsing failed|EBML/i.test(all)) return `the file is a damaged Matroska/WebM file: its header cannot be read${detail}`;
-  if (/Invalid data found when processing input/i.test(all)) return `it is not a video or audio file: its content is not a format FFmpeg recognises${detail}`;
-  if (/End of file|truncated|Truncating packet/i.test(all)) return `the file ends too early to be read: it is truncated${detail}`;
+  if (/EBML header parsing failed/i.test(all)) return 'it is a damaged Matroska or WebM file: its header cannot be read';
+  if (/Invalid data found when processing input/i.test(all)) return 'it is not a video or audio file (its content is in no format FFmpeg recognises)';
+  if (/End of file|truncated/i.test(all)) return `it is truncated: it ends before FFmpeg could read its header${detail}`;
   return `FFmpeg cannot read it${detail}`;
 }

@@ -1,4 +1,4 @@
-import { encodeRenditionArgs } from '../../src/media/ffmpeg-args.ts';
+import { encodeRenditionArgs, fixTargetDuration } from '../../src/media/ffmpeg-args.ts';
 
 describe('encodeRenditionArgs', () => {
   it('builds the exact argv of a video rung: fixed GOP, no scene-cut keyframes, fMP4 HLS', () => {
@@ -53,5 +53,20 @@ describe('encodeRenditionArgs', () => {
       '-hls_flags', 'independent_segments', '-hls_fmp4_init_filename', 'audio_init.mp4',
       '-hls_segment_filename', 'out/audio_%05d.m4s', 'out/audio.m3u8',
     ]);
+  });
+});
+
+describe('fixTargetDuration', () => {
+  const playlist = (target: string, extinf: string) =>
+    ['#EXTM3U', '#EXT-X-VERSION:7', `#EXT-X-TARGETDURATION:${target}`, '#EXT-X-MEDIA-SEQUENCE:0', '#EXT-X-PLAYLIST-TYPE:VOD',
+      '#EXT-X-MAP:URI="240p_init.mp4"', `#EXTINF:${extinf},`, '240p_00000.m4s', '#EXT-X-ENDLIST', ''].join('\n');
+
+  it('raises the 0 ffmpeg writes for a media shorter than half a second to 1', () => {
+    expect(fixTargetDuration(playlist('0', '0.120000'))).toBe(playlist('1', '0.120000'));
+  });
+
+  it('leaves every other playlist as it is', () => {
+    expect(fixTargetDuration(playlist('4', '4.000000'))).toBe(playlist('4', '4.000000'));
+    expect(fixTargetDuration(playlist('10', '10.000000'))).toBe(playlist('10', '10.000000'));
   });
 });
