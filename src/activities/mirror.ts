@@ -37,10 +37,13 @@ export const createMirrorActivities = ({ medias }: ActivityDeps) => ({
   },
 
   async failMedia({ mediaId, reason }: { mediaId: string; reason: string }): Promise<void> {
-    await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: reason }, {
+    // What the API shows names no machine paths (temp folders, storage roots); the event keeps them.
+    const shown = reason.replace(/(?:\/[\w.@%+-]+){2,}\/?/g, '<path>');
+    await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: shown }, {
       type: 'media.errored',
       level: 'error',
-      message: reason,
+      message: shown,
+      ...(shown !== reason ? { data: { detail: reason } } : {}),
     });
   },
 });

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   dashManifestName,
@@ -37,6 +37,8 @@ export interface PackageInput {
   downloadRendition: string | null;
 }
 
+const isFile = async (file: string) => (await stat(file).catch(() => null))?.isFile() === true;
+
 export const createPackageActivities = (deps: ActivityDeps) => {
   const run = (args: string[], signal?: AbortSignal) => runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs });
 
@@ -60,15 +62,40 @@ export const createPackageActivities = (deps: ActivityDeps) => {
       const ctx = activityContext();
       return withHeartbeat(ctx, () => ({ step: 'pictures' }), () => withTempDir(deps.tempDir, `${mediaId}-pictures`, async (dir) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
+        const rendition = storyboardFrom ? await fetchRendition(mediaId, storyboardFrom, path.join(dir, 'storyboard-source')) : null;
         const made: string[] = [];
-        await run(posterArgs(source, path.join(dir, posterName), duration * settings.posterAt, displayWidth, displayHeight), ctx?.cancellationSignal);
-        made.push(posterName);
+        const missing: string[] = [];
+        // A damaged source may give no frame where the poster is asked for (ffmpeg then exits 0
+        // and writes nothing): try the encoded rendition, then the first frame.
+        const poster = path.join(dir, posterName);
+        const attempts = [
+          { input: source, at: duration * settings.posterAt },
+          ...(rendition ? [{ input: rendition, at: duration * settings.posterAt }] : []),
+          { input: rendition ?? source, at: 0 },
+        ];
+        for (const a of attempts) {
+          await run(posterArgs(a.input, poster, a.at, displayWidth, displayHeight), ctx?.cancellationSignal);
+          if (await isFile(poster)) break;
+        }
+        if (await isFile(poster)) made.push(posterName);
+        else missing.push(posterName);
         if (settings.storyboard) {
           const plan = planStoryboard(duration, displayWidth, displayHeight, settings.storyboard);
-          const input = storyboardFrom ? await fetchRendition(mediaId, storyboardFrom, path.join(dir, 'storyboard-source')) : source;
-          await run(storyboardArgs(input, path.join(dir, storyboardImageName), plan), ctx?.cancellationSignal);
-          await writeFile(path.join(dir, storyboardVttName), storyboardVtt(plan, duration, storyboardImageName));
-          made.push(storyboardImageName, storyboardVttName);
+          await run(storyboardArgs(rendition ?? source, path.join(dir, storyboardImageName), plan), ctx?.cancellationSignal);
+          if (await isFile(path.join(dir, storyboardImageName))) {
+            await writeFile(path.join(dir, storyboardVttName), storyboardVtt(plan, duration, storyboardImageName));
+            made.push(storyboardImageName, storyboardVttName);
+          } else {
+            missing.push(storyboardImageName);
+          }
+        }
+        if (missing.length) {
+          await deps.medias.addEvent(mediaId, {
+            type: 'media.pictures_missing',
+            level: 'warn',
+            message: `no frame could be taken for ${missing.join(' and ')}: the media streams without them`,
+            data: { missing },
+          });
         }
         await assertStillWanted(deps, ctx, mediaId);
         for (const name of made) await deps.storage.putFile(streamKey(mediaId, name), path.join(dir, name));

@@ -89,14 +89,18 @@ export function createApp(deps: AppDeps) {
   registerDocsRoutes(app);
   registerAdminRoutes(app);
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
-    type: 'http',
-    scheme: 'bearer',
-    description: 'One of auth.api_keys, when any is configured. /healthz, /metrics (unless configured otherwise) and the stream routes need none.',
-  });
+  // The document describes this server: API keys are required only when some are configured.
+  const keyed = deps.config.auth.api_keys.length > 0;
+  if (keyed) {
+    app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'One of auth.api_keys. /healthz and /metrics (unless configured otherwise) and the stream routes need none.',
+    });
+  }
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    security: [{ apiKey: [] }],
+    ...(keyed ? { security: [{ apiKey: [] }] } : {}),
     info: {
       title: 'Gilfoyle',
       version: deps.version,
@@ -104,7 +108,18 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  app.notFound((c) => c.json(errorBody(404, `no route for ${c.req.method} ${c.req.path}`), 404));
+  // A path the API has, asked with a method it does not take: 405 with the methods it does.
+  const routes = app.openAPIRegistry.definitions.flatMap((d) =>
+    d.type === 'route' ? [{ method: d.route.method.toUpperCase(), path: new RegExp(`^${d.route.path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }] : [],
+  );
+  app.notFound((c) => {
+    const allowed = [...new Set(routes.filter((r) => r.path.test(c.req.path)).map((r) => r.method))];
+    if (allowed.length) {
+      if (allowed.includes('GET')) allowed.push('HEAD');
+      return c.json(errorBody(405, `${c.req.method} is not allowed on ${c.req.path}: ${allowed.join(', ')}`), 405, { Allow: allowed.join(', ') });
+    }
+    return c.json(errorBody(404, `no route for ${c.req.method} ${c.req.path}`), 404);
+  });
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.status, err.message), err.status);
     if (err instanceof StorageUnavailableError) {

@@ -90,11 +90,6 @@ interface Case {
   kind: 'video' | 'audio';
   make(file: string): Promise<void>;
   expected: Outcome;
-  /**
-   * A defect found by this case and not fixed yet, in a file outside this work: the case runs
-   * as `it.failing` (green while the expectation fails, red the day it holds: then remove this).
-   */
-  knownDefect?: string;
 }
 
 const ready = (duration: number, renditions: string[], audio: boolean, check?: (c: ReadyContext) => Promise<void>): Outcome =>
@@ -157,9 +152,6 @@ const corpus: Case[] = [
     },
     // FFmpeg decodes past the damage: a few frames are lost or smeared, the timeline is whole.
     expected: ready(4, ['320x240'], true),
-    knownDefect:
-      'the poster (input-seeking -ss before -i) gets no frame from this stream, ffmpeg exits 0 without writing poster.jpg, ' +
-      'and makePictures fails on a raw ENOENT naming temp paths: the media ends Errored although every rendition encoded',
   },
   {
     input: 'MP4 with 16 KiB of noise in the middle of its mdat',
@@ -384,8 +376,7 @@ async function checkOutcome({ input, expected }: Case): Promise<void> {
 }
 
 describe('the bad-input corpus: each file ends Ready with correct output, or Errored naming the cause', () => {
-  it.each(corpus.filter((c) => !c.knownDefect))('$input ($file, /upload/$kind)', checkOutcome, caseTimeoutMs + 30_000);
-  it.failing.each(corpus.filter((c) => c.knownDefect))('$input ($file, /upload/$kind), KNOWN DEFECT: $knownDefect', checkOutcome, caseTimeoutMs + 30_000);
+  it.each(corpus)('$input ($file, /upload/$kind)', checkOutcome, caseTimeoutMs + 30_000);
 });
 
 describe('after the whole corpus', () => {

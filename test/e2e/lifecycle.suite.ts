@@ -324,6 +324,24 @@ describe('bad input gets a clear answer and loses nothing', () => {
     expect(await g.storage.list(`medias/${body.data.id}/`)).toEqual([]);
   });
 
+  it('refuses a form with a field besides "file" (400), keeps nothing, and stays up', async () => {
+    const { body } = await api.createMedia('extra field');
+    // The extra field after the file: the file is already being stored when it is refused.
+    for (const order of [['file', 'extra'], ['extra', 'file']]) {
+      const form = new FormData();
+      for (const name of order) {
+        if (name === 'file') form.append('file', new Blob(['not much']), 'a.mp4');
+        else form.append('extra', '42');
+      }
+      const res = await fetch(`${g.url}/medias/${body.data.id}/upload/video`, { method: 'POST', body: form });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toBe('unexpected form field "extra": only the field "file" is taken');
+    }
+    expect((await api.getMedia(body.data.id)).body.data.status).toBe('AwaitingUpload');
+    await waitFor('nothing stored', async () => ((await g.storage.list(`medias/${body.data.id}/`)).length === 0 ? true : undefined), 5000);
+    expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
+  });
+
   it('refuses a second upload while the first is being processed (409)', async () => {
     const file = path.join(dir, 'again.mp4');
     await makeVideo(file, { seconds: 1 });

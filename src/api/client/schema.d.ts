@@ -146,6 +146,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description A dependency is unavailable */
                 503: {
                     headers: {
@@ -187,6 +196,24 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency is unavailable */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -236,6 +263,15 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -302,6 +338,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such media or file */
                 404: {
                     headers: {
@@ -355,6 +400,15 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -433,6 +487,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such media or file */
                 404: {
                     headers: {
@@ -495,6 +558,15 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -576,6 +648,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such media or file */
                 404: {
                     headers: {
@@ -647,6 +728,15 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -739,6 +829,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such media or file */
                 404: {
                     headers: {
@@ -801,7 +900,7 @@ export interface paths {
                     "multipart/form-data": {
                         /**
                          * Format: binary
-                         * @description the media file
+                         * @description the media file; no other field is taken
                          */
                         file: string;
                     };
@@ -823,6 +922,15 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -859,6 +967,15 @@ export interface paths {
                 };
                 /** @description Wrong content type */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many uploads: retry after the Retry-After seconds */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -910,7 +1027,7 @@ export interface paths {
                     "multipart/form-data": {
                         /**
                          * Format: binary
-                         * @description the media file
+                         * @description the media file; no other field is taken
                          */
                         file: string;
                     };
@@ -932,6 +1049,15 @@ export interface paths {
                 };
                 /** @description Invalid request: the message names the field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -968,6 +1094,15 @@ export interface paths {
                 };
                 /** @description Wrong content type */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many uploads: retry after the Retry-After seconds */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1059,6 +1194,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such media or file */
                 404: {
                     headers: {
@@ -1079,6 +1223,15 @@ export interface paths {
                 };
                 /** @description The file is larger than max_file_size */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many uploads: retry after the Retry-After seconds */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1164,6 +1317,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such media or file */
                 404: {
                     headers: {
@@ -1175,6 +1337,15 @@ export interface paths {
                 };
                 /** @description The media is not in a state that allows this */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many uploads: retry after the Retry-After seconds */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1252,6 +1423,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such media or file */
                 404: {
                     headers: {
@@ -1312,7 +1492,14 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header: {
+                    /** @description the tus protocol version */
+                    "tus-resumable": "1.0.0";
+                    /** @description bytes of the whole file */
+                    "upload-length": string;
+                    /** @description tus metadata, "key base64" pairs: kind (video or audio), filename */
+                    "upload-metadata"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -1322,6 +1509,20 @@ export interface paths {
             responses: {
                 /** @description Created; Location is the upload URL */
                 201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid tus request (headers, metadata) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description API keys are configured and none was sent */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1341,8 +1542,29 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Tus-Resumable missing or unsupported */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Larger than max_file_size */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Too many uploads started by this key */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Storage or database unavailable */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };

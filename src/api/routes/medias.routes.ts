@@ -27,7 +27,7 @@ export const listMedias = createRoute({
   request: { query: mediaListQuery() },
   responses: {
     200: json(envelope(z.array(mediaSchema)).extend({ metadata: listMetadataSchema }), 'A page of medias'),
-    ...errorResponses(400, 503),
+    ...errorResponses(400, 401, 503),
   },
 });
 
@@ -37,7 +37,7 @@ export const createMedia = createRoute({
   tags,
   summary: 'Create a media awaiting its upload',
   request: { body: { required: true, content: { 'application/json': { schema: createMediaBody } } } },
-  responses: { 200: json(envelope(mediaSchema), 'The new media, AwaitingUpload'), ...errorResponses(400) },
+  responses: { 200: json(envelope(mediaSchema), 'The new media, AwaitingUpload'), ...errorResponses(400, 401, 503) },
 });
 
 export const getMedia = createRoute({
@@ -46,7 +46,7 @@ export const getMedia = createRoute({
   tags,
   summary: 'One media, with its status and progress',
   request: { params: mediaIdParams },
-  responses: { 200: json(envelope(mediaSchema), 'The media'), ...errorResponses(400, 404, 503) },
+  responses: { 200: json(envelope(mediaSchema), 'The media'), ...errorResponses(400, 401, 404, 503) },
 });
 
 export const updateMedia = createRoute({
@@ -55,7 +55,7 @@ export const updateMedia = createRoute({
   tags,
   summary: 'Change a media: its title, whether it is private',
   request: { params: mediaIdParams, body: { required: true, content: { 'application/json': { schema: updateMediaBody } } } },
-  responses: { 200: json(envelope(mediaSchema), 'The updated media'), ...errorResponses(400, 404, 503) },
+  responses: { 200: json(envelope(mediaSchema), 'The updated media'), ...errorResponses(400, 401, 404, 503) },
 });
 
 export const deleteMedia = createRoute({
@@ -66,7 +66,7 @@ export const deleteMedia = createRoute({
   request: { params: mediaIdParams },
   responses: {
     200: json(envelope(z.object({ id: z.uuid() })), 'Deleted'),
-    ...errorResponses(400, 404, 503),
+    ...errorResponses(400, 401, 404, 503),
   },
 });
 
@@ -78,7 +78,7 @@ export const listEvents = createRoute({
   request: { params: mediaIdParams, query: paginationQuery.extend({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
   responses: {
     200: json(envelope(z.array(eventSchema)).extend({ metadata: listMetadataSchema }), 'Events'),
-    ...errorResponses(400, 404, 503),
+    ...errorResponses(400, 401, 404, 503),
   },
 });
 
@@ -88,7 +88,7 @@ export const listRenditions = createRoute({
   tags,
   summary: "A media's renditions, with each one's state and progress",
   request: { params: mediaIdParams },
-  responses: { 200: json(envelope(z.array(renditionSchema)), 'Renditions'), ...errorResponses(400, 404, 503) },
+  responses: { 200: json(envelope(z.array(renditionSchema)), 'Renditions'), ...errorResponses(400, 401, 404, 503) },
 });
 
 export const retryMedia = createRoute({
@@ -101,7 +101,7 @@ export const retryMedia = createRoute({
   request: { params: mediaIdParams },
   responses: {
     202: json(envelope(mediaSchema), 'Retry scheduled: the media is ScheduledProcessing'),
-    ...errorResponses(400, 404, 409, 503),
+    ...errorResponses(400, 401, 404, 409, 503),
   },
 });
 
@@ -113,7 +113,7 @@ export const cancelMedia = createRoute({
   request: { params: mediaIdParams },
   responses: {
     202: json(envelope(mediaSchema), 'Cancellation requested: the media becomes Errored once its activities have stopped'),
-    ...errorResponses(400, 404, 409, 503),
+    ...errorResponses(400, 401, 404, 409, 503),
   },
 });
 
@@ -127,6 +127,6 @@ export const createPlaybackToken = createRoute({
   request: { params: mediaIdParams, body: { required: false, content: { 'application/json': { schema: playbackTokenBody } } } },
   responses: {
     200: json(envelope(playbackTokenSchema), 'The token and the URLs that carry it'),
-    ...errorResponses(400, 404, 409, 503),
+    ...errorResponses(400, 401, 404, 409, 503),
   },
 });

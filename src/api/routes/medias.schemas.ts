@@ -8,15 +8,20 @@ export const mediaIdParams = z.object({
   id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: '7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10' }),
 });
 
+/** Text a person typed: control characters (NUL first, which Postgres refuses) are a 400, not a 500. */
+function printable(s: z.ZodString) {
+  return s.regex(/^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/, 'must not contain control characters');
+}
+
 export const mediaListQuery = () =>
   paginationQuery.extend({
-    q: z.string().trim().max(255).optional().openapi({ description: 'part of the title, any case', example: 'launch' }),
+    q: printable(z.string().trim().max(255)).optional().openapi({ description: 'part of the title, any case', example: 'launch' }),
     status: z.enum(mediaStatuses).optional().openapi({ example: 'Errored' }),
   });
 
 export const paginationQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
-  offset: z.coerce.number().int().min(0).default(0).openapi({ example: 0 }),
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0).openapi({ example: 0 }),
 });
 
 const probeSummarySchema = z
@@ -84,13 +89,13 @@ export const mediaSchema = z
   })
   .openapi('Media');
 
-const title = z.string().trim().min(1, 'title must not be empty').max(255).openapi({ example: 'Launch keynote' });
+const title = printable(z.string().trim().min(1, 'title must not be empty').max(255)).openapi({ example: 'Launch keynote' });
 const isPrivate = z.boolean().openapi({ description: 'streamed only with a playback token (POST /medias/{id}/playback-token); false when absent' });
 export const createMediaBody = z.object({ title, private: isPrivate.optional() }).openapi('CreateMedia');
 export const updateMediaBody = z
   .object({ title: title.optional(), private: isPrivate.optional() })
   .refine((b) => b.title !== undefined || b.private !== undefined, 'give title, private, or both')
-  .openapi('UpdateMedia');
+  .openapi('UpdateMedia', { minProperties: 1 });
 
 export const playbackTokenBody = z
   .object({

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer, type Upload } from '@tus/server';
+import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HttpError } from '../../domain/errors.ts';
 import { isUuid, sourceKey } from '../../domain/paths.ts';
@@ -10,7 +11,7 @@ import type { AppDeps, AppEnv } from '../deps.ts';
 import type { AppRouter } from '../create-app.ts';
 import { errorBody } from '../envelope.ts';
 import { mediaIdParams } from './medias.schemas.ts';
-import { scheduleSource, uploadableMedia } from './uploads.handlers.ts';
+import { clientText, scheduleSource, uploadableMedia } from './uploads.handlers.ts';
 
 /** /medias/{id}/tus/{uploadId}: the media id is in the path, the tus upload id after it. */
 const tusPath = /^\/medias\/([0-9a-f-]{36})\/tus(?:\/([A-Za-z0-9_-]+))?\/?$/i;
@@ -27,6 +28,24 @@ const tusError = (err: unknown) => {
  * last byte arrives, the file goes into storage and processing is scheduled as for any upload.
  * Parts live in tus.dir on this API machine; uploads left alone past tus.expiry_seconds expire.
  */
+/** tus metadata as documented: ASCII keys, base64 values (or none); the pattern in the OpenAPI document. */
+export const tusMetadataPattern = /^[!-+\--~]+( (?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?(,[!-+\--~]+( (?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?)*$/;
+
+/** The metadata with a key given twice kept once (the first), or null when it is not tus metadata. */
+export function normalizeTusMetadata(value: string): string | null {
+  if (!tusMetadataPattern.test(value)) return null;
+  const seen = new Set<string>();
+  return value
+    .split(',')
+    .filter((pair) => {
+      const key = pair.split(' ')[0]!;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .join(',');
+}
+
 export function createTusUploads(deps: AppDeps) {
   const { config, storage, logger } = deps;
   const dir = path.resolve(config.tus.dir);
@@ -35,6 +54,8 @@ export function createTusUploads(deps: AppDeps) {
     datastore: new FileStore({ directory: dir, expirationPeriodInMilliseconds: config.tus.expiry_seconds * 1000 }),
     maxSize: config.settings.max_file_size,
     relativeLocation: true,
+    // CORS as configured (cors.origins), not tus's default of any origin.
+    allowedOrigins: (origin) => config.cors.origins.includes('*') || config.cors.origins.includes(origin),
     respectForwardedHeaders: true,
     namingFunction: (req) => {
       const mediaId = tusPath.exec(new URL(req.url).pathname)?.[1];
@@ -66,8 +87,8 @@ export function createTusUploads(deps: AppDeps) {
         const kind: SourceKind = upload.metadata?.kind === 'audio' ? 'audio' : 'video';
         await scheduleSource(deps, mediaId, kind, 'tus', {
           size: upload.size ?? upload.offset,
-          filename: upload.metadata?.filename?.slice(0, 255) ?? null,
-          contentType: upload.metadata?.filetype ?? null,
+          filename: clientText(upload.metadata?.filename),
+          contentType: clientText(upload.metadata?.filetype),
         });
         return {};
       } catch (err) {
@@ -85,7 +106,16 @@ export function createTusUploads(deps: AppDeps) {
     async handle(c: Context<AppEnv>) {
       const id = c.req.param('id') ?? '';
       if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
-      return tus.handleWeb(c.req.raw);
+      const metadata = c.req.header('upload-metadata');
+      if (metadata === undefined) return tus.handleWeb(c.req.raw);
+      const normalized = normalizeTusMetadata(metadata);
+      if (normalized === null) {
+        throw new HttpError(400, 'invalid Upload-Metadata: comma-separated "key base64-value" pairs (kind, filename)');
+      }
+      if (normalized === metadata) return tus.handleWeb(c.req.raw);
+      const headers = new Headers(c.req.raw.headers);
+      headers.set('upload-metadata', normalized);
+      return tus.handleWeb(new Request(c.req.raw, { headers }));
     },
     /** Expires abandoned uploads every tus.cleanup_interval_seconds. */
     startCleanup() {
@@ -104,7 +134,14 @@ export function createTusUploads(deps: AppDeps) {
 }
 
 export function registerTusRoutes(app: AppRouter, tus: ReturnType<typeof createTusUploads>) {
-  const handle = (c: Context<AppEnv>) => tus.handle(c);
+  const handle = (c: Context<AppEnv>) => {
+    // tus answers a request without its protocol header 412, as for a version it does not speak;
+    // a missing header is a malformed request.
+    if (c.req.method !== 'OPTIONS' && c.req.method !== 'GET' && !c.req.header('tus-resumable')) {
+      return c.json(errorBody(400, 'missing header Tus-Resumable: 1.0.0 (a tus client sends it)'), 400);
+    }
+    return tus.handle(c);
+  };
   for (const p of ['/medias/:id/tus', '/medias/:id/tus/:uploadId']) {
     // Hono routes HEAD through GET handlers; tus answers HEAD (offset) and refuses GET.
     app.on(['POST', 'GET', 'HEAD', 'PATCH', 'OPTIONS', 'DELETE'], p, handle);
@@ -117,7 +154,28 @@ export function registerTusRoutes(app: AppRouter, tus: ReturnType<typeof createT
     description:
       'Any tus client works (tus-js-client, Uppy…). Metadata `kind` is video (default) or audio, `filename` is kept. ' +
       'HEAD on the upload URL gives the offset to resume from. Completing the upload schedules processing.',
-    request: { params: mediaIdParams },
-    responses: { 201: { description: 'Created; Location is the upload URL' }, 404: { description: 'No such media' }, 409: { description: 'Not uploadable now' }, 413: { description: 'Larger than max_file_size' } },
+    request: {
+      params: mediaIdParams,
+      headers: z.object({
+        'tus-resumable': z.literal('1.0.0').openapi({ description: 'the tus protocol version' }),
+        'upload-length': z.string().regex(/^(0|[1-9][0-9]{0,17})$/).openapi({ description: 'bytes of the whole file', example: '1048576' }),
+        'upload-metadata': z
+          .string()
+          .regex(tusMetadataPattern)
+          .optional()
+          .openapi({ description: 'tus metadata, "key base64" pairs: kind (video or audio), filename', example: 'kind dmlkZW8=' }),
+      }),
+    },
+    responses: {
+      201: { description: 'Created; Location is the upload URL' },
+      400: { description: 'Invalid tus request (headers, metadata)' },
+      401: { description: 'API keys are configured and none was sent' },
+      404: { description: 'No such media' },
+      409: { description: 'Not uploadable now' },
+      412: { description: 'Tus-Resumable missing or unsupported' },
+      413: { description: 'Larger than max_file_size' },
+      429: { description: 'Too many uploads started by this key' },
+      503: { description: 'Storage or database unavailable' },
+    },
   });
 }

@@ -45,22 +45,37 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
   const input = incoming ?? Readable.fromWeb(webBody as unknown as WebReadableStream);
   return new Promise<ReceivedFile>((resolve, reject) => {
     let stored: Promise<ReceivedFile> | null = null;
+    let current: Readable | null = null;
     let failed = false;
     const fail = (err: Error) => {
       if (failed) return;
       failed = true;
+      // End the store's write, and drop what it wrote: a refused upload keeps nothing.
+      current?.destroy();
+      void stored?.catch(() => undefined).then(() => storage.deletePrefix(key)).catch(() => undefined);
       input.unpipe(parser);
       input.resume(); // drain the rest so the client gets our answer
       reject(err);
     };
+    parser.on('field', (name) => fail(new HttpError(400, `unexpected form field ${JSON.stringify(name)}: only the field "file" is taken`)));
     parser.on('file', (field, stream, info) => {
-      if (field !== 'file' || stored) {
+      if (failed) {
+        // Parts the parser had already buffered when the request was refused.
         stream.resume();
         return;
       }
+      if (field !== 'file' || stored) {
+        stream.resume();
+        fail(new HttpError(400, field !== 'file' ? `unexpected form field ${JSON.stringify(field)}: only the field "file" is taken` : 'only one file is taken'));
+        return;
+      }
+      current = stream;
+      // Errors reach the store through its pipeline; this listener keeps a late one (after a
+      // refusal) from being an unhandled 'error' event that would stop the process.
+      stream.on('error', () => undefined);
       stream.on('limit', () => stream.destroy(new FileTooLarge()));
       stored = storage.put(key, stream).then(
-        (size) => ({ size, filename: info.filename?.slice(0, 255) || null, contentType: info.mimeType || null }),
+        (size) => ({ size, filename: clientText(info.filename), contentType: clientText(info.mimeType) }),
         (err: Error) => {
           throw err instanceof FileTooLarge
             ? new HttpError(413, `the file is larger than the maximum of ${maxSize} bytes (max_file_size)`)
@@ -79,6 +94,13 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
     input.pipe(parser);
   });
 }
+
+/**
+ * A name or type a client sent, kept only as a label (never a path or an argument): without
+ * control characters (Postgres refuses NUL), at most 255 characters, null when empty.
+ */
+export const clientText = (s: string | undefined | null): string | null =>
+  s?.replace(/[\u0000-\u001F\u007F]/g, '').slice(0, 255) || null;
 
 /** The media, when an upload may start for it (404, 409 otherwise). */
 export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: string) {
@@ -160,7 +182,7 @@ export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind
   await uploadableMedia(c.var.deps, id);
   const key = sourceKey(id);
   const stored = await storage.stat(key);
-  if (!stored) throw new HttpError(400, `no uploaded file found for media ${id}: PUT it to the URL from POST /medias/${id}/upload-url first`);
+  if (!stored) throw new HttpError(409, `no uploaded file found for media ${id}: PUT it to the URL from POST /medias/${id}/upload-url first`);
   if (stored.size > config.settings.max_file_size) {
     await storage.deletePrefix(key);
     throw tooLarge(config.settings.max_file_size);
@@ -171,6 +193,11 @@ export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind
 /** POST /medias/{id}/upload/url: a worker fetches the file from the URL, then processes it. */
 export async function uploadFromUrlHandler(c: Context<AppEnv>, id: string, body: { url: string; kind: SourceKind }) {
   await uploadableMedia(c.var.deps, id);
-  const name = decodeURIComponent(new URL(body.url).pathname.split('/').pop() ?? '').slice(0, 255) || null;
+  let name: string | null;
+  try {
+    name = clientText(decodeURIComponent(new URL(body.url).pathname.split('/').pop() ?? ''));
+  } catch {
+    name = null; // a malformed %-escape: no name
+  }
   return scheduled(c, id, body.kind, 'url', { size: 0, filename: name, contentType: null, url: body.url });
 }

@@ -2,8 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { envelope, errorResponses } from '../envelope.ts';
 import { mediaIdParams, mediaSchema } from './medias.schemas.ts';
 
-const uploadBody = z.object({
-  file: z.string().openapi({ type: 'string', format: 'binary', description: 'the media file' }),
+const uploadBody = z.strictObject({
+  file: z.string().openapi({ type: 'string', format: 'binary', description: 'the media file; no other field is taken' }),
 });
 
 /** Every way of uploading answers the same: the media, now ScheduledProcessing. */
@@ -22,7 +22,7 @@ const uploadRoute = (kind: 'video' | 'audio') =>
     request: { params: mediaIdParams, body: { required: true, content: { 'multipart/form-data': { schema: uploadBody } } } },
     responses: {
       200: scheduledResponse,
-      ...errorResponses(400, 404, 409, 413, 415, 503),
+      ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503),
     },
   });
 
@@ -44,7 +44,7 @@ export const uploadUrl = createRoute({
       content: {
         'application/json': {
           schema: z.object({
-            size: z.number().int().min(1).openapi({ description: 'bytes the file has', example: 10485760 }),
+            size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ description: 'bytes the file has', example: 10485760 }),
             content_type: z.string().max(255).optional().openapi({ example: 'video/mp4' }),
           }),
         },
@@ -68,7 +68,7 @@ export const uploadUrl = createRoute({
         },
       },
     },
-    ...errorResponses(400, 404, 409, 413, 503),
+    ...errorResponses(400, 401, 404, 409, 413, 429, 503),
   },
 });
 
@@ -86,7 +86,7 @@ export const uploadComplete = createRoute({
   },
   responses: {
     200: scheduledResponse,
-    ...errorResponses(400, 404, 409, 413, 503),
+    ...errorResponses(400, 401, 404, 409, 413, 503),
   },
 });
 
@@ -115,6 +115,6 @@ export const uploadFromUrl = createRoute({
   },
   responses: {
     200: { ...scheduledResponse, description: 'Scheduled: the fetch is the first step of processing' },
-    ...errorResponses(400, 404, 409, 503),
+    ...errorResponses(400, 401, 404, 409, 429, 503),
   },
 });

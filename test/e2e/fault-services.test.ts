@@ -1,0 +1,132 @@
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { apiClient } from '../helpers/api.ts';
+import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { makeVideo } from '../helpers/media.ts';
+import { scratchDir } from '../helpers/scratch.ts';
+import { controlService, sleep, temporalAddress, waitFor } from '../helpers/services.ts';
+
+/**
+ * The services Gilfoyle depends on go down and come back: nothing is lost, nothing stays
+ * stale, and the API says what is wrong meanwhile. Each test restores the service it stops.
+ */
+const dir = scratchDir('gilfoyle-e2e-outage');
+let g: RunningGilfoyle;
+let client: ReturnType<typeof apiClient>;
+let small: string;
+let long: string;
+
+beforeAll(async () => {
+  small = path.join(dir(), 'small.mp4');
+  long = path.join(dir(), 'long.mp4');
+  await Promise.all([makeVideo(small, { seconds: 1, width: 320, height: 240 }), makeVideo(long, { seconds: 12, width: 854, height: 480 })]);
+  g = await startGilfoyle({
+    GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
+    GILFOYLE_ENCODING_PRESET: 'ultrafast',
+  });
+  client = apiClient(g.url);
+}, 120_000);
+
+afterAll(async () => {
+  // Whatever happened, leave every service running for the next tests.
+  for (const s of ['postgres', 'rabbitmq', 'temporal'] as const) await controlService('start', s).catch(() => undefined);
+  await g?.stop();
+});
+
+const health = async () => {
+  const res = await fetch(`${g.url}/healthz`);
+  return { status: res.status, deps: ((await res.json()) as { data: { dependencies: Record<string, string> } }).data.dependencies };
+};
+
+/** Creates and uploads `n` medias, a few at a time; every upload must succeed. */
+async function uploadMany(n: number, file: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 5) {
+    await Promise.all(
+      Array.from({ length: Math.min(5, n - i) }, async (_, j) => {
+        const media = (await client.createMedia(`outage ${i + j}`)).body.data;
+        const up = await client.upload(media.id, 'video', file);
+        expect(up.status).toBe(200);
+        ids.push(media.id);
+      }),
+    );
+  }
+  return ids;
+}
+
+const allReady = (ids: string[], timeoutMs: number) =>
+  Promise.all(ids.map(async (id) => expect((await client.waitForStatus(id, ['Ready', 'Errored'], timeoutMs)).status).toBe('Ready')));
+
+it('RabbitMQ down: 20 uploads succeed (the outbox holds them), /healthz says so, all 20 are Ready once it is back', async () => {
+  await controlService('stop', 'rabbitmq');
+  try {
+    await waitFor('healthz to report RabbitMQ down', async () => {
+      const h = await health();
+      return h.status === 503 && h.deps.rabbitmq === 'down' ? true : undefined;
+    }, 30_000);
+    const ids = await uploadMany(20, small);
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    expect(Number(/^gilfoyle_outbox_backlog (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(20);
+    await controlService('start', 'rabbitmq');
+    await allReady(ids, 240_000);
+    expect((await health()).status).toBe(200);
+  } finally {
+    await controlService('start', 'rabbitmq');
+  }
+}, 400_000);
+
+it('Temporal down: a running media continues after the restart, uploads meanwhile wait in the queue, one run each', async () => {
+  const running = (await client.createMedia('running through')).body.data;
+  await client.upload(running.id, 'video', long);
+  await client.waitForStatus(running.id, ['Processing'], 60_000);
+  await controlService('stop', 'temporal');
+  let waiting: string[] = [];
+  try {
+    await waitFor('healthz to report Temporal down', async () => ((await health()).deps.temporal === 'down' ? true : undefined), 30_000);
+    waiting = await uploadMany(3, small);
+    await sleep(3000);
+    for (const id of waiting) expect((await client.getMedia(id)).body.data.status).toBe('ScheduledProcessing');
+  } finally {
+    await controlService('start', 'temporal');
+  }
+  await allReady([running.id, ...waiting], 180_000);
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    const temporal = new Client({ connection });
+    for (const id of [running.id, ...waiting]) {
+      const runs: string[] = [];
+      for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${id}"` })) runs.push(w.status.name);
+      expect(runs).toEqual(['COMPLETED']);
+    }
+  } finally {
+    await connection.close();
+  }
+}, 400_000);
+
+it('Postgres down: the API answers 503 with a clear message, the pipeline resumes, nothing stays stale', async () => {
+  const media = (await client.createMedia('through a database outage')).body.data;
+  await client.upload(media.id, 'video', long);
+  await client.waitForStatus(media.id, ['Processing'], 60_000);
+  await controlService('stop', 'postgres');
+  try {
+    const res = await fetch(`${g.url}/medias/${media.id}`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toEqual({ code: 503, message: 'the database is unavailable: try again shortly' });
+    const list = await fetch(`${g.url}/medias`);
+    expect(list.status).toBe(503);
+    const h = await health();
+    expect(h.status).toBe(503);
+    expect(h.deps.database).toBe('down');
+    await sleep(4000);
+  } finally {
+    await controlService('start', 'postgres');
+  }
+  const ready = await client.waitForStatus(media.id, ['Ready', 'Errored'], 180_000);
+  expect(ready).toMatchObject({ status: 'Ready', progress: 100, playable: true });
+  const renditions = await client.renditions(media.id);
+  for (const r of renditions) expect(r).toMatchObject({ status: 'Ready', progress: 100 });
+  expect((await client.events(media.id)).at(-1)?.type).toBe('media.ready');
+  expect(g.logs()).not.toMatch(/"level":60/); // no fatal line: the process rode it out
+  expect((await health()).status).toBe(200);
+}, 400_000);

@@ -1,0 +1,52 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { artifactsDir } from '../helpers/browser.ts';
+import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { repoRoot } from '../helpers/services.ts';
+
+/**
+ * Schemathesis fuzzes a running Gilfoyle from its own /openapi.json (API keys configured, so
+ * authentication is exercised too): no 5xx, every answer as documented. Examples per operation
+ * are bounded (FUZZ_MAX_EXAMPLES, 25 by default) to keep the suite short; the seed is printed.
+ */
+const st = path.join(repoRoot, '.tools/schemathesis/bin/st');
+const key = 'fuzz-key-0123456789abcdef';
+let g: RunningGilfoyle;
+
+beforeAll(async () => {
+  g = await startGilfoyle({
+    GILFOYLE_AUTH_API_KEYS: JSON.stringify([{ name: 'fuzz', key }]),
+    GILFOYLE_AUTH_UPLOADS_PER_MINUTE: '0',
+    GILFOYLE_PLAYBACK_SIGNING_SECRET: 'f'.repeat(40),
+    GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
+    GILFOYLE_ENCODING_PRESET: 'ultrafast',
+  });
+}, 120_000);
+afterAll(() => g?.stop());
+
+it('finds no server error and no answer that contradicts the OpenAPI document', async () => {
+  const run = await execa(
+    st,
+    [
+      '--config-file', path.join(repoRoot, 'test/fuzz/schemathesis.toml'),
+      'run', `${g.url}/openapi.json`,
+      '--checks', 'all',
+      '--max-examples', process.env.FUZZ_MAX_EXAMPLES ?? '25',
+      '--workers', '1',
+      '--header', `Authorization: Bearer ${key}`,
+      '--request-timeout', '20',
+      '--no-color',
+    ],
+    { reject: false, all: true, cwd: repoRoot, env: { SCHEMATHESIS_TELEMETRY: 'false' }, timeout: 300_000 },
+  );
+  await mkdir(artifactsDir, { recursive: true });
+  await writeFile(path.join(artifactsDir, 'schemathesis.txt'), run.all);
+  const summary = run.all.split('\n').filter((l) => /generated|failures|Seed:|❌|passed/.test(l)).join('\n');
+  process.stdout.write(`schemathesis:\n${summary}\n`);
+  if (run.exitCode !== 0) throw new Error(`schemathesis found problems:\n${run.all.slice(-6000)}`);
+  expect(run.all).toMatch(/\d+ generated/);
+  // The server lived through it, and never answered 500.
+  expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
+  expect(g.logs()).not.toContain('"msg":"unhandled error"');
+}, 360_000);
