@@ -4,6 +4,11 @@
  */
 export const mediaPrefix = (mediaId: string) => `medias/${mediaId}/`;
 export const sourceKey = (mediaId: string) => `${mediaPrefix(mediaId)}source`;
+/**
+ * Where one upload through Gilfoyle (multipart, tus) stores its file: its own key, so that two
+ * uploads racing for a media never write into each other; the one scheduled first becomes the source.
+ */
+export const uploadedSourceKey = (mediaId: string, uploadId: string) => `${mediaPrefix(mediaId)}uploads/${uploadId}`;
 export const streamPrefix = (mediaId: string) => `${mediaPrefix(mediaId)}stream/`;
 export const streamKey = (mediaId: string, file: string) => `${streamPrefix(mediaId)}${file}`;
 export const masterPlaylistName = 'master.m3u8';

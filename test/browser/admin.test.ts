@@ -1,10 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { sourceKey } from '../../src/domain/paths.ts';
 import { apiClient } from '../helpers/api.ts';
 import { isolatedPage, launchChromium, screenshot } from '../helpers/browser.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 
@@ -94,7 +93,7 @@ it('shows a corrupt upload Errored, and Retry processes the fixed source to Read
   // The operator puts a good file in place of the stored source, then presses Retry.
   const good = path.join(dir(), 'good.mp4');
   await makeVideo(good, { seconds: 2 });
-  await g.storage.putFile(sourceKey(id), good);
+  await g.storage.putFile(await storedSourceKey(g, id), good);
   await page.getByTestId('retry').click();
   await waitForStatus('Ready');
   await page.locator('[data-testid="event"][data-type="media.retry"]').waitFor();

@@ -1,11 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'node:http';
 import amqp from 'amqplib';
 import { Client, Connection } from '@temporalio/client';
 import { apiClient } from '../helpers/api.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { decodeFully, makeAudio, makeVideo, probeDuration, probeStreams } from '../helpers/media.ts';
 import { rabbitUrl, sleep, temporalAddress, waitFor } from '../helpers/services.ts';
 
@@ -25,6 +25,12 @@ let g: RunningGilfoyle;
 let api: ReturnType<typeof apiClient>;
 let dir: string;
 let storageCleanup: () => Promise<void> = async () => undefined;
+
+async function streamToBuffer(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
 
 /** GET with the path sent exactly as written. */
 function rawGet(pathAndQuery: string): Promise<{ status: number; body: string }> {
@@ -342,6 +348,44 @@ describe('bad input gets a clear answer and loses nothing', () => {
     expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
   });
 
+  it('two uploads racing for one media: one is scheduled, the other gets 409, and only the winner is kept', async () => {
+    const { body } = await api.createMedia('race');
+    const id = body.data.id;
+    const files = [path.join(dir, 'race-a.mp4'), path.join(dir, 'race-b.mp4')];
+    await makeVideo(files[0]!, { seconds: 1, width: 320, height: 240 });
+    await makeVideo(files[1]!, { seconds: 2, width: 320, height: 240 });
+    // Both start while the media is AwaitingUpload; their bodies arrive interleaved.
+    const boundary = 'raceBOUNDARY';
+    const uploads = await Promise.all(files.map(async (file) => {
+      const bytes = await readFile(file);
+      let push: (b: Uint8Array) => void = () => undefined;
+      let end: () => void = () => undefined;
+      const stream = new ReadableStream<Uint8Array>({ start: (c) => ((push = (b) => c.enqueue(b)), (end = () => c.close())) });
+      const response = fetch(`${g.url}/medias/${id}/upload/video`, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      push(Buffer.concat([Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${path.basename(file)}"\r\n\r\n`), bytes.subarray(0, 2000)]));
+      return { bytes, push, end, response };
+    }));
+    await sleep(300);
+    for (const u of uploads) {
+      u.push(Buffer.concat([u.bytes.subarray(2000), Buffer.from(`\r\n--${boundary}--\r\n`)]));
+      u.end();
+    }
+    const statuses = await Promise.all(uploads.map(async (u) => (await u.response).status));
+    expect([...statuses].sort()).toEqual([200, 409]);
+    const winner = files[statuses.indexOf(200)]!;
+    const ready = await api.waitForStatus(id, ['Ready', 'Errored']);
+    expect(ready.status).toBe('Ready');
+    // The media is the winner's file, whole: its duration, not a mix of both.
+    expect(ready.duration).toBeCloseTo(await probeDuration(winner), 1);
+    const key = await storedSourceKey(g, id);
+    expect(await streamToBuffer(await g.storage.get(key))).toEqual(await readFile(winner));
+  });
+
   it('refuses a second upload while the first is being processed (409)', async () => {
     const file = path.join(dir, 'again.mp4');
     await makeVideo(file, { seconds: 1 });
@@ -365,16 +409,15 @@ describe('messaging', () => {
     await temporal?.connection.close();
   });
 
-  it('the same upload message delivered twice yields one workflow', async () => {
+  it('the same upload message delivered five more times yields one workflow', async () => {
     const file = path.join(dir, 'dup.mp4');
     await makeVideo(file, { seconds: 1 });
     const { body } = await api.createMedia('duplicate');
     const id = body.data.id;
     await api.upload(id, 'video', file);
     const ch = await conn.createConfirmChannel();
-    const msg = Buffer.from(JSON.stringify({ mediaId: id, sourceKey: `medias/${id}/source`, kind: 'video' }));
-    ch.sendToQueue(g.queue, msg, { persistent: true });
-    ch.sendToQueue(g.queue, msg, { persistent: true });
+    const msg = Buffer.from(JSON.stringify({ mediaId: id, sourceKey: await storedSourceKey(g, id), kind: 'video' }));
+    for (let i = 0; i < 5; i++) ch.sendToQueue(g.queue, msg, { persistent: true });
     await ch.waitForConfirms();
     expect((await api.waitForStatus(id, ['Ready', 'Errored'])).status).toBe('Ready');
     // Wait until the bridge has taken every message, then count the runs of media-{id}.

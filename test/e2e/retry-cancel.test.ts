@@ -2,9 +2,8 @@ import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
-import { sourceKey } from '../../src/domain/paths.ts';
 import { apiClient } from '../helpers/api.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { temporalAddress, waitFor } from '../helpers/services.ts';
@@ -65,7 +64,7 @@ describe('retry', () => {
     // The operator fixes the stored source, then presses retry twice at once.
     const good = path.join(dir(), 'good.mp4');
     await makeVideo(good, { seconds: 2 });
-    await g.storage.putFile(sourceKey(media.id), good);
+    await g.storage.putFile(await storedSourceKey(g, media.id), good);
     const answers = await Promise.all([api.retry(media.id), api.retry(media.id)]);
     expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
     const accepted = answers.find((a) => a.status === 202)!.body.data;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { apiClient } from '../helpers/api.ts';
 import { scratchDir } from '../helpers/scratch.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { createTestBucket, minioEnv, removeTestBucket } from '../helpers/minio.ts';
 import { waitFor } from '../helpers/services.ts';
@@ -84,7 +84,7 @@ describe('resumable uploads (tus)', () => {
     expect(media).toMatchObject({ status: 'Ready' });
     expect((await api.getMedia(id)).body.data).toMatchObject({ source: { size: bytes.length, filename: 'clip.mp4' } });
     // The stored source is the very file sent, and the parts are gone from the tus folder.
-    const stored = await g.storage.get(`medias/${id}/source`);
+    const stored = await g.storage.get(await storedSourceKey(g, id));
     const chunks: Buffer[] = [];
     for await (const c of stored) chunks.push(c as Buffer);
     expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
@@ -194,7 +194,7 @@ describe('direct uploads to the object store', () => {
     const api = apiClient(g.url);
     const { body } = await api.createMedia('direct');
     const id = body.data.id;
-    expect((await post(`${g.url}/medias/${id}/upload/complete`, {})).status).toBe(400);
+    expect((await post(`${g.url}/medias/${id}/upload/complete`, {})).status).toBe(409);
     const res = await post(`${g.url}/medias/${id}/upload-url`, { size: bytes.length, content_type: 'video/mp4' });
     expect(res.status).toBe(200);
     const { data } = (await res.json()) as { data: { url: string; method: string; headers: Record<string, string>; complete: string } };

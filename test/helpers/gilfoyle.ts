@@ -120,3 +120,10 @@ export async function startGilfoyle(
     },
   };
 }
+
+/** The stored key of a media's source (each upload stores its file under its own key). */
+export async function storedSourceKey(g: RunningGilfoyle, mediaId: string): Promise<string> {
+  const keys = (await g.storage.list(`medias/${mediaId}/`)).filter((k) => /\/(source|uploads\/[^/]+)$/.test(k));
+  if (keys.length !== 1) throw new Error(`expected one stored source for media ${mediaId}, found: ${keys.join(', ') || 'none'}`);
+  return keys[0]!;
+}

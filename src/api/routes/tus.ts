@@ -5,7 +5,7 @@ import { Server as TusServer, type Upload } from '@tus/server';
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HttpError } from '../../domain/errors.ts';
-import { isUuid, sourceKey } from '../../domain/paths.ts';
+import { isUuid, uploadedSourceKey } from '../../domain/paths.ts';
 import type { SourceKind } from '../../domain/status.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import type { AppRouter } from '../create-app.ts';
@@ -83,13 +83,14 @@ export function createTusUploads(deps: AppDeps) {
       const file = path.join(dir, upload.id);
       try {
         await uploadableMedia(deps, mediaId);
-        await storage.putFile(sourceKey(mediaId), file);
+        const key = uploadedSourceKey(mediaId, upload.id.slice(37));
+        await storage.putFile(key, file);
         const kind: SourceKind = upload.metadata?.kind === 'audio' ? 'audio' : 'video';
         await scheduleSource(deps, mediaId, kind, 'tus', {
           size: upload.size ?? upload.offset,
           filename: clientText(upload.metadata?.filename),
           contentType: clientText(upload.metadata?.filetype),
-        });
+        }, key);
         return {};
       } catch (err) {
         throw tusError(err);

@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
 import type { Context } from 'hono';
 import { HttpError } from '../../domain/errors.ts';
-import { isUuid, sourceKey } from '../../domain/paths.ts';
+import { isUuid, sourceKey, uploadedSourceKey } from '../../domain/paths.ts';
 import { uploadableStatuses, type SourceKind } from '../../domain/status.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { toMediaJson } from './medias.schemas.ts';
@@ -124,17 +125,19 @@ export async function scheduleSource(
   kind: SourceKind,
   via: UploadWay,
   file: ReceivedFile & { url?: string },
+  key = sourceKey(id),
 ) {
-  const key = sourceKey(id);
+  const before = await medias.get(id);
   const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, config.rabbitmq.queue);
   if (!scheduled) {
     const now = await medias.get(id);
-    if (!now) {
-      await storage.deletePrefix(key).catch(() => undefined);
-      throw new HttpError(404, `media ${id} was deleted during the upload`);
-    }
-    throw new HttpError(409, `media ${id} became ${now.status} during the upload`);
+    // This upload lost (the media was deleted, or another upload was scheduled first): its file goes.
+    if (now?.source_key !== key) await storage.deletePrefix(key).catch(() => undefined);
+    if (!now) throw new HttpError(404, `media ${id} was deleted during the upload`);
+    throw new HttpError(409, `media ${id} became ${now.status} during the upload: another upload was scheduled first`);
   }
+  // A new file for an Errored media replaces the old one.
+  if (before?.source_key && before.source_key !== key) await storage.deletePrefix(before.source_key).catch(() => undefined);
   metrics.uploads.inc({ kind, via });
   if (file.size > 0) metrics.uploadBytes.inc({ kind, via }, file.size);
   logger.info({ mediaId: id, kind, via, size: file.size }, 'upload stored, processing scheduled');
@@ -155,8 +158,9 @@ export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) =>
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > maxSize + multipartOverhead) throw tooLarge(maxSize);
   await uploadableMedia(c.var.deps, id);
-  const file = await receiveFile(c, sourceKey(id), maxSize);
-  return scheduled(c, id, kind, 'multipart', file);
+  const key = uploadedSourceKey(id, randomUUID());
+  const file = await receiveFile(c, key, maxSize);
+  return c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, 'multipart', file, key), c.var.deps.config.temporal) }, 200);
 };
 
 /** POST /medias/{id}/upload-url: a presigned PUT for a client that uploads straight to the object store. */
