@@ -1,64 +1,14 @@
 /** The slice of Gilfoyle's REST API the admin page uses (same origin, v1 JSON envelopes). */
+import type { components } from '../../src/api/client/schema.d.ts';
 
 export const mediaStatuses = ['AwaitingUpload', 'ScheduledProcessing', 'Processing', 'Ready', 'Errored'] as const;
 export type MediaStatus = (typeof mediaStatuses)[number];
 
-export interface Probe {
-  format: string;
-  duration: number | null;
-  size: number | null;
-  bit_rate: number | null;
-  video: { codec: string; width: number; height: number; frame_rate: number | null; rotation: number | null; pixel_format: string | null } | null;
-  audio: { codec: string; channels: number | null; sample_rate: number | null } | null;
-}
-
-export interface Media {
-  id: string;
-  title: string;
-  private?: boolean;
-  status: MediaStatus;
-  playable: boolean;
-  progress: number;
-  duration: number | null;
-  source: { kind: 'video' | 'audio'; size: number; filename: string | null; content_type: string | null } | null;
-  error: string | null;
-  links: {
-    master: string | null;
-    dash: string | null;
-    download: string | null;
-    poster: string | null;
-    storyboard: string | null;
-    events: string;
-    renditions: string;
-  };
-  created_at: string;
-  updated_at: string;
-  probe?: Probe | null;
-  workflow?: { id: string; run_id: string | null; url: string | null } | null;
-}
-
-export interface MediaEvent {
-  id: number;
-  type: string;
-  level: 'info' | 'warn' | 'error';
-  message: string;
-  data: Record<string, unknown>;
-  created_at: string;
-}
-
-export interface Rendition {
-  name: string;
-  type: 'video' | 'audio';
-  status: 'Pending' | 'Encoding' | 'Ready' | 'Errored';
-  width: number | null;
-  height: number | null;
-  frame_rate: number | null;
-  bandwidth: number | null;
-  codecs: string | null;
-  progress: number;
-  attempts: number;
-  playlist: string | null;
-}
+// The API's own types, generated from its OpenAPI document (npm run gen:client): the page cannot drift from it.
+export type Probe = NonNullable<components['schemas']['ProbeSummary']>;
+export type Media = components['schemas']['Media'];
+export type MediaEvent = components['schemas']['MediaEvent'];
+export type Rendition = components['schemas']['Rendition'];
 
 export interface ListMetadata {
   total: number;
