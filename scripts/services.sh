@@ -219,11 +219,14 @@ await_ready() {
 }
 
 # ---- Temporal dev server --------------------------------------------------
+# The pid of the process listening on a local TCP port (a service started by another checkout).
+port_pid() { ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
+
 temporal_pid() {
-  # Prints the pid from the pid file if that process is alive and is our temporal.
+  # Prints the pid from the pid file (or of the listener on the port) if that process is alive and is a temporal dev server.
   local pid cmdline
-  [ -f "$TEMPORAL_PID" ] || return 1
-  pid="$(cat "$TEMPORAL_PID")"
+  pid="$(cat "$TEMPORAL_PID" 2>/dev/null || true)"
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then pid="$(port_pid "$TEMPORAL_PORT")"; fi
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
   [[ "$cmdline" == *"server start-dev"* ]] || return 1
@@ -284,8 +287,8 @@ temporal_stop() {
 minio_ready() { curl -sf -o /dev/null --max-time 2 "http://$MINIO_HOST:$MINIO_PORT/minio/health/live"; }
 minio_pid() {
   local pid
-  [ -f "$MINIO_PID" ] || return 1
-  pid="$(cat "$MINIO_PID")"
+  pid="$(cat "$MINIO_PID" 2>/dev/null || true)"
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then pid="$(port_pid "$MINIO_PORT")"; fi
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *"minio server"* ]] || return 1
   echo "$pid"

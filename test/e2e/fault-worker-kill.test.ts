@@ -63,8 +63,13 @@ it(`survives its worker being killed mid-encode, ${loops} times out of ${loops}`
     const media = (await client.createMedia(`kill ${i}`)).body.data;
     expect((await client.upload(media.id, 'video', source)).status).toBe(200);
     await waitFor('an encode to run', async () => ((await ffmpegsIn(api.tempDir)).length > 0 ? true : undefined), 60_000, 50);
-    await sleep(300 + 300 * (i % 3)); // kill at different points of the encode
-    process.kill(worker.pid, 'SIGKILL');
+    await sleep(300 + 300 * (i % 3)); // kill at different points of the pipeline
+    // ...but always while an ffmpeg runs: its encode cannot have finished, and must be retried.
+    await waitFor('an encode running at the moment of the kill', async () => {
+      if ((await ffmpegsIn(api.tempDir)).length === 0) return undefined;
+      process.kill(worker.pid, 'SIGKILL');
+      return true;
+    }, 60_000, 20);
     // Parent-death signal: no ffmpeg of the dead worker survives it.
     await waitFor('orphaned ffmpeg gone', async () => ((await ffmpegsIn(api.tempDir)).length === 0 ? true : undefined), 5_000, 50);
 

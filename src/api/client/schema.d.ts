@@ -108,7 +108,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     /** @description part of the title, any case */
                     q?: string;
                     status?: "AwaitingUpload" | "ScheduledProcessing" | "Processing" | "Ready" | "Errored";
@@ -450,7 +450,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                 };
                 header?: never;
                 path: {

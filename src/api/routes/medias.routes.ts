@@ -7,6 +7,7 @@ import {
   mediaSchema,
   mediaListQuery,
   paginationQuery,
+  queryInt,
   playbackTokenBody,
   playbackTokenSchema,
   renditionSchema,
@@ -75,7 +76,7 @@ export const listEvents = createRoute({
   path: '/medias/{id}/events',
   tags,
   summary: "A media's events, oldest first: every state change and pipeline step",
-  request: { params: mediaIdParams, query: paginationQuery.extend({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
+  request: { params: mediaIdParams, query: paginationQuery.extend({ limit: queryInt(1, 500, 100) }) },
   responses: {
     200: json(envelope(z.array(eventSchema)).extend({ metadata: listMetadataSchema }), 'Events'),
     ...errorResponses(400, 401, 404, 503),

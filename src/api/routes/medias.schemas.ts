@@ -19,9 +19,20 @@ export const mediaListQuery = () =>
     status: z.enum(mediaStatuses).optional().openapi({ example: 'Errored' }),
   });
 
+/**
+ * An integer query parameter. Plain coercion would read `?offset=` as 0; an empty value is
+ * refused like any other text that is not a number. The document shows the integer it takes.
+ */
+export const queryInt = (min: number, max: number, fallback: number) =>
+  z
+    .preprocess((v) => (v === '' ? 'empty' : v), z.coerce.number().int().min(min).max(max))
+    .optional()
+    .default(fallback)
+    .openapi({ type: 'integer', minimum: min, maximum: max, default: fallback, example: fallback });
+
 export const paginationQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
-  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0).openapi({ example: 0 }),
+  limit: queryInt(1, 100, 20),
+  offset: queryInt(0, Number.MAX_SAFE_INTEGER, 0),
 });
 
 const probeSummarySchema = z

@@ -159,7 +159,7 @@ export function registerTusRoutes(app: AppRouter, tus: ReturnType<typeof createT
       params: mediaIdParams,
       headers: z.object({
         'tus-resumable': z.literal('1.0.0').openapi({ description: 'the tus protocol version' }),
-        'upload-length': z.string().regex(/^(0|[1-9][0-9]{0,17})$/).openapi({ description: 'bytes of the whole file', example: '1048576' }),
+        'upload-length': z.string().regex(/^(0|[1-9][0-9]{0,14})$/).openapi({ description: 'bytes of the whole file', example: '1048576' }),
         'upload-metadata': z
           .string()
           .regex(tusMetadataPattern)
