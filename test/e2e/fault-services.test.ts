@@ -94,8 +94,12 @@ it('Temporal down: a running media continues after the restart, uploads meanwhil
   try {
     const temporal = new Client({ connection });
     for (const id of [running.id, ...waiting]) {
-      const runs: string[] = [];
-      for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${id}"` })) runs.push(w.status.name);
+      // Ready is written just before the run completes, and the list is eventually consistent.
+      const runs = await waitFor('the run to be listed as completed', async () => {
+        const found: string[] = [];
+        for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${id}"` })) found.push(w.status.name);
+        return found.includes('RUNNING') || found.length === 0 ? undefined : found;
+      }, 30_000);
       expect(runs).toEqual(['COMPLETED']);
     }
   } finally {

@@ -77,8 +77,12 @@ it(`survives its worker being killed mid-encode, ${loops} times out of ${loops}`
     const ready = await client.waitForStatus(media.id, ['Ready', 'Errored'], 120_000);
     expect(ready.status).toBe('Ready');
 
-    const runs: string[] = [];
-    for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${media.id}"` })) runs.push(w.status.name);
+    // Ready is written just before the run completes, and the list is eventually consistent.
+    const runs = await waitFor('the run to be listed as completed', async () => {
+      const found: string[] = [];
+      for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${media.id}"` })) found.push(w.status.name);
+      return found.includes('RUNNING') || found.length === 0 ? undefined : found;
+    }, 30_000);
     expect(runs).toEqual(['COMPLETED']);
     const renditions = await client.renditions(media.id);
     expect(renditions.map((r) => [r.name, r.status])).toEqual([['480p', 'Ready'], ['240p', 'Ready'], ['audio', 'Ready']]);

@@ -110,7 +110,10 @@ describe('cancel', () => {
     expect(events.at(-1)).toMatchObject({ type: 'media.cancelled', level: 'warn' });
     await waitFor('ffmpeg to be gone and temp files removed', async () =>
       (await ffmpegsOf(g)).length === 0 && (await readdir(g.tempDir)).length === 0 ? true : undefined, 15_000);
-    const runs = await runsOf(media.id);
+    const runs = await waitFor('the run to be listed as closed', async () => {
+      const r = await runsOf(media.id);
+      return r.length > 0 && r.every((x) => x.status !== 'RUNNING') ? r : undefined;
+    }, 30_000);
     expect(runs.map((r) => r.status)).toEqual(['CANCELLED']);
     // A cancelled media is not running any more.
     expect((await api.cancel(media.id)).status).toBe(409);
