@@ -219,14 +219,12 @@ await_ready() {
 }
 
 # ---- Temporal dev server --------------------------------------------------
-# The pid of the process listening on a local TCP port (a service started by another checkout).
-port_pid() { ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
 
 temporal_pid() {
   # Prints the pid from the pid file (or of the listener on the port) if that process is alive and is a temporal dev server.
   local pid cmdline
-  pid="$(cat "$TEMPORAL_PID" 2>/dev/null || true)"
-  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then pid="$(port_pid "$TEMPORAL_PORT")"; fi
+  [ -f "$TEMPORAL_PID" ] || return 1
+  pid="$(cat "$TEMPORAL_PID")"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
   [[ "$cmdline" == *"server start-dev"* ]] || return 1
@@ -287,8 +285,8 @@ temporal_stop() {
 minio_ready() { curl -sf -o /dev/null --max-time 2 "http://$MINIO_HOST:$MINIO_PORT/minio/health/live"; }
 minio_pid() {
   local pid
-  pid="$(cat "$MINIO_PID" 2>/dev/null || true)"
-  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then pid="$(port_pid "$MINIO_PORT")"; fi
+  [ -f "$MINIO_PID" ] || return 1
+  pid="$(cat "$MINIO_PID")"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *"minio server"* ]] || return 1
   echo "$pid"
@@ -361,6 +359,16 @@ status() {
 # One service alone (the fault-injection tests stop and start them): postgres, rabbitmq, temporal, minio.
 one() {
   local action="$1" svc="$2"
+  # Temporal and MinIO keep their data under this checkout's .data/: one started by another
+  # checkout cannot be restarted from here without losing it, so say so rather than try.
+  if [ "$action" = stop ]; then
+    case "$svc" in
+      temporal) if ! temporal_pid >/dev/null && port_open "$TEMPORAL_HOST" "$TEMPORAL_PORT"; then
+          die "Temporal on $TEMPORAL_HOST:$TEMPORAL_PORT was started by another checkout (its data is not under $DATA): stop it there first"; fi ;;
+      minio) if ! minio_pid >/dev/null && minio_ready; then
+          die "MinIO on $MINIO_HOST:$MINIO_PORT was started by another checkout (its data is not under $DATA): stop it there first"; fi ;;
+    esac
+  fi
   case "$svc" in
     postgres) "pg_$action" ;;
     rabbitmq) "rabbit_$action" ;;
