@@ -116,7 +116,12 @@ describe('resumable uploads (tus)', () => {
     expect((await api.upload(busy, 'video', file)).status).toBe(200);
     const refused = await create(busy, 10);
     expect(refused.status).toBe(409);
-    expect(await refused.text()).toMatch(/ScheduledProcessing|Processing|Ready/);
+    expect(refused.headers.get('content-type')).toBe('application/json');
+    expect(((await refused.json()) as { message: string }).message).toMatch(/ScheduledProcessing|Processing|Ready/);
+    // tus's own refusals get the same envelope.
+    const malformed = await fetch(`${g.url}/medias/${busy}/tus`, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '-1' } });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ code: 400, message: 'Invalid upload-length' });
     await api.waitForStatus(busy, ['Ready', 'Errored']);
   });
 });

@@ -23,6 +23,26 @@ const tusError = (err: unknown) => {
 };
 
 /**
+ * tus answers its own refusals in plain text ("Invalid upload-length"); they are given the API's
+ * JSON error envelope like every other answer, keeping tus's headers.
+ */
+async function asEnvelope(res: Response): Promise<Response> {
+  if (res.status < 400) return res;
+  const text = (await res.text()).trim();
+  let body: string;
+  try {
+    const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
+    body = typeof parsed.message === 'string' ? JSON.stringify(errorBody(res.status, parsed.message)) : JSON.stringify(errorBody(res.status, text));
+  } catch {
+    body = JSON.stringify(errorBody(res.status, text || res.statusText || 'upload refused'));
+  }
+  const headers = new Headers(res.headers);
+  headers.set('content-type', 'application/json');
+  headers.delete('content-length');
+  return new Response(body, { status: res.status, headers });
+}
+
+/**
  * Resumable uploads with the tus protocol (@tus/server): POST /medias/{id}/tus creates an
  * upload, PATCH …/tus/{uploadId} sends bytes from the last offset (HEAD tells it). When the
  * last byte arrives, the file goes into storage and processing is scheduled as for any upload.
@@ -108,15 +128,15 @@ export function createTusUploads(deps: AppDeps) {
       const id = c.req.param('id') ?? '';
       if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
       const metadata = c.req.header('upload-metadata');
-      if (metadata === undefined) return tus.handleWeb(c.req.raw);
+      if (metadata === undefined) return asEnvelope(await tus.handleWeb(c.req.raw));
       const normalized = normalizeTusMetadata(metadata);
       if (normalized === null) {
         throw new HttpError(400, 'invalid Upload-Metadata: comma-separated "key base64-value" pairs (kind, filename)');
       }
-      if (normalized === metadata) return tus.handleWeb(c.req.raw);
+      if (normalized === metadata) return asEnvelope(await tus.handleWeb(c.req.raw));
       const headers = new Headers(c.req.raw.headers);
       headers.set('upload-metadata', normalized);
-      return tus.handleWeb(new Request(c.req.raw, { headers }));
+      return asEnvelope(await tus.handleWeb(new Request(c.req.raw, { headers })));
     },
     /** Expires abandoned uploads every tus.cleanup_interval_seconds. */
     startCleanup() {
