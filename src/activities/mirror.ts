@@ -29,11 +29,7 @@ export const createMirrorActivities = ({ medias }: ActivityDeps) => ({
   },
 
   async cancelMedia({ mediaId }: { mediaId: string }): Promise<void> {
-    await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: 'cancelled' }, {
-      type: 'media.cancelled',
-      level: 'warn',
-      message: 'processing cancelled through the API; POST /medias/{id}/retry processes it again',
-    });
+    await medias.cancel(mediaId, 'while it was processed (its encodes were stopped)');
   },
 
   async failMedia({ mediaId, reason }: { mediaId: string; reason: string }): Promise<void> {

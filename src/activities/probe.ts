@@ -11,14 +11,14 @@ import { fetchUrlToStorage } from './url-source.ts';
 
 export const createProbeActivities = (deps: ActivityDeps) => ({
   /** Upload from URL: streams the remote file into the media's source, capped and timed out. */
-  async fetchSourceFromUrl({ mediaId, sourceKey, url }: { mediaId: string; sourceKey: string; url: string }): Promise<number> {
+  async fetchSourceFromUrl({ mediaId, sourceKey, url, kind }: { mediaId: string; sourceKey: string; url: string; kind: SourceKind }): Promise<number> {
     const ctx = activityContext();
     await claimRun(deps, ctx, mediaId);
     let size = 0;
     await withHeartbeat(ctx, () => ({ step: 'fetch' }), async () => {
       size = await fetchUrlToStorage(url, sourceKey, deps.storage, deps.urlFetch, ctx?.cancellationSignal);
     });
-    deps.metrics?.uploadBytes.inc({ kind: 'unknown', via: 'url' }, size);
+    deps.metrics?.uploadBytes.inc({ kind, via: 'url' }, size);
     await deps.medias.setState(mediaId, { sourceSize: size }, {
       type: 'media.fetched',
       message: `fetched ${size} bytes from ${new URL(url).origin}`,

@@ -7,6 +7,9 @@ export const errorSchema = z
 
 export const envelope = <T extends z.ZodType>(data: T) => z.object({ code: z.number().int().openapi({ example: 200 }), data });
 
+/** A JSON request body of a route. */
+export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } });
+
 export const listMetadataSchema = z.object({
   total: z.number().int(),
   limit: z.number().int(),

@@ -81,8 +81,6 @@ export interface ScheduledUpload {
   contentType: string | null;
 }
 
-const columnOf: Record<string, string> = { sourceSize: 'source_size', workflowRunId: 'workflow_run_id' };
-
 /** Postgres access for medias, their renditions, events and the outbox. */
 export function createMediaRepository(db: Db) {
   const addEvent = async (q: Queryable, mediaId: string, e: MediaEventInput) => {
@@ -152,13 +150,20 @@ export function createMediaRepository(db: Db) {
      * The upload is stored: in one transaction, move to ScheduledProcessing and queue the
      * "media uploaded" message for `queue`. Returns null when the media is gone or not in `fromStatuses`.
      */
-    async scheduleProcessing(id: string, upload: ScheduledUpload, fromStatuses: readonly MediaStatus[], queue: string): Promise<MediaRow | null> {
+    async scheduleProcessing(
+      id: string,
+      upload: ScheduledUpload,
+      fromStatuses: readonly MediaStatus[],
+      queue: string,
+    ): Promise<(MediaRow & { previous_source_key: string | null }) | null> {
       return inTransaction(db, async (c) => {
-        const { rows } = await c.query<MediaRow>(
-          `UPDATE medias SET status = $2, source_kind = $3, source_key = $4, source_size = $5,
+        // previous_source_key: the file this upload replaces (an Errored media uploaded again).
+        const { rows } = await c.query<MediaRow & { previous_source_key: string | null }>(
+          `UPDATE medias m SET status = $2, source_kind = $3, source_key = $4, source_size = $5,
              source_filename = $6, source_content_type = $7, source_url = $9, probe = NULL, duration = NULL,
              playable = false, progress = 0, error = NULL, updated_at = now()
-           WHERE id = $1 AND status = ANY($8) RETURNING *`,
+           FROM (SELECT source_key FROM medias WHERE id = $1 FOR UPDATE) old
+           WHERE m.id = $1 AND m.status = ANY($8) RETURNING m.*, old.source_key AS previous_source_key`,
           [id, MediaStatus.ScheduledProcessing, upload.kind, upload.key, upload.size, upload.filename, upload.contentType, fromStatuses, upload.url ?? null],
         );
         const media = rows[0];
@@ -208,8 +213,11 @@ export function createMediaRepository(db: Db) {
       });
     },
 
-    /** Cancels a media whose run has not started (or is gone): Errored, with a media.cancelled event. */
-    async cancelUnstarted(id: string): Promise<MediaRow | null> {
+    /**
+     * A media being processed is cancelled: Errored, error "cancelled", with a media.cancelled
+     * event saying `how`. Null when it is gone or no longer being processed.
+     */
+    async cancel(id: string, how: string): Promise<MediaRow | null> {
       return inTransaction(db, async (c) => {
         const { rows } = await c.query<MediaRow>(
           `UPDATE medias SET status = 'Errored', playable = false, error = 'cancelled', updated_at = now()
@@ -220,7 +228,7 @@ export function createMediaRepository(db: Db) {
         await addEvent(c, id, {
           type: 'media.cancelled',
           level: 'warn',
-          message: 'processing cancelled through the API before a run took it; POST /medias/{id}/retry processes it again',
+          message: `processing cancelled through the API ${how}; POST /medias/{id}/retry processes it again`,
         });
         return rows[0];
       });
@@ -272,7 +280,6 @@ export function createMediaRepository(db: Db) {
         progress: number;
         error: string | null;
         sourceSize: number;
-        workflowRunId: string;
       }>,
       event?: MediaEventInput,
     ): Promise<void> {
@@ -280,7 +287,7 @@ export function createMediaRepository(db: Db) {
       const values: unknown[] = [id];
       for (const [key, value] of Object.entries(state)) {
         if (value === undefined) continue;
-        const col = columnOf[key] ?? key;
+        const col = key === 'sourceSize' ? 'source_size' : key;
         values.push(col === 'probe' ? JSON.stringify(value) : value);
         sets.push(`${col} = $${values.length}`);
       }

@@ -91,7 +91,7 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
   };
 
   try {
-    if (input.sourceUrl) await heavy.fetchSourceFromUrl({ mediaId, sourceKey, url: input.sourceUrl });
+    if (input.sourceUrl) await heavy.fetchSourceFromUrl({ mediaId, sourceKey, url: input.sourceUrl, kind: input.kind });
     const probe = await probeSource({ mediaId, sourceKey, kind: input.kind });
     const plan = planRenditions(probe, input.ladder);
     for (const r of plan) state.renditions[r.name] = 'pending';

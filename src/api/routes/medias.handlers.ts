@@ -123,7 +123,7 @@ export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = asyn
   }
   // No run is open yet (the message is still on its way): the media is cancelled here, and
   // the run that a late message may start finds it no longer waiting.
-  const cancelled = await medias.cancelUnstarted(id);
+  const cancelled = await medias.cancel(id, 'before a run took it');
   if (!cancelled) throw new HttpError(409, `media ${id} changed while it was being cancelled`);
   logger.info({ mediaId: id }, 'cancelled before its run started');
   return c.json({ code: 202, data: toMediaJson(cancelled, config.temporal) }, 202);

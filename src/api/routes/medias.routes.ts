@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { envelope, errorResponses, listMetadataSchema } from '../envelope.ts';
+import { envelope, errorResponses, jsonBody, listMetadataSchema } from '../envelope.ts';
 import {
   createMediaBody,
   eventSchema,
@@ -37,7 +37,7 @@ export const createMedia = createRoute({
   path: '/medias',
   tags,
   summary: 'Create a media awaiting its upload',
-  request: { body: { required: true, content: { 'application/json': { schema: createMediaBody } } } },
+  request: { body: jsonBody(createMediaBody) },
   responses: { 200: json(envelope(mediaSchema), 'The new media, AwaitingUpload'), ...errorResponses(400, 401, 503) },
 });
 
@@ -55,7 +55,7 @@ export const updateMedia = createRoute({
   path: '/medias/{id}',
   tags,
   summary: 'Change a media: its title, whether it is private',
-  request: { params: mediaIdParams, body: { required: true, content: { 'application/json': { schema: updateMediaBody } } } },
+  request: { params: mediaIdParams, body: jsonBody(updateMediaBody) },
   responses: { 200: json(envelope(mediaSchema), 'The updated media'), ...errorResponses(400, 401, 404, 503) },
 });
 
@@ -125,7 +125,7 @@ export const createPlaybackToken = createRoute({
   summary: "A short-lived token to stream a private media: in the URLs' query (?token=) or as a cookie",
   description:
     'The token is an HMAC of the media id and its expiry (playback.signing_secret). Playlists served with a token rewrite the URLs of the files they name to carry it, so a player needs only the master URL.',
-  request: { params: mediaIdParams, body: { required: false, content: { 'application/json': { schema: playbackTokenBody } } } },
+  request: { params: mediaIdParams, body: jsonBody(playbackTokenBody, false) },
   responses: {
     200: json(envelope(playbackTokenSchema), 'The token and the URLs that carry it'),
     ...errorResponses(400, 401, 404, 409, 503),

@@ -127,7 +127,6 @@ export async function scheduleSource(
   file: ReceivedFile & { url?: string },
   key = sourceKey(id),
 ) {
-  const before = await medias.get(id);
   const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, config.rabbitmq.queue);
   if (!scheduled) {
     const now = await medias.get(id);
@@ -137,15 +136,16 @@ export async function scheduleSource(
     throw new HttpError(409, `media ${id} became ${now.status} during the upload: another upload was scheduled first`);
   }
   // A new file for an Errored media replaces the old one.
-  if (before?.source_key && before.source_key !== key) await storage.deletePrefix(before.source_key).catch(() => undefined);
+  const replaced = scheduled.previous_source_key;
+  if (replaced && replaced !== key) await storage.deletePrefix(replaced).catch(() => undefined);
   metrics.uploads.inc({ kind, via });
   if (file.size > 0) metrics.uploadBytes.inc({ kind, via }, file.size);
   logger.info({ mediaId: id, kind, via, size: file.size }, 'upload stored, processing scheduled');
   return scheduled;
 }
 
-const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, via: UploadWay, file: ReceivedFile & { url?: string }) =>
-  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file), c.var.deps.config.temporal) }, 200);
+const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, via: UploadWay, file: ReceivedFile & { url?: string }, key?: string) =>
+  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config.temporal) }, 200);
 
 export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
   const id = c.req.param('id') ?? '';
@@ -160,7 +160,7 @@ export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) =>
   await uploadableMedia(c.var.deps, id);
   const key = uploadedSourceKey(id, randomUUID());
   const file = await receiveFile(c, key, maxSize);
-  return c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, 'multipart', file, key), c.var.deps.config.temporal) }, 200);
+  return scheduled(c, id, kind, 'multipart', file, key);
 };
 
 /** POST /medias/{id}/upload-url: a presigned PUT for a client that uploads straight to the object store. */

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { envelope, errorResponses } from '../envelope.ts';
+import { envelope, errorResponses, jsonBody } from '../envelope.ts';
 import { mediaIdParams, mediaSchema } from './medias.schemas.ts';
 
 const uploadBody = z.strictObject({
@@ -39,17 +39,12 @@ export const uploadUrl = createRoute({
     'before `expires_at`; then call `complete`.',
   request: {
     params: mediaIdParams,
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({
-            size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ description: 'bytes the file has', example: 10485760 }),
-            content_type: z.string().max(255).optional().openapi({ example: 'video/mp4' }),
-          }),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ description: 'bytes the file has', example: 10485760 }),
+        content_type: z.string().max(255).optional().openapi({ example: 'video/mp4' }),
+      }),
+    ),
   },
   responses: {
     200: {
@@ -79,10 +74,7 @@ export const uploadComplete = createRoute({
   summary: 'Finish a direct upload: checks the stored file, then schedules processing like any upload',
   request: {
     params: mediaIdParams,
-    body: {
-      required: false,
-      content: { 'application/json': { schema: z.object({ kind: z.enum(['video', 'audio']).default('video') }) } },
-    },
+    body: jsonBody(z.object({ kind: z.enum(['video', 'audio']).default('video') }), false),
   },
   responses: {
     200: scheduledResponse,
@@ -101,17 +93,12 @@ export const uploadFromUrl = createRoute({
     'be fetched ends the media Errored with an event saying why.',
   request: {
     params: mediaIdParams,
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({
-            url: z.url({ protocol: /^https?$/, error: 'url: an http or https URL' }).max(2048).openapi({ example: 'https://example.com/clip.mp4' }),
-            kind: z.enum(['video', 'audio']).default('video'),
-          }),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        url: z.url({ protocol: /^https?$/, error: 'url: an http or https URL' }).max(2048).openapi({ example: 'https://example.com/clip.mp4' }),
+        kind: z.enum(['video', 'audio']).default('video'),
+      }),
+    ),
   },
   responses: {
     200: { ...scheduledResponse, description: 'Scheduled: the fetch is the first step of processing' },
