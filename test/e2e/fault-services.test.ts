@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { apiClient } from '../helpers/api.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
+import { closedRunsOf } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { controlService, sleep, temporalAddress, waitFor } from '../helpers/services.ts';
 
@@ -94,13 +95,7 @@ it('Temporal down: a running media continues after the restart, uploads meanwhil
   try {
     const temporal = new Client({ connection });
     for (const id of [running.id, ...waiting]) {
-      // Ready is written just before the run completes, and the list is eventually consistent.
-      const runs = await waitFor('the run to be listed as completed', async () => {
-        const found: string[] = [];
-        for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${id}"` })) found.push(w.status.name);
-        return found.includes('RUNNING') || found.length === 0 ? undefined : found;
-      }, 30_000);
-      expect(runs).toEqual(['COMPLETED']);
+      expect((await closedRunsOf(temporal, id)).map((r) => r.status)).toEqual(['COMPLETED']);
     }
   } finally {
     await connection.close();

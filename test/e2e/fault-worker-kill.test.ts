@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { execa } from 'execa';
 import { streamKey } from '../../src/domain/paths.ts';
 import { apiClient } from '../helpers/api.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
+import { closedRunsOf, ffmpegsIn } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { sleep, temporalAddress, waitFor } from '../helpers/services.ts';
 
@@ -51,9 +51,6 @@ afterAll(async () => {
   await api?.stop();
 });
 
-const ffmpegsIn = async (tempDir: string) =>
-  (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}`], { reject: false })).stdout.split('\n').filter(Boolean);
-
 it(`survives its worker being killed mid-encode, ${loops} times out of ${loops}`, async () => {
   const client = apiClient(api.url);
   const source = path.join(dir(), 'source.mp4');
@@ -77,13 +74,7 @@ it(`survives its worker being killed mid-encode, ${loops} times out of ${loops}`
     const ready = await client.waitForStatus(media.id, ['Ready', 'Errored'], 120_000);
     expect(ready.status).toBe('Ready');
 
-    // Ready is written just before the run completes, and the list is eventually consistent.
-    const runs = await waitFor('the run to be listed as completed', async () => {
-      const found: string[] = [];
-      for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${media.id}"` })) found.push(w.status.name);
-      return found.includes('RUNNING') || found.length === 0 ? undefined : found;
-    }, 30_000);
-    expect(runs).toEqual(['COMPLETED']);
+    expect((await closedRunsOf(temporal, media.id)).map((r) => r.status)).toEqual(['COMPLETED']);
     const renditions = await client.renditions(media.id);
     expect(renditions.map((r) => [r.name, r.status])).toEqual([['480p', 'Ready'], ['240p', 'Ready'], ['audio', 'Ready']]);
     // The encode that was running when the worker died was retried.

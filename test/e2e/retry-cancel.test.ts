@@ -1,10 +1,10 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { execa } from 'execa';
 import { apiClient } from '../helpers/api.ts';
 import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
+import { closedRunsOf, ffmpegsIn, runsOf } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { temporalAddress, waitFor } from '../helpers/services.ts';
 
@@ -33,17 +33,6 @@ afterAll(async () => {
   await connection?.close();
   await g?.stop();
 });
-
-/** The runs of a media's workflow, as the Temporal server records them. */
-async function runsOf(mediaId: string) {
-  const runs: { runId: string; status: string }[] = [];
-  for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${mediaId}"` })) runs.push({ runId: w.runId, status: w.status.name });
-  return runs;
-}
-
-/** ffmpeg processes working in this gilfoyle's temp folder. */
-const ffmpegsOf = async (g: RunningGilfoyle) =>
-  (await execa('pgrep', ['-f', `ffmpeg.*${g.tempDir}`], { reject: false })).stdout.split('\n').filter(Boolean);
 
 describe('retry', () => {
   it('processes an Errored media again as a new run of the same workflow, once however often it is pressed', async () => {
@@ -78,7 +67,7 @@ describe('retry', () => {
 
     // Temporal shows the retry as a second run of workflow media-{id}; the media links to the new one.
     const runs = await waitFor('both runs listed', async () => {
-      const r = await runsOf(media.id);
+      const r = await runsOf(temporal, media.id);
       return r.length === 2 && r.some((x) => x.status === 'COMPLETED') ? r : undefined;
     }, 30_000);
     expect(runs.map((r) => r.status).sort()).toEqual(['COMPLETED', 'FAILED']);
@@ -99,7 +88,7 @@ describe('cancel', () => {
     const media = (await api.createMedia('cancel me')).body.data;
     expect((await api.upload(media.id, 'video', source)).status).toBe(200);
 
-    await waitFor('an ffmpeg encode to run', async () => ((await ffmpegsOf(g)).length > 0 ? true : undefined), 60_000, 100);
+    await waitFor('an ffmpeg encode to run', async () => ((await ffmpegsIn(g.tempDir)).length > 0 ? true : undefined), 60_000, 100);
     const cancelled = await api.cancel(media.id);
     expect(cancelled.status).toBe(202);
 
@@ -109,11 +98,8 @@ describe('cancel', () => {
     const events = await api.events(media.id);
     expect(events.at(-1)).toMatchObject({ type: 'media.cancelled', level: 'warn' });
     await waitFor('ffmpeg to be gone and temp files removed', async () =>
-      (await ffmpegsOf(g)).length === 0 && (await readdir(g.tempDir)).length === 0 ? true : undefined, 15_000);
-    const runs = await waitFor('the run to be listed as closed', async () => {
-      const r = await runsOf(media.id);
-      return r.length > 0 && r.every((x) => x.status !== 'RUNNING') ? r : undefined;
-    }, 30_000);
+      (await ffmpegsIn(g.tempDir)).length === 0 && (await readdir(g.tempDir)).length === 0 ? true : undefined, 15_000);
+    const runs = await closedRunsOf(temporal, media.id);
     expect(runs.map((r) => r.status)).toEqual(['CANCELLED']);
     // A cancelled media is not running any more.
     expect((await api.cancel(media.id)).status).toBe(409);
@@ -136,7 +122,7 @@ describe('cancel', () => {
     expect((await api.cancel(media.id)).status).toBe(202);
     const errored = await api.waitForStatus(media.id, ['Errored'], 30_000);
     expect(errored.error).toBe('cancelled');
-    await waitFor('the run to close', async () => ((await runsOf(media.id)).every((r) => r.status !== 'RUNNING') ? true : undefined), 30_000);
+    await closedRunsOf(temporal, media.id);
     const after = (await api.getMedia(media.id)).body.data;
     expect(after).toMatchObject({ status: 'Errored', error: 'cancelled' });
     expect((await api.events(media.id)).filter((e) => e.type === 'media.cancelled')).toHaveLength(1);

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { apiClient } from '../helpers/api.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
+import { ffmpegsIn } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { sleep, waitFor } from '../helpers/services.ts';
 
@@ -74,10 +74,7 @@ describe('a worker stopped mid-encode', () => {
     const client = apiClient(api.url);
     const media = (await client.createMedia('drained')).body.data;
     await client.upload(media.id, 'video', source);
-    await waitFor('an encode to run', async () => {
-      const out = (await execa('pgrep', ['-f', `ffmpeg.*${api.tempDir}`], { reject: false })).stdout;
-      return out.trim() ? true : undefined;
-    }, 60_000, 50);
+    await waitFor('an encode to run', async () => ((await ffmpegsIn(api.tempDir)).length > 0 ? true : undefined), 60_000, 50);
     const started = Date.now();
     process.kill(first.pid, 'SIGTERM');
     expect(await first.exit).toBe(0);
