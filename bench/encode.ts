@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { ladderOf, threadsPerEncode } from '../src/cli/roles.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { downloadRendition, firstRenditions, planRenditions, type RenditionPlan, type VideoRendition } from '../src/domain/renditions.ts';
-import { encodeRenditionArgs, renditionFiles } from '../src/media/ffmpeg-args.ts';
+import { encodeRenditionArgs, renditionFiles, threadOptions } from '../src/media/ffmpeg-args.ts';
 import { downloadArgs, planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../src/media/pictures.ts';
 import { ffprobeArgs, parseProbe, type RawProbe } from '../src/media/probe.ts';
 import { runFfmpeg, runFfprobe } from '../src/media/runner.ts';
@@ -42,7 +42,7 @@ const scratch = async (name: string) => {
   return d;
 };
 const encodeArgs = (r: RenditionPlan, out: string, exclusive: boolean) =>
-  encodeRenditionArgs(r, { input: source, outputDir: out, preset: e.preset, threads: exclusive ? 0 : threads });
+  encodeRenditionArgs(r, { input: source, outputDir: out, preset: e.preset, ...threadOptions(exclusive, threads) });
 
 /** (a) What the activities run, one command after another. */
 async function activitiesBackToBack(): Promise<number> {

@@ -5,9 +5,10 @@ import { FailureType } from '../domain/errors.ts';
 import { streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { RenditionStatus } from '../domain/status.ts';
-import { encodeRenditionArgs, fixTargetDuration, renditionFiles } from '../media/ffmpeg-args.ts';
-import { aacLcCodec, measureBandwidth, parseMediaPlaylist, videoCodecString, type VariantEntry } from '../media/hls.ts';
-import { FfmpegError, runFfmpeg, runFfprobe } from '../media/runner.ts';
+import { encodeRenditionArgs, fixTargetDuration, renditionFiles, threadOptions } from '../media/ffmpeg-args.ts';
+import { videoCodecFromInit } from '../media/codec-string.ts';
+import { aacLcCodec, measureBandwidth, parseMediaPlaylist, type VariantEntry } from '../media/hls.ts';
+import { FfmpegError, runFfmpeg } from '../media/runner.ts';
 import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 
 export interface EncodeInput {
@@ -22,14 +23,12 @@ export interface EncodeInput {
 export const createEncodeActivities = (deps: ActivityDeps) => {
   const { medias, logger } = deps;
 
-  /** Codec string of an encoded rendition, read back from the output. */
-  async function codecsOf(rendition: RenditionPlan, playlistFile: string): Promise<string> {
+  /** Codec string of an encoded rendition, from the decoder configuration in its init segment. */
+  async function codecsOf(rendition: RenditionPlan, initFile: string): Promise<string> {
     if (rendition.type === 'audio') return aacLcCodec;
-    const out = await runFfprobe(deps.ffprobePath, [
-      '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,profile,level', '-of', 'json', playlistFile,
-    ]);
-    const s = (JSON.parse(out) as { streams?: { codec_name?: string; profile?: string; level?: number }[] }).streams?.[0];
-    return videoCodecString(s?.codec_name, s?.profile, s?.level);
+    const codecs = videoCodecFromInit(await readFile(initFile));
+    if (!codecs) throw new Error(`the init segment of ${rendition.name} holds no decoder configuration Gilfoyle can read`);
+    return codecs;
   }
 
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
@@ -45,8 +44,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
         const outDir = path.join(dir, 'out');
         await mkdir(outDir);
-        const threads = exclusive ? 0 : deps.threads;
-        const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, threads });
+        const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(exclusive === true, deps.threads) });
         const started = performance.now();
         try {
           await runFfmpeg(deps.ffmpegPath, args, {
@@ -89,7 +87,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         const sizes = await Promise.all(playlist.segments.map(async (s) => (await stat(path.join(outDir, s.uri))).size));
         const initBytes = (await stat(path.join(outDir, playlist.initUri))).size;
         const bw = measureBandwidth(playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })), initBytes, playlist.targetDuration);
-        const codecs = await codecsOf(rendition, playlistFile);
+        const codecs = await codecsOf(rendition, path.join(outDir, playlist.initUri));
         // A media deleted while it encoded must not get files back.
         await assertStillWanted(deps, ctx, mediaId);
         for (const name of await readdir(outDir)) await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));

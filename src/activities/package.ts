@@ -42,8 +42,11 @@ const isFile = async (file: string) => (await stat(file).catch(() => null))?.isF
 export const createPackageActivities = (deps: ActivityDeps) => {
   const run = (args: string[], signal?: AbortSignal) => runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs });
 
-  /** Fetches a rendition's playlist, init and segments into `dir`, so ffmpeg can read it as local HLS. */
+  /** A rendition's playlist as a local file, its init and segments beside it, so ffmpeg can read it as local HLS. */
   async function fetchRendition(mediaId: string, v: VariantEntry, dir: string): Promise<string> {
+    // A local store keeps a rendition's files side by side, as its playlist names them: read in place.
+    const local = await deps.storage.localFile(streamKey(mediaId, v.playlist));
+    if (local) return local;
     await mkdir(dir, { recursive: true });
     for (const name of [v.playlist, v.init, ...v.segments.map((s) => s.uri)]) {
       await fetchStored(deps, mediaId, streamKey(mediaId, name), path.join(dir, name));

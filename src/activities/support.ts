@@ -62,8 +62,14 @@ export async function withHeartbeat<T>(ctx: Context | null, details: () => unkno
   }
 }
 
-/** Copies a stored object to `file`; a missing source or a deleted media cannot be retried into existence. */
+/**
+ * A local file holding a stored object: the store's own file when the store is a local folder
+ * (read in place: a 1 GB source is not copied for every rung), else a copy at `file`. A missing
+ * source or a deleted media cannot be retried into existence.
+ */
 export async function fetchStored(deps: ActivityDeps, mediaId: string, key: string, file: string): Promise<string> {
+  const local = await deps.storage.localFile(key);
+  if (local) return local;
   try {
     await deps.storage.getToFile(key, file);
   } catch (err) {

@@ -40,6 +40,7 @@ export function ladderOf(config: Config): EncodingLadder {
       ...(r.max_frame_rate !== undefined ? { maxFrameRate: r.max_frame_rate } : {}),
     })),
     audioBitrate: e.audio_bitrate,
+    audioCopy: e.audio_copy,
     maxFrameRate: e.max_frame_rate,
     gopSeconds: e.gop_seconds,
     segmentSeconds: e.segment_seconds,

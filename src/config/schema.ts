@@ -103,6 +103,8 @@ export const configSchema = z.strictObject({
     segment_seconds: z.number().positive().default(4),
     max_frame_rate: z.number().positive().max(240).default(60),
     audio_bitrate: z.number().int().positive().default(128).describe('kb/s of the AAC audio rendition'),
+    /** Source audio that already is stereo AAC-LC at 48 kHz (MP4/MOV) and no more than audio_bitrate is copied, not encoded again. */
+    audio_copy: z.boolean().default(true),
     /** Rung remuxed into the progressive MP4 download; when absent, 720p if the ladder has it, else the largest planned. */
     mp4_rendition: z.string().optional(),
     /** Where the poster is taken, as a fraction of the duration. */

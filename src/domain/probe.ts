@@ -17,6 +17,8 @@ export interface VideoStreamInfo {
 
 export interface AudioStreamInfo {
   codec: string;
+  /** The codec's profile as ffprobe names it ("LC", "HE-AAC"…), when it says. */
+  profile: string | null;
   channels: number;
   sampleRate: number;
   bitrate: number | null;

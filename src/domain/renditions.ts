@@ -22,6 +22,8 @@ export interface EncodingLadder {
   rungs: LadderRung[];
   /** kb/s of the AAC audio rendition. */
   audioBitrate: number;
+  /** Copy the source's audio instead of encoding it when it already is what the rendition would be (canCopyAudio). */
+  audioCopy?: boolean;
   /** Frame rate cap: sources above it are brought down to it. */
   maxFrameRate: number;
   /** Seconds between keyframes, the same on every rung so that players switch cleanly. */
@@ -47,6 +49,8 @@ export interface AudioRendition {
   type: 'audio';
   name: string;
   audioBitrate: number;
+  /** The source's audio stream is copied as it is (see canCopyAudio). */
+  copy?: boolean;
   segmentSeconds: number;
 }
 
@@ -99,9 +103,34 @@ export function planRenditions(probe: Probe, ladder: EncodingLadder): RenditionP
     }
   }
   if (probe.audio) {
-    plans.push({ type: 'audio', name: 'audio', audioBitrate: ladder.audioBitrate, segmentSeconds: ladder.segmentSeconds });
+    plans.push({
+      type: 'audio',
+      name: 'audio',
+      audioBitrate: ladder.audioBitrate,
+      segmentSeconds: ladder.segmentSeconds,
+      ...(ladder.audioCopy && canCopyAudio(probe, ladder.audioBitrate) ? { copy: true } : {}),
+    });
   }
   return plans;
+}
+
+/**
+ * Whether the source's audio already is what the audio rendition would be: stereo AAC-LC at
+ * 48 kHz, in an MP4 or MOV (ISOBMFF packets, no ADTS stream to repair), at no more than the
+ * rendition's bitrate (with 10% to spare). Copying it skips an encode and a generation of loss.
+ */
+export function canCopyAudio(probe: Probe, audioBitrate: number): boolean {
+  const a = probe.audio;
+  return (
+    a !== null &&
+    a.codec === 'aac' &&
+    a.profile === 'LC' &&
+    a.channels === 2 &&
+    a.sampleRate === 48000 &&
+    a.bitrate !== null &&
+    a.bitrate <= audioBitrate * 1000 * 1.1 &&
+    /\b(mov|mp4)\b/.test(probe.formatName)
+  );
 }
 
 const pixels = (r: VideoRendition) => r.width * r.height;

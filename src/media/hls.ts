@@ -111,42 +111,4 @@ export function buildMasterPlaylist(variants: VariantEntry[]): string {
   return lines.join('\n') + '\n';
 }
 
-const h264Profiles: Record<string, string> = {
-  'constrained baseline': '42e0',
-  baseline: '4200',
-  main: '4d00',
-  high: '6400',
-  'high 10': '6e00',
-};
-
-/** RFC 6381 codec string of an H.264 stream, e.g. High@4.0 → avc1.640028. */
-export function avc1Codec(profile: string | undefined, level: number | undefined): string {
-  const p = h264Profiles[(profile ?? 'high').toLowerCase()] ?? '6400';
-  const l = Math.max(0, Math.min(255, level ?? 40)).toString(16).padStart(2, '0');
-  return `avc1.${p}${l}`;
-}
-
-/** HEVC codec string (ISO/IEC 14496-15 annex E), e.g. Main@3.1 → hvc1.1.6.L93.B0; ffprobe's level is 30 × the level. */
-export function hvc1Codec(profile: string | undefined, level: number | undefined): string {
-  const main10 = (profile ?? '').toLowerCase().includes('10');
-  return `hvc1.${main10 ? '2.4' : '1.6'}.L${level ?? 93}.B0`;
-}
-
-/** AV1 codec string (AV1 ISOBMFF binding), e.g. Main, seq_level_idx 8, 8-bit → av01.0.08M.08. */
-export function av01Codec(profile: string | undefined, level: number | undefined, bitDepth = 8): string {
-  const p = { main: 0, high: 1, professional: 2 }[(profile ?? 'main').toLowerCase()] ?? 0;
-  return `av01.${p}.${String(level ?? 8).padStart(2, '0')}M.${String(bitDepth).padStart(2, '0')}`;
-}
-
-/** The codec string of a video stream as ffprobe describes it (codec_name, profile, level). */
-export function videoCodecString(codecName: string | undefined, profile: string | undefined, level: number | undefined): string {
-  switch (codecName) {
-    case 'hevc':
-      return hvc1Codec(profile, level);
-    case 'av1':
-      return av01Codec(profile, level);
-    default:
-      return avc1Codec(profile, level);
-  }
-}
 export const aacLcCodec = 'mp4a.40.2';

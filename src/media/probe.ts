@@ -4,6 +4,7 @@ import type { AudioStreamInfo, Probe, VideoStreamInfo } from '../domain/probe.ts
 interface RawStream {
   codec_type?: string;
   codec_name?: string;
+  profile?: string;
   width?: number;
   height?: number;
   avg_frame_rate?: string;
@@ -86,6 +87,7 @@ export function parseProbe(raw: RawProbe): Probe {
   if (a) {
     audio = {
       codec: a.codec_name ?? 'unknown',
+      profile: a.profile ?? null,
       channels: a.channels ?? 0,
       sampleRate: num(a.sample_rate) ?? 0,
       bitrate: num(a.bit_rate),

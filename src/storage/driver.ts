@@ -23,6 +23,12 @@ export interface StorageDriver {
   get(key: string, range?: ByteRange): Promise<Readable>;
   /** Copies the object to a local file (a worker's temp folder). */
   getToFile(key: string, localPath: string): Promise<void>;
+  /**
+   * The object's own file when the store is a local folder, for reading in place (never for
+   * writing): ffmpeg then reads it without a copy. Null when the store is remote (S3), or
+   * when the object is missing.
+   */
+  localFile(key: string): Promise<string | null>;
   stat(key: string): Promise<StoredObject | null>;
   list(prefix: string): Promise<string[]>;
   /** Deletes every object under `prefix`; returns how many. */

@@ -95,6 +95,10 @@ export function createFsDriver(rootDir: string): StorageDriver {
       await copyFile(fileOf(key), localPath, constants.COPYFILE_FICLONE);
     },
 
+    async localFile(key) {
+      return (await statKey(key)) ? fileOf(key) : null;
+    },
+
     stat: statKey,
 
     async list(prefix) {

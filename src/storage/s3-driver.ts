@@ -132,6 +132,10 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       if (expected && expected.size !== size) throw new StorageUnavailableError(`download of ${key} ended at ${size} of ${expected.size} bytes`);
     },
 
+    async localFile() {
+      return null;
+    },
+
     async stat(key) {
       try {
         const head = await client.send(new HeadObjectCommand({ Bucket, Key: checkKey(key) }));

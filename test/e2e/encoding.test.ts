@@ -213,7 +213,7 @@ describe('codecs per rung', () => {
     expect(ladder.keyframeTimes).toHaveLength(2);
     const codecs = Object.fromEntries(ladder.master.variants.map((v) => [v.uri, v.codecs]));
     expect(codecs['h264.m3u8']).toMatch(/^avc1\.64/);
-    expect(codecs['hevc.m3u8']).toMatch(/^hvc1\.1\.6\.L\d+\.B0,mp4a\.40\.2$/);
+    expect(codecs['hevc.m3u8']).toMatch(/^hvc1\.1\.6\.L\d+\.[0-9A-F]{2}(\.[0-9A-F]{2})*,mp4a\.40\.2$/);
     expect(codecs['av1.m3u8']).toMatch(/^av01\.0\.\d\dM\.08,mp4a\.40\.2$/);
     const dash = await checkDash(streamDir);
     expect(dash.representations.map((r) => r.codecs.split('.')[0]).sort()).toEqual(['av01', 'avc1', 'hvc1', 'mp4a']);

@@ -22,5 +22,5 @@ export const videoProbe = (width: number, height: number, video: Partial<VideoSt
   size: 1000,
   bitrate: null,
   video: { codec: 'h264', width, height, displayWidth: width, displayHeight: height, rotation: 0, frameRate: 30, pixelFormat: 'yuv420p', bitrate: null, ...video },
-  audio: audio ? { codec: 'aac', channels: 2, sampleRate: 48000, bitrate: null } : null,
+  audio: audio ? { codec: 'aac', profile: 'LC', channels: 2, sampleRate: 48000, bitrate: null } : null,
 });

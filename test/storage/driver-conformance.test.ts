@@ -117,6 +117,14 @@ describe.each(subjects)('storage driver: %s', (_name, make) => {
     expect(sha(await readFile(out))).toBe(sha(content));
   });
 
+  it('gives the local file of an object only when the store is a local folder', async () => {
+    await d.put('local/x.bin', 'in place');
+    const file = await d.localFile('local/x.bin');
+    if (d.name === 'fs') expect((await readFile(file!)).toString()).toBe('in place');
+    else expect(file).toBeNull();
+    expect(await d.localFile('local/missing')).toBeNull();
+  });
+
   it('streams a large body (multipart on S3) without changing a byte', async () => {
     const chunk = randomBytes(1024 * 1024);
     const chunks = Array.from({ length: 12 }, (_, i) => Buffer.concat([chunk.subarray(i), chunk.subarray(0, i)]));

@@ -1,4 +1,4 @@
-import { encodeRenditionArgs, fixTargetDuration } from '../../src/media/ffmpeg-args.ts';
+import { encodeRenditionArgs, fixTargetDuration, threadOptions } from '../../src/media/ffmpeg-args.ts';
 
 describe('encodeRenditionArgs', () => {
   it('builds the exact argv of a video rung: fixed GOP, no scene-cut keyframes, fMP4 HLS', () => {
@@ -37,6 +37,21 @@ describe('encodeRenditionArgs', () => {
     const args = encodeRenditionArgs({ ...rung, codec: 'av1' }, opts);
     const at = args.indexOf('-c:v');
     expect(args.slice(at, at + 8)).toEqual(['-c:v', 'libsvtav1', '-preset', '10', '-g', '60', '-svtav1-params', 'keyint=60:scd=0:lp=2']);
+  });
+
+  it('decodes on one thread when the encode shares the machine, on every core when it has it alone', () => {
+    const video = { ...rung, codec: 'h264' as const };
+    const shared = encodeRenditionArgs(video, { ...opts, ...threadOptions(false, 2) });
+    expect(shared.slice(shared.indexOf('-threads'), shared.indexOf('-i') + 2)).toEqual(['-threads', '1', '-i', 'in']);
+    expect(shared.slice(shared.indexOf('-c:v'), shared.indexOf('-c:v') + 8)).toContain('2');
+    const exclusive = encodeRenditionArgs(video, { ...opts, ...threadOptions(true, 2) });
+    expect(exclusive.indexOf('-threads')).toBeGreaterThan(exclusive.indexOf('-i'));
+    expect(exclusive[exclusive.indexOf('-threads') + 1]).toBe('0');
+  });
+
+  it('copies the source audio when the plan says so', () => {
+    const args = encodeRenditionArgs({ type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4, copy: true }, opts);
+    expect(args.slice(args.indexOf('-dn') + 1, args.indexOf('-f'))).toEqual(['-c:a', 'copy']);
   });
 
   it('builds the exact argv of the audio rendition: stereo AAC', () => {

@@ -1,4 +1,4 @@
-import { av01Codec, avc1Codec, buildMasterPlaylist, hvc1Codec, measureBandwidth, parseMediaPlaylist } from '../../src/media/hls.ts';
+import { buildMasterPlaylist, measureBandwidth, parseMediaPlaylist } from '../../src/media/hls.ts';
 
 const files = (name: string) => ({ init: `${name}_init.mp4`, segments: [{ uri: `${name}_00000.m4s`, duration: 4 }] });
 
@@ -47,13 +47,5 @@ describe('HLS playlists', () => {
       { type: 'audio', name: 'audio', playlist: 'audio.m3u8', bandwidth: 130000, averageBandwidth: 128000, codecs: 'mp4a.40.2', ...files('audio') },
     ]);
     expect(text).toContain('#EXT-X-STREAM-INF:BANDWIDTH=130000,AVERAGE-BANDWIDTH=128000,CODECS="mp4a.40.2"\naudio.m3u8');
-  });
-
-  it('derives RFC 6381 codec strings from what ffprobe reports', () => {
-    expect(avc1Codec('High', 31)).toBe('avc1.64001f');
-    expect(avc1Codec('Main', 40)).toBe('avc1.4d0028');
-    expect(hvc1Codec('Main', 93)).toBe('hvc1.1.6.L93.B0');
-    expect(hvc1Codec('Main 10', 120)).toBe('hvc1.2.4.L120.B0');
-    expect(av01Codec('Main', 8)).toBe('av01.0.08M.08');
   });
 });

@@ -8,7 +8,7 @@ const phoneVideo = {
       avg_frame_rate: '30000/1001', r_frame_rate: '30/1', bit_rate: '8000000',
       side_data_list: [{ side_data_type: 'Display Matrix', rotation: -90 }],
     },
-    { codec_type: 'audio', codec_name: 'aac', channels: 6, sample_rate: '48000', bit_rate: '256000' },
+    { codec_type: 'audio', codec_name: 'aac', profile: 'LC', channels: 6, sample_rate: '48000', bit_rate: '256000' },
   ],
   format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: '12.345000', size: '12000000', bit_rate: '8100000' },
 };
@@ -19,7 +19,7 @@ describe('parseProbe', () => {
     expect(p.duration).toBeCloseTo(12.345);
     expect(p.video).toMatchObject({ width: 1920, height: 1080, displayWidth: 1080, displayHeight: 1920, rotation: 270 });
     expect(p.video!.frameRate).toBeCloseTo(29.97, 2);
-    expect(p.audio).toEqual({ codec: 'aac', channels: 6, sampleRate: 48000, bitrate: 256000 });
+    expect(p.audio).toEqual({ codec: 'aac', profile: 'LC', channels: 6, sampleRate: 48000, bitrate: 256000 });
     expect(unplayableReason(p)).toBeNull();
   });
 

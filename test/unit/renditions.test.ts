@@ -1,5 +1,5 @@
 import type { Probe } from '../../src/domain/probe.ts';
-import { downloadRendition, firstRenditions, planRenditions } from '../../src/domain/renditions.ts';
+import { canCopyAudio, downloadRendition, firstRenditions, planRenditions } from '../../src/domain/renditions.ts';
 import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
 
 const ladder = defaultLadder;
@@ -38,6 +38,33 @@ describe('planRenditions', () => {
   it('caps the frame rate and keeps a 2 s GOP', () => {
     const plan = planRenditions(videoProbe(1280, 720, { frameRate: 120 }), ladder);
     expect(plan[0]).toMatchObject({ frameRate: 60, gopFrames: 120 });
+  });
+
+  it('copies stereo AAC-LC 48 kHz audio from an MP4 at no more than the rendition bitrate, and encodes anything else', () => {
+    const withAudio = (audio: Partial<NonNullable<Probe['audio']>>, formatName = 'mov,mp4,m4a,3gp,3g2,mj2'): Probe => {
+      const p = videoProbe(1280, 720);
+      return { ...p, formatName, audio: { ...p.audio!, bitrate: 96_000, ...audio } };
+    };
+    const copyLadder = { ...ladder, audioCopy: true };
+    const audioOf = (p: Probe, l = copyLadder) => planRenditions(p, l).find((r) => r.type === 'audio');
+    expect(audioOf(withAudio({}))).toMatchObject({ copy: true });
+    expect(canCopyAudio(withAudio({ bitrate: 140_000 }), 128)).toBe(true);
+    for (const p of [
+      withAudio({ bitrate: 192_000 }),
+      withAudio({ bitrate: null }),
+      withAudio({ channels: 6 }),
+      withAudio({ channels: 1 }),
+      withAudio({ sampleRate: 44_100 }),
+      withAudio({ profile: 'HE-AAC' }),
+      withAudio({ codec: 'opus' }),
+      withAudio({}, 'mpegts'),
+      withAudio({}, 'matroska,webm'),
+    ]) {
+      expect(canCopyAudio(p, 128)).toBe(false);
+      expect(audioOf(p)).not.toHaveProperty('copy');
+    }
+    // Off in the config: always encoded.
+    expect(audioOf(withAudio({}), { ...ladder, audioCopy: false })).not.toHaveProperty('copy');
   });
 
   it('plans one AAC rendition for audio-only sources', () => {
