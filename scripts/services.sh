@@ -247,11 +247,14 @@ temporal_start() {
       mkdir -p "$DATA/temporal" "$LOG_DIR"
       rm -f "$TEMPORAL_PID"
       # setsid + nohup: its own session, so it outlives this script and its terminal.
-      # One partition per task queue: tasks are dispatched in the order the workflow scheduled them
-      # (largest rung first), which a single machine's dev server can afford.
+      # The priority matcher (default from Temporal 1.31, off in this 1.29) dispatches waiting tasks
+      # by the priority the workflow gives them: a media's playable rung first, then the short
+      # jobs, then the ladder largest rung first. One partition per task queue keeps that order
+      # across the whole queue, which a single machine's dev server can afford.
       setsid nohup "$TEMPORAL_BIN" server start-dev \
         --ip "$TEMPORAL_HOST" --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
         --db-filename "$DATA/temporal/temporal.db" --log-level warn \
+        --dynamic-config-value matching.useNewMatcher=true \
         --dynamic-config-value matching.numTaskqueueReadPartitions=1 \
         --dynamic-config-value matching.numTaskqueueWritePartitions=1 \
         >>"$TEMPORAL_LOG" 2>&1 </dev/null &

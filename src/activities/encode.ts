@@ -16,8 +16,12 @@ export interface EncodeInput {
   sourceKey: string;
   rendition: RenditionPlan;
   duration: number;
-  /** Encoded while little else runs (the first rung, for playback soonest): the encoder may take every core. */
-  exclusive?: boolean;
+  /**
+   * `playable`: what makes the media playable (its smallest rung and its audio), encoded first at
+   * normal CPU priority, the video with every core. `ladder`: the rest, sharing the cores at
+   * encoding.background_nice.
+   */
+  stage: 'playable' | 'ladder';
 }
 
 export const createEncodeActivities = (deps: ActivityDeps) => {
@@ -32,7 +36,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
   }
 
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
-  async function encodeRendition({ mediaId, sourceKey, rendition, duration, exclusive }: EncodeInput): Promise<VariantEntry> {
+  async function encodeRendition({ mediaId, sourceKey, rendition, duration, stage }: EncodeInput): Promise<VariantEntry> {
     const ctx = activityContext();
     const attempt = ctx?.info.attempt ?? 1;
     const interval = deps.progressIntervalMs ?? 1000;
@@ -44,12 +48,13 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
         const outDir = path.join(dir, 'out');
         await mkdir(outDir);
-        const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(exclusive === true, deps.threads) });
+        const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(stage === 'playable' && rendition.type === 'video', deps.threads) });
         const started = performance.now();
         try {
           await runFfmpeg(deps.ffmpegPath, args, {
             signal: ctx?.cancellationSignal,
             timeoutMs: deps.ffmpegTimeoutMs,
+            priority: stage === 'ladder' ? deps.backgroundPriority : 'normal',
             onProgress: (p) => {
               percent = p.done ? 100 : duration > 0 ? Math.min(99, Math.floor((p.outTime / duration) * 100)) : 0;
               ctx?.heartbeat({ percent });
@@ -112,7 +117,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
           segments: playlist.segments,
           codecs,
           ...bw,
-          ...(rendition.type === 'video' ? { width: rendition.width, height: rendition.height, frameRate: rendition.frameRate } : {}),
+          ...(rendition.type === 'video' ? { width: rendition.width, height: rendition.height, frameRate: rendition.frameRate } : { channels: rendition.channels }),
         };
       }));
     } catch (err) {

@@ -1,11 +1,27 @@
+import { dashManifestName, masterPlaylistName, streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus } from '../domain/status.ts';
+import { buildDashManifest } from '../media/dash.ts';
+import { buildMasterPlaylist, type VariantEntry } from '../media/hls.ts';
 import type { ActivityDeps } from './support.ts';
 
-/** Bookkeeping: the workflow's state mirrored into Postgres for the API, each step an event. */
-export const createMirrorActivities = ({ medias }: ActivityDeps) => ({
+export interface FinalizeInput {
+  mediaId: string;
+  /** Every rendition, in ladder order. */
+  outputs: VariantEntry[];
+  duration: number;
+  segmentSeconds: number;
+  /** Files made beside the renditions (download, poster, storyboard), for the event. */
+  files: string[];
+}
+
+/**
+ * Bookkeeping: the workflow's state mirrored into Postgres for the API, each step an event,
+ * and the manifests that make that state public (the master playlist, the DASH manifest).
+ */
+export const createMirrorActivities = ({ medias, storage }: ActivityDeps) => ({
+  /** The media is Processing: its encodes are handed out (the renditions were planned by the probe). */
   async startProcessing({ mediaId, plan }: { mediaId: string; plan: RenditionPlan[] }): Promise<void> {
-    await medias.planRenditions(mediaId, plan);
     await medias.setState(mediaId, { status: MediaStatus.Processing, progress: 0 }, {
       type: 'media.processing',
       message: `encoding ${plan.length} rendition(s): ${plan.map((r) => r.name).join(', ')}`,
@@ -13,7 +29,10 @@ export const createMirrorActivities = ({ medias }: ActivityDeps) => ({
     });
   },
 
-  async markPlayable({ mediaId, renditions }: { mediaId: string; renditions: string[] }): Promise<void> {
+  /** Playable early: a master playlist of the renditions encoded so far, and the flag that opens the stream. */
+  async markPlayable({ mediaId, outputs }: { mediaId: string; outputs: VariantEntry[] }): Promise<void> {
+    await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
+    const renditions = outputs.map((o) => o.name);
     await medias.setState(mediaId, { playable: true }, {
       type: 'media.playable',
       message: `playable with ${renditions.join(', ')} while the rest of the ladder encodes`,
@@ -21,10 +40,14 @@ export const createMirrorActivities = ({ medias }: ActivityDeps) => ({
     });
   },
 
-  async finalizeMedia({ mediaId, duration }: { mediaId: string; duration: number }): Promise<void> {
+  /** The whole ladder's master playlist and DASH manifest, then Ready. */
+  async finalizeMedia({ mediaId, outputs, duration, segmentSeconds, files }: FinalizeInput): Promise<void> {
+    await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
+    await storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
     await medias.setState(mediaId, { status: MediaStatus.Ready, playable: true, progress: 100 }, {
       type: 'media.ready',
       message: `ready to stream (${duration.toFixed(2)} s)`,
+      data: { renditions: outputs.map((o) => o.name), files: [masterPlaylistName, dashManifestName, ...files] },
     });
   },
 

@@ -1,21 +1,17 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  dashManifestName,
   downloadName,
-  masterPlaylistName,
   posterName,
   storyboardImageName,
   storyboardVttName,
   streamKey,
 } from '../domain/paths.ts';
 import type { PictureSettings } from '../domain/workflow.ts';
-import { buildDashManifest } from '../media/dash.ts';
-import { buildMasterPlaylist, type VariantEntry } from '../media/hls.ts';
+import type { VariantEntry } from '../media/hls.ts';
 import { downloadArgs, planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../media/pictures.ts';
 import { runFfmpeg } from '../media/runner.ts';
 import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
-
 
 export interface PicturesInput {
   mediaId: string;
@@ -28,19 +24,19 @@ export interface PicturesInput {
   settings: PictureSettings;
 }
 
-export interface PackageInput {
+export interface DownloadInput {
   mediaId: string;
-  outputs: VariantEntry[];
-  duration: number;
-  segmentSeconds: number;
-  /** Video rendition remuxed into the download with the audio; null for audio-only media. */
-  downloadRendition: string | null;
+  /** The rendition remuxed into the download with the audio; absent for audio-only media. */
+  video?: VariantEntry;
+  audio?: VariantEntry;
 }
 
 const isFile = async (file: string) => (await stat(file).catch(() => null))?.isFile() === true;
 
 export const createPackageActivities = (deps: ActivityDeps) => {
-  const run = (args: string[], signal?: AbortSignal) => runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs });
+  // Pictures and the download may wait: they run at the ladder's CPU priority.
+  const run = (args: string[], signal?: AbortSignal) =>
+    runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs, priority: deps.backgroundPriority });
 
   /** A rendition's playlist as a local file, its init and segments beside it, so ffmpeg can read it as local HLS. */
   async function fetchRendition(mediaId: string, v: VariantEntry, dir: string): Promise<string> {
@@ -55,11 +51,6 @@ export const createPackageActivities = (deps: ActivityDeps) => {
   }
 
   return {
-    /** Writes the HLS master playlist of the renditions encoded so far. */
-    async writeMasterPlaylist({ mediaId, outputs }: { mediaId: string; outputs: VariantEntry[] }): Promise<void> {
-      await deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
-    },
-
     /** Poster at a fraction of the duration, and the storyboard sprite with its WebVTT. */
     async makePictures({ mediaId, sourceKey, storyboardFrom, duration, displayWidth, displayHeight, settings }: PicturesInput): Promise<string[]> {
       const ctx = activityContext();
@@ -107,12 +98,10 @@ export const createPackageActivities = (deps: ActivityDeps) => {
       }));
     },
 
-    /** DASH manifest over the HLS segments, and the progressive download (MP4, or M4A for audio-only). */
-    async packageMedia({ mediaId, outputs, duration, segmentSeconds, downloadRendition }: PackageInput): Promise<string[]> {
+    /** The progressive download: the download rung and the audio remuxed into one MP4 (M4A for audio-only media). */
+    async makeDownload({ mediaId, video, audio }: DownloadInput): Promise<string> {
       const ctx = activityContext();
-      return withHeartbeat(ctx, () => ({ step: 'package' }), () => withTempDir(deps.tempDir, `${mediaId}-package`, async (dir) => {
-        const audio = outputs.find((o) => o.type === 'audio');
-        const video = outputs.find((o) => o.name === downloadRendition);
+      return withHeartbeat(ctx, () => ({ step: 'download' }), () => withTempDir(deps.tempDir, `${mediaId}-download`, async (dir) => {
         const inputs: string[] = [];
         if (video) inputs.push(await fetchRendition(mediaId, video, path.join(dir, video.name)));
         if (audio) inputs.push(await fetchRendition(mediaId, audio, path.join(dir, audio.name)));
@@ -120,13 +109,12 @@ export const createPackageActivities = (deps: ActivityDeps) => {
         await run(downloadArgs(inputs, path.join(dir, download)), ctx?.cancellationSignal);
         await assertStillWanted(deps, ctx, mediaId);
         await deps.storage.putFile(streamKey(mediaId, download), path.join(dir, download));
-        await deps.storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
         await deps.medias.addEvent(mediaId, {
-          type: 'media.packaged',
-          message: `DASH manifest and ${download}${video ? ` (${video.name})` : ''} written`,
-          data: { files: [dashManifestName, download] },
+          type: 'media.download',
+          message: `${download} written${video ? ` (${video.name})` : ''}`,
+          data: { file: download, ...(video ? { rendition: video.name } : {}) },
         });
-        return [dashManifestName, download];
+        return download;
       }));
     },
   };

@@ -3,11 +3,26 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
 import type { Probe } from '../domain/probe.ts';
+import { planRenditions, type EncodingLadder, type RenditionPlan } from '../domain/renditions.ts';
 import type { SourceKind } from '../domain/status.ts';
 import { ffprobeArgs, parseProbe, unplayableReason, unreadableReason, type RawProbe } from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
 import { activityContext, claimRun, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 import { fetchUrlToStorage } from './url-source.ts';
+
+export interface ProbeInput {
+  mediaId: string;
+  sourceKey: string;
+  kind: SourceKind;
+  ladder: EncodingLadder;
+}
+
+export interface ProbeResult {
+  /** What is encoded: for a media uploaded as audio, without its picture. */
+  probe: Probe;
+  /** The renditions to encode, largest video first, then the audio (planRenditions). */
+  plan: RenditionPlan[];
+}
 
 export const createProbeActivities = (deps: ActivityDeps) => ({
   /** Upload from URL: streams the remote file into the media's source, capped and timed out. */
@@ -27,8 +42,11 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
     return size;
   },
 
-  /** ffprobe the source; anything that is not playable media fails here, once, without retries. */
-  async probeSource({ mediaId, sourceKey, kind }: { mediaId: string; sourceKey: string; kind: SourceKind }): Promise<Probe> {
+  /**
+   * ffprobe the source and plan its renditions from the ladder; anything that is not playable
+   * media fails here, once, without retries.
+   */
+  async probeSource({ mediaId, sourceKey, kind, ladder }: ProbeInput): Promise<ProbeResult> {
     const ctx = activityContext();
     await claimRun(deps, ctx, mediaId);
     return withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
@@ -60,7 +78,10 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
         data: { formatName: probe.formatName, duration: probe.duration, video: probe.video, audio: probe.audio },
       });
       // Uploaded as audio: the picture (cover art, or a video sent by mistake) is not encoded.
-      return kind === 'audio' ? { ...probe, video: null } : probe;
+      const used = kind === 'audio' ? { ...probe, video: null } : probe;
+      const plan = planRenditions(used, ladder);
+      await deps.medias.planRenditions(mediaId, plan);
+      return { probe: used, plan };
     });
   },
 });

@@ -7,6 +7,7 @@ import { FailureType } from '../domain/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import type { CpuPriority } from '../media/runner.ts';
 import type { UrlFetchSettings } from './url-source.ts';
 
 export interface ActivityDeps {
@@ -24,6 +25,8 @@ export interface ActivityDeps {
   preset: string;
   /** Encoder threads of an encode that shares the machine with others (cores / concurrency). */
   threads: number;
+  /** CPU priority of the work that may wait (encoding.background_priority): the ladder, pictures, download. */
+  backgroundPriority?: CpuPriority;
   /** Least time between two progress writes to Postgres. */
   progressIntervalMs?: number;
   /** Upload from URL: size cap, timeout, and whether private addresses may be fetched. */

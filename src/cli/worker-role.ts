@@ -69,6 +69,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     tempDir: config.encoding.temp_dir,
     preset: config.encoding.preset,
     threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),
+    backgroundPriority: config.encoding.background_priority,
     urlFetch: {
       maxBytes: config.settings.max_file_size,
       timeoutMs: config.settings.url_fetch.timeout_seconds * 1000,

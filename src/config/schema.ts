@@ -95,6 +95,13 @@ export const configSchema = z.strictObject({
     concurrency: z.number().int().min(1).max(64).default(2),
     /** Encoder threads per encode; 0: the machine's cores divided by concurrency, so concurrent encodes share the cores. */
     threads: z.number().int().min(0).max(64).default(0).describe('0: the cores divided by concurrency'),
+    /**
+     * CPU priority of the encodes that may wait: the ladder above the playable rung, pictures and
+     * the download. `idle` (Linux SCHED_IDLE): they use only what the playable rungs, the API and
+     * the database leave, so a media is playable as soon as if it were alone; `low`: nice 10;
+     * `normal`: everything alike.
+     */
+    background_priority: z.enum(['idle', 'low', 'normal']).default('idle'),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']).default('veryfast'),
     timeout_seconds: z.number().int().positive().default(6 * 3600),
     /** An encode whose worker stopped heartbeating this long ago (it died) is retried on another worker. */
@@ -103,7 +110,7 @@ export const configSchema = z.strictObject({
     segment_seconds: z.number().positive().default(4),
     max_frame_rate: z.number().positive().max(240).default(60),
     audio_bitrate: z.number().int().positive().default(128).describe('kb/s of the AAC audio rendition'),
-    /** Source audio that already is stereo AAC-LC at 48 kHz (MP4/MOV) and no more than audio_bitrate is copied, not encoded again. */
+    /** Source audio that already is mono or stereo AAC-LC at 48 kHz (MP4/MOV) and no more than audio_bitrate is copied, not encoded again. */
     audio_copy: z.boolean().default(true),
     /** Rung remuxed into the progressive MP4 download; when absent, 720p if the ladder has it, else the largest planned. */
     mp4_rendition: z.string().optional(),

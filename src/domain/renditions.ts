@@ -51,6 +51,8 @@ export interface AudioRendition {
   audioBitrate: number;
   /** The source's audio stream is copied as it is (see canCopyAudio). */
   copy?: boolean;
+  /** Channels of the rendition: the source's when copied, else 2 (stereo). */
+  channels: number;
   segmentSeconds: number;
 }
 
@@ -108,16 +110,17 @@ export function planRenditions(probe: Probe, ladder: EncodingLadder): RenditionP
       name: 'audio',
       audioBitrate: ladder.audioBitrate,
       segmentSeconds: ladder.segmentSeconds,
-      ...(ladder.audioCopy && canCopyAudio(probe, ladder.audioBitrate) ? { copy: true } : {}),
+      ...(ladder.audioCopy && canCopyAudio(probe, ladder.audioBitrate) ? { copy: true, channels: probe.audio.channels } : { channels: 2 }),
     });
   }
   return plans;
 }
 
 /**
- * Whether the source's audio already is what the audio rendition would be: stereo AAC-LC at
- * 48 kHz, in an MP4 or MOV (ISOBMFF packets, no ADTS stream to repair), at no more than the
- * rendition's bitrate (with 10% to spare). Copying it skips an encode and a generation of loss.
+ * Whether the source's audio already is what the audio rendition would be: mono or stereo AAC-LC
+ * at 48 kHz, in an MP4 or MOV (ISOBMFF packets, no ADTS stream to repair), at no more than the
+ * rendition's bitrate (with 10% to spare). Copying it skips an encode and a generation of loss;
+ * mono stays mono (the playlists say so).
  */
 export function canCopyAudio(probe: Probe, audioBitrate: number): boolean {
   const a = probe.audio;
@@ -125,7 +128,7 @@ export function canCopyAudio(probe: Probe, audioBitrate: number): boolean {
     a !== null &&
     a.codec === 'aac' &&
     a.profile === 'LC' &&
-    a.channels === 2 &&
+    (a.channels === 1 || a.channels === 2) &&
     a.sampleRate === 48000 &&
     a.bitrate !== null &&
     a.bitrate <= audioBitrate * 1000 * 1.1 &&

@@ -56,7 +56,7 @@ export function buildDashManifest(variants: VariantEntry[], durationSeconds: num
   for (const a of audio) {
     sets.push(
       `<AdaptationSet ${attrs({ id: sets.length, contentType: 'audio', mimeType: 'audio/mp4', lang: 'und', segmentAlignment: 'true', startWithSAP: 1 })}>` +
-        `<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>` +
+        `<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${a.channels ?? 2}"/>` +
         `<Representation ${attrs({ id: a.name, bandwidth: a.bandwidth, codecs: a.codecs, audioSamplingRate: 48000 })}>${segmentTemplate(a)}</Representation>` +
         `</AdaptationSet>`,
     );

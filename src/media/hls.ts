@@ -67,6 +67,8 @@ export interface VariantEntry {
   width?: number;
   height?: number;
   frameRate?: number;
+  /** Audio channels; 2 when absent. */
+  channels?: number;
 }
 
 const audioGroup = 'audio';
@@ -91,7 +93,7 @@ export function buildMasterPlaylist(variants: VariantEntry[]): string {
   }
   if (audio) {
     lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audioGroup}",NAME="default",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${audio.playlist}"`,
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audioGroup}",NAME="default",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels ?? 2}",URI="${audio.playlist}"`,
     );
   }
   for (const v of video) {

@@ -7,8 +7,28 @@ import { execa, ExecaError } from 'execa';
  * the kernel kills it when the worker dies. Elsewhere children are started directly.
  */
 const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-export const diesWithParent = (command: string, args: string[]): [string, string[]] =>
-  setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
+const chrt = ['/usr/bin/chrt', '/bin/chrt'].find((p) => existsSync(p));
+const nice = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
+
+/**
+ * CPU priority of a child process. `idle`: Linux's SCHED_IDLE, it runs only on cores nothing else
+ * wants, so it never slows the work that makes a media playable (nor the API); `low`: nice 10,
+ * a small share when the cores are contended; `normal`: like everything else.
+ */
+export type CpuPriority = 'normal' | 'low' | 'idle';
+
+/** The prefix that starts a command at `priority` (util-linux chrt, coreutils nice: every thread inherits it). */
+function priorityPrefix(priority: CpuPriority): string[] {
+  if (priority === 'idle' && chrt) return [chrt, '--idle', '0'];
+  if (priority !== 'normal' && nice) return [nice, '-n', priority === 'idle' ? '19' : '10'];
+  return [];
+}
+
+/** The argv that starts `command` dying with its parent, at the given CPU priority. */
+export function diesWithParent(command: string, args: string[], priority: CpuPriority = 'normal'): [string, string[]] {
+  const argv = [...priorityPrefix(priority), ...(setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : []), command, ...args];
+  return [argv[0]!, argv.slice(1)];
+}
 
 /** ffmpeg's `-progress` key=value blocks, reduced to what Gilfoyle reports. */
 export interface FfmpegProgress {
@@ -51,6 +71,8 @@ export class FfmpegError extends Error {
 export interface RunOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** CPU priority: lower for work that may wait while the machine has other work. */
+  priority?: CpuPriority;
   onProgress?: (p: FfmpegProgress) => void;
 }
 
@@ -58,7 +80,7 @@ const tail = (text: string, lines = 15) => text.trim().split('\n').slice(-lines)
 
 /** Runs ffmpeg (no shell) and reports `-progress` blocks from its stdout. */
 export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOptions = {}): Promise<void> {
-  const child = execa(...diesWithParent(ffmpegPath, args), {
+  const child = execa(...diesWithParent(ffmpegPath, args, opts.priority), {
     cancelSignal: opts.signal,
     timeout: opts.timeoutMs,
     stdin: 'ignore',

@@ -7,12 +7,11 @@ import {
   log,
   proxyActivities,
   setHandler,
-  sleep,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
 import { FailureType, nonRetryableFailureTypes } from '../domain/errors.ts';
-import { downloadRendition, firstRenditions, planRenditions, type RenditionPlan } from '../domain/renditions.ts';
+import { downloadRendition, firstRenditions, type RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus } from '../domain/status.ts';
 import type { ProcessingProgress, ProcessMediaInput, ProcessMediaResult } from '../domain/workflow.ts';
 import type { VariantEntry } from '../media/hls.ts';
@@ -48,11 +47,16 @@ const encodeOptions = (input: ProcessMediaInput): ActivityOptions => ({
   },
 });
 
-/** Pause between scheduling two heavy activities, so workers receive them in the planned order. */
-const schedulingGap = '50 milliseconds';
-
 const mirror = proxyActivities<Activities>(mirrorOptions);
 const { probeSource } = proxyActivities<Activities>(probeOptions);
+
+/**
+ * Task queue priorities (1 goes first): what makes a media playable, then the short jobs
+ * (pictures, download), then the ladder, largest rung first so that the encode left running
+ * alone at the end is a short one. Across media too: a new media's playable rung goes ahead of
+ * the ladders already waiting.
+ */
+const priority = { playable: 1, short: 2, ladderFrom: 3, lowest: 5 } as const;
 
 /** The innermost failure: what an operator needs to read. */
 function rootOf(err: unknown): unknown {
@@ -71,19 +75,19 @@ const notWanted = (err: unknown) => {
 };
 
 /**
- * One durable run per media: probe, plan, encode the smallest rung and the audio first so
- * the media is playable early, then the rest of the ladder with the pictures, then package
- * (final master playlist, DASH, download) and finalize.
+ * One durable run per media: probe and plan; encode the smallest rung and the audio first, so the
+ * media is playable soonest; the rest of the ladder, the pictures and the download meanwhile, at
+ * lower priority; then the manifests, and Ready.
  */
 export async function processMedia(input: ProcessMediaInput): Promise<ProcessMediaResult> {
   const { mediaId, sourceKey } = input;
-  const heavy = proxyActivities<Activities>(encodeOptions(input));
+  const heavy = (priorityKey: number) => proxyActivities<Activities>({ ...encodeOptions(input), priority: { priorityKey } });
   const state: ProcessingProgress = { stage: 'probing', playable: false, progress: 0, renditions: {} };
   setHandler(progressQuery, () => state);
 
-  const encode = async (rendition: RenditionPlan, duration: number, exclusive: boolean): Promise<VariantEntry> => {
+  const encode = async (rendition: RenditionPlan, duration: number, stage: 'playable' | 'ladder', priorityKey: number): Promise<VariantEntry> => {
     state.renditions[rendition.name] = 'encoding';
-    const out = await heavy.encodeRendition({ mediaId, sourceKey, rendition, duration, exclusive });
+    const out = await heavy(priorityKey).encodeRendition({ mediaId, sourceKey, rendition, duration, stage });
     state.renditions[rendition.name] = 'ready';
     const all = Object.values(state.renditions);
     state.progress = Math.floor((100 * all.filter((s) => s === 'ready').length) / all.length);
@@ -91,57 +95,58 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
   };
 
   try {
-    if (input.sourceUrl) await heavy.fetchSourceFromUrl({ mediaId, sourceKey, url: input.sourceUrl, kind: input.kind });
-    const probe = await probeSource({ mediaId, sourceKey, kind: input.kind });
-    const plan = planRenditions(probe, input.ladder);
+    if (input.sourceUrl) await heavy(priority.playable).fetchSourceFromUrl({ mediaId, sourceKey, url: input.sourceUrl, kind: input.kind });
+    const { probe, plan } = await probeSource({ mediaId, sourceKey, kind: input.kind, ladder: input.ladder });
     for (const r of plan) state.renditions[r.name] = 'pending';
     state.stage = 'encoding';
-    await mirror.startProcessing({ mediaId, plan });
 
     const first = firstRenditions(plan);
     const rest = plan.filter((r) => !first.includes(r));
-    const firstOutputs = await Promise.all(first.map((r) => encode(r, probe.duration, r.type === 'video')));
-    if (rest.length > 0) {
-      await mirror.writeMasterPlaylist({ mediaId, outputs: firstOutputs });
-      await mirror.markPlayable({ mediaId, renditions: first.map((r) => r.name) });
-      state.playable = true;
-    }
+    const encodes = new Map<string, Promise<VariantEntry>>();
+    for (const r of first) encodes.set(r.name, encode(r, probe.duration, 'playable', priority.playable));
+    // Marking the media Processing takes one short activity: when it is done, the playable
+    // encodes have reached the workers, and the ladder can follow without racing them for a slot.
+    await mirror.startProcessing({ mediaId, plan });
+    rest.forEach((r, i) => encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.lowest, priority.ladderFrom + i))));
+    const output = (name: string) => encodes.get(name)!;
 
-    // Longest first (the plan lists the largest rung first), pictures last: the encode that
-    // finishes last is then a short one, not the top rung left alone on the machine. Tasks
-    // scheduled in one go reach workers in no set order, so each is scheduled a moment after the last.
-    const restEncodes: Promise<VariantEntry>[] = [];
-    for (const r of rest) {
-      restEncodes.push(encode(r, probe.duration, false));
-      await sleep(schedulingGap);
-    }
-    const video = probe.video;
-    const pictures = video
-      ? heavy.makePictures({
-          mediaId,
-          sourceKey,
-          storyboardFrom: firstOutputs.find((o) => o.type === 'video'),
-          duration: probe.duration,
-          displayWidth: video.displayWidth,
-          displayHeight: video.displayHeight,
-          settings: input.pictures,
+    const firstOutputs = Promise.all(first.map((r) => output(r.name)));
+    const playable = rest.length > 0
+      ? firstOutputs.then(async (outputs) => {
+          await mirror.markPlayable({ mediaId, outputs });
+          state.playable = true;
         })
+      : Promise.resolve();
+    const video = probe.video;
+    const smallest = first.find((r) => r.type === 'video');
+    // Pictures once the smallest rung exists: the storyboard is taken from it, far cheaper to decode than the source.
+    const pictures = video
+      ? (smallest ? output(smallest.name) : Promise.resolve(undefined)).then((storyboardFrom) =>
+          heavy(priority.short).makePictures({
+            mediaId,
+            sourceKey,
+            storyboardFrom,
+            duration: probe.duration,
+            displayWidth: video.displayWidth,
+            displayHeight: video.displayHeight,
+            settings: input.pictures,
+          }),
+        )
       : Promise.resolve([]);
-    const restOutputs = await Promise.all(restEncodes);
-    await pictures;
+    // The download as soon as its rung and the audio are encoded.
+    const downloadRung = downloadRendition(plan, input.downloadRendition ?? '720p');
+    const audio = plan.find((r) => r.type === 'audio');
+    const download = Promise.all([downloadRung && output(downloadRung.name), audio && output(audio.name)]).then(([v, a]) =>
+      heavy(priority.short).makeDownload({ mediaId, ...(v ? { video: v } : {}), ...(a ? { audio: a } : {}) }),
+    );
 
+    // A failure ends the run at the first await below; the jobs not awaited by then must not
+    // reject unhandled (that would fail the workflow task, not the run).
+    for (const p of [playable, pictures, download]) p.catch(() => undefined);
+    const outputs = await Promise.all(plan.map((r) => output(r.name)));
+    const [files] = await Promise.all([Promise.all([download, pictures]), playable]);
     state.stage = 'packaging';
-    const byName = new Map([...firstOutputs, ...restOutputs].map((o) => [o.name, o]));
-    const outputs = plan.map((r) => byName.get(r.name)!);
-    await mirror.writeMasterPlaylist({ mediaId, outputs });
-    await heavy.packageMedia({
-      mediaId,
-      outputs,
-      duration: probe.duration,
-      segmentSeconds: input.ladder.segmentSeconds,
-      downloadRendition: downloadRendition(plan, input.downloadRendition ?? '720p')?.name ?? null,
-    });
-    await mirror.finalizeMedia({ mediaId, duration: probe.duration });
+    await mirror.finalizeMedia({ mediaId, outputs, duration: probe.duration, segmentSeconds: input.ladder.segmentSeconds, files: files.flat() });
     state.stage = 'done';
     state.playable = true;
     return { mediaId, renditions: plan.map((r) => r.name), duration: probe.duration };

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { apiClient, type MediaJson } from '../helpers/api.ts';
@@ -6,6 +6,7 @@ import { scratchDir } from '../helpers/scratch.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeAudio, makeVideo, probeStreams, type VideoOptions } from '../helpers/media.ts';
 import { checkDash, checkFaststart, checkLadder, checkStoryboard } from '../helpers/output-checks.ts';
+import { SCHED_IDLE, SCHED_OTHER, watchFfmpegs } from '../helpers/pipeline.ts';
 import { repoRoot, waitFor } from '../helpers/services.ts';
 
 /**
@@ -76,7 +77,15 @@ describe('the default ladder, plus a 240p rung', () => {
 
   it('encodes a 1080p source to every rung, playable early, as HLS, DASH, MP4, poster and storyboard', async () => {
     const file = await source('landscape-1080p.mp4', { seconds: 8, width: 1920, height: 1080, fps: 30 });
+    const watch = watchFfmpegs(g.tempDir);
     const { media, streamDir, statusWhenPlayable, progressSeen } = await processSource(g, file);
+    // The playable rung (240p, the smallest) at normal CPU priority; the ladder, pictures and
+    // download only on spare cycles (SCHED_IDLE).
+    const ffmpegs = await watch.stop();
+    const policyOf = (rung: string) => ffmpegs.find((f) => f.args.includes(`${rung}.m3u8`))?.policy;
+    expect(policyOf('240p')).toBe(SCHED_OTHER);
+    expect(['1080p', '720p', '480p', '360p'].map(policyOf)).toEqual([SCHED_IDLE, SCHED_IDLE, SCHED_IDLE, SCHED_IDLE]);
+    expect(ffmpegs.filter((f) => f.args.includes('download.mp4')).map((f) => f.policy)).toEqual([SCHED_IDLE]);
     // Playable with the smallest rung while the rest of the ladder was still encoding.
     expect(statusWhenPlayable).toBe('Processing');
     // Progress went through intermediate values, and every temp folder is gone.
@@ -94,6 +103,11 @@ describe('the default ladder, plus a 240p rung', () => {
     }
     expect(ladder.master.variants[0]!.codecs).toMatch(/^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
     expect(ladder.audio?.rendition.audio?.codec).toBe('aac');
+    // The source's audio is mono AAC-LC at 48 kHz and 96 kb/s: copied, not encoded again, and the
+    // master playlist and the DASH manifest say it is mono.
+    expect(ladder.audio?.rendition.audio?.channels).toBe(1);
+    expect(await readFile(path.join(streamDir, 'master.m3u8'), 'utf8')).toContain('CHANNELS="1"');
+    expect(await readFile(path.join(streamDir, 'manifest.mpd'), 'utf8')).toContain('audio_channel_configuration:2011" value="1"');
 
     const dash = await checkDash(streamDir);
     expect(dash.mediaPresentationDuration).toBeCloseTo(8, 0);
@@ -132,7 +146,7 @@ describe('the default ladder, plus a 240p rung', () => {
     );
     const events = (await apiClient(g.url).events(media.id)).map((e) => e.type);
     expect(events.indexOf('media.playable')).toBeLessThan(events.indexOf('media.ready'));
-    expect(events).toEqual(expect.arrayContaining(['media.pictures', 'media.packaged']));
+    expect(events).toEqual(expect.arrayContaining(['media.pictures', 'media.download']));
   });
 
   it('keeps a rotated phone video upright', async () => {

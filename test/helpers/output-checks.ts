@@ -85,12 +85,13 @@ interface ProbedStream {
   r_frame_rate?: string;
   avg_frame_rate?: string;
   start_time?: string;
+  channels?: number;
 }
 
 async function probeStreamsOf(input: string): Promise<ProbedStream[]> {
   const { stdout } = await execa('ffprobe', [
     '-v', 'error',
-    '-show_entries', 'stream=index,codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,start_time',
+    '-show_entries', 'stream=index,codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,start_time,channels',
     '-of', 'json', input,
   ]);
   return (JSON.parse(stdout) as { streams?: ProbedStream[] }).streams ?? [];
@@ -223,7 +224,7 @@ export interface HlsRenditionReport {
   /** pts (seconds) of every video keyframe; only for a rendition with video. */
   keyframeTimes?: number[];
   video?: { codec: string; width: number; height: number; frameRate?: number; startTime: number };
-  audio?: { codec: string };
+  audio?: { codec: string; channels: number };
   /** RFC 8216 peak: max bit rate of contiguous segment runs of 0.5–1.5 × target duration, init counted with the first (bits/s). */
   peakBitrate: number;
   /** (init + all segments) * 8 / total duration (bits/s). */
@@ -312,7 +313,7 @@ export async function checkHlsRendition(dir: string, playlistName: string): Prom
 
   const streams = await probeStreamsOf(playlist);
   const a = streams.find((s) => s.codec_type === 'audio');
-  if (a) report.audio = { codec: a.codec_name ?? 'unknown' };
+  if (a) report.audio = { codec: a.codec_name ?? 'unknown', channels: a.channels ?? 0 };
   const v = streams.find((s) => s.codec_type === 'video');
   if (!v && !a) fail(`${where}: ffprobe finds neither video nor audio`);
   if (v) {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
 import { waitFor } from './services.ts';
@@ -22,3 +23,40 @@ export const closedRunsOf = (temporal: Client, mediaId: string, timeoutMs = 30_0
 /** pids of the ffmpeg processes working in a worker's temp folder. */
 export const ffmpegsIn = async (tempDir: string) =>
   (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}`], { reject: false })).stdout.split('\n').filter(Boolean);
+
+/** Linux scheduling policies, as /proc/<pid>/stat numbers them. */
+export const SCHED_OTHER = 0;
+export const SCHED_IDLE = 5;
+
+/**
+ * Watches a worker's ffmpeg processes every 50 ms until `stop` is called, and returns each one
+ * seen with its command line and scheduling policy (SCHED_OTHER, or SCHED_IDLE for background work).
+ */
+export function watchFfmpegs(tempDir: string) {
+  const seen = new Map<string, { args: string; policy: number }>();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      for (const pid of await ffmpegsIn(tempDir)) {
+        if (seen.has(pid)) continue;
+        try {
+          const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+          const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+          // Fields after the command name in parentheses; policy is field 41, the 39th of those.
+          const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+          if (args.startsWith('ffmpeg') || args.includes('/ffmpeg')) seen.set(pid, { args, policy });
+        } catch {
+          // Gone already.
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return [...seen.values()];
+    },
+  };
+}

@@ -50,13 +50,13 @@ describe('encodeRenditionArgs', () => {
   });
 
   it('copies the source audio when the plan says so', () => {
-    const args = encodeRenditionArgs({ type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4, copy: true }, opts);
+    const args = encodeRenditionArgs({ type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4, copy: true, channels: 1 }, opts);
     expect(args.slice(args.indexOf('-dn') + 1, args.indexOf('-f'))).toEqual(['-c:a', 'copy']);
   });
 
   it('builds the exact argv of the audio rendition: stereo AAC', () => {
     const args = encodeRenditionArgs(
-      { type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4 },
+      { type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4, channels: 2 },
       { input: 'in', outputDir: 'out', preset: 'veryfast', threads: 0 },
     );
     expect(args).toEqual([

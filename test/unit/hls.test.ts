@@ -34,12 +34,20 @@ describe('HLS playlists', () => {
       { type: 'video', name: '720p', playlist: '720p.m3u8', bandwidth: 2800000, averageBandwidth: 2500000, codecs: 'avc1.64001f', width: 1280, height: 720, frameRate: 30, ...files('720p') },
     ]);
     const lines = text.trim().split('\n');
-    expect(lines[3]).toMatch(/^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio".*URI="audio.m3u8"$/);
+    expect(lines[3]).toMatch(/^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio".*CHANNELS="2",URI="audio.m3u8"$/);
     expect(lines[4]).toBe(
       '#EXT-X-STREAM-INF:BANDWIDTH=2930000,AVERAGE-BANDWIDTH=2628000,RESOLUTION=1280x720,FRAME-RATE=30.000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="audio"',
     );
     expect(lines[5]).toBe('720p.m3u8');
     expect(lines[7]).toBe('360p.m3u8');
+  });
+
+  it('says how many channels a copied mono audio has', () => {
+    const text = buildMasterPlaylist([
+      { type: 'audio', name: 'audio', playlist: 'audio.m3u8', bandwidth: 70000, averageBandwidth: 69000, codecs: 'mp4a.40.2', channels: 1, ...files('audio') },
+      { type: 'video', name: '360p', playlist: '360p.m3u8', bandwidth: 800000, averageBandwidth: 700000, codecs: 'avc1.64001e', width: 640, height: 360, frameRate: 30, ...files('360p') },
+    ]);
+    expect(text).toContain('CHANNELS="1",URI="audio.m3u8"');
   });
 
   it('writes an audio-only master with one variant', () => {

@@ -47,13 +47,13 @@ describe('planRenditions', () => {
     };
     const copyLadder = { ...ladder, audioCopy: true };
     const audioOf = (p: Probe, l = copyLadder) => planRenditions(p, l).find((r) => r.type === 'audio');
-    expect(audioOf(withAudio({}))).toMatchObject({ copy: true });
+    expect(audioOf(withAudio({}))).toMatchObject({ copy: true, channels: 2 });
+    expect(audioOf(withAudio({ channels: 1 }))).toMatchObject({ copy: true, channels: 1 });
     expect(canCopyAudio(withAudio({ bitrate: 140_000 }), 128)).toBe(true);
     for (const p of [
       withAudio({ bitrate: 192_000 }),
       withAudio({ bitrate: null }),
       withAudio({ channels: 6 }),
-      withAudio({ channels: 1 }),
       withAudio({ sampleRate: 44_100 }),
       withAudio({ profile: 'HE-AAC' }),
       withAudio({ codec: 'opus' }),
@@ -62,6 +62,7 @@ describe('planRenditions', () => {
     ]) {
       expect(canCopyAudio(p, 128)).toBe(false);
       expect(audioOf(p)).not.toHaveProperty('copy');
+      expect(audioOf(p)).toMatchObject({ channels: 2 });
     }
     // Off in the config: always encoded.
     expect(audioOf(withAudio({}), { ...ladder, audioCopy: false })).not.toHaveProperty('copy');
@@ -69,7 +70,7 @@ describe('planRenditions', () => {
 
   it('plans one AAC rendition for audio-only sources', () => {
     const probe: Probe = { ...videoProbe(0, 0), video: null };
-    expect(planRenditions(probe, ladder)).toEqual([{ type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4 }]);
+    expect(planRenditions(probe, ladder)).toEqual([{ type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4, channels: 2 }]);
   });
 });
 

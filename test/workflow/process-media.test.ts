@@ -5,6 +5,7 @@ import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, t
 import type { createActivities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/cli/worker-role.ts';
 import { FailureType } from '../../src/domain/errors.ts';
+import { planRenditions } from '../../src/domain/renditions.ts';
 import type { Probe } from '../../src/domain/probe.ts';
 import type { ProcessMediaInput } from '../../src/domain/workflow.ts';
 import type { VariantEntry } from '../../src/media/hls.ts';
@@ -38,35 +39,35 @@ function fakeActivities(calls: Calls, behaviour: { probe?: () => Probe; encode?:
     segments: [{ uri: `${name}_00000.m4s`, duration: 4 }], bandwidth: 1, averageBandwidth: 1, codecs: 'x',
   });
   const fakes: Partial<Activities> = {
-    async probeSource() {
+    async probeSource({ ladder: l }) {
       calls.probe++;
-      return behaviour.probe ? behaviour.probe() : probe;
+      const p = behaviour.probe ? behaviour.probe() : probe;
+      return { probe: p, plan: planRenditions(p, l) };
     },
     async startProcessing() {
       calls.statuses.push('Processing');
     },
-    async encodeRendition({ rendition, exclusive }) {
+    async encodeRendition({ rendition, stage }) {
       const attempt = (calls.encode[rendition.name] = (calls.encode[rendition.name] ?? 0) + 1);
-      calls.log.push(`encode ${rendition.name}${exclusive ? ' exclusive' : ''}`);
+      calls.log.push(`encode ${rendition.name}${stage === 'playable' ? ' playable' : ''}`);
       await behaviour.encode?.(rendition.name, attempt);
       return variant(rendition.name);
     },
-    async writeMasterPlaylist({ outputs }) {
+    async markPlayable({ outputs }) {
       calls.master.push(outputs);
-      calls.log.push(`master ${outputs.map((o) => o.name).join(',')}`);
-    },
-    async markPlayable({ renditions }) {
-      calls.log.push(`playable ${renditions.join(',')}`);
+      calls.log.push(`playable ${outputs.map((o) => o.name).join(',')}`);
     },
     async makePictures() {
       calls.log.push('pictures');
       return ['poster.jpg'];
     },
-    async packageMedia({ downloadRendition }) {
-      calls.log.push(`package ${downloadRendition}`);
-      return [];
+    async makeDownload({ video, audio }) {
+      calls.log.push(`download ${video?.name},${audio?.name}`);
+      return 'download.mp4';
     },
-    async finalizeMedia() {
+    async finalizeMedia({ outputs, files }) {
+      calls.master.push(outputs);
+      calls.log.push(`finalize ${outputs.map((o) => o.name).join(',')} + ${[...files].sort().join(',')}`);
       calls.finalized++;
       calls.statuses.push('Ready');
     },
@@ -137,15 +138,26 @@ describe('processMedia workflow', () => {
     expect(calls.statuses).toEqual(['Processing', 'Ready']);
   });
 
-  it('makes the media playable with the smallest rung and the audio before encoding the rest', async () => {
+  it('encodes the smallest rung and the audio first, makes the media playable with them, and finalizes with everything', async () => {
     const calls = newCalls();
-    const { error } = await runWorkflow(fakeActivities(calls, {}), 3);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { error } = await runWorkflow(
+      // The ladder's 720p waits until the media is playable: playable does not wait for the ladder.
+      fakeActivities(calls, { encode: (name) => (name === '720p' ? gate : undefined) }),
+      3,
+      async () => {
+        await waitFor('playable', async () => calls.log.includes('playable 360p,audio') || undefined);
+        release();
+      },
+    );
     expect(error).toBeNull();
-    expect(calls.log.slice(0, 4).sort()).toEqual(['encode 360p exclusive', 'encode audio', 'master 360p,audio', 'playable 360p,audio'].sort());
-    expect(calls.log.indexOf('playable 360p,audio')).toBeLessThan(calls.log.indexOf('encode 720p'));
-    // The final master lists every rendition, then packaging picks 720p for the download.
-    expect(calls.log.slice(-2)).toEqual(['master 720p,360p,audio', 'package 720p']);
-    expect(calls.log).toContain('pictures');
+    expect(calls.log.slice(0, 2).sort()).toEqual(['encode 360p playable', 'encode audio playable']);
+    expect(calls.log).toContain('encode 720p');
+    expect(calls.log.indexOf('playable 360p,audio')).toBeGreaterThan(calls.log.indexOf('encode 720p'));
+    // Pictures and the download (720p with the audio) before the end; the final master lists every rendition.
+    expect(calls.log).toEqual(expect.arrayContaining(['pictures', 'download 720p,audio']));
+    expect(calls.log.at(-1)).toBe('finalize 720p,360p,audio + download.mp4,poster.jpg');
   });
 
   it('answers the progress query live', async () => {
@@ -156,9 +168,9 @@ describe('processMedia workflow', () => {
       fakeActivities(calls, { encode: (name) => (name === '720p' ? gate : undefined) }),
       3,
       async (handle) => {
-        const live = await waitFor('720p encoding', async () => {
+        const live = await waitFor('720p encoding, the media playable', async () => {
           const p = await handle.query(progressQuery);
-          return p.renditions['720p'] === 'encoding' ? p : undefined;
+          return p.renditions['720p'] === 'encoding' && p.playable ? p : undefined;
         });
         expect(live).toEqual({ stage: 'encoding', playable: true, progress: 66, renditions: { '720p': 'encoding', '360p': 'ready', audio: 'ready' } });
         release();
