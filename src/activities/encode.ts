@@ -2,12 +2,12 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
-import { streamKey } from '../domain/paths.ts';
+import { masterPlaylistName, streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { RenditionStatus } from '../domain/status.ts';
 import { encodeRenditionArgs, fixTargetDuration, renditionFiles, threadOptions } from '../media/ffmpeg-args.ts';
 import { videoCodecFromInit } from '../media/codec-string.ts';
-import { aacLcCodec, measureBandwidth, parseMediaPlaylist, type VariantEntry } from '../media/hls.ts';
+import { aacLcCodec, buildMasterPlaylist, measureBandwidth, parseMediaPlaylist, type MasterEntry, type VariantEntry } from '../media/hls.ts';
 import { FfmpegError, runFfmpeg } from '../media/runner.ts';
 import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 
@@ -22,6 +22,12 @@ export interface EncodeInput {
    * encoding.background_nice.
    */
   stage: 'playable' | 'ladder';
+  /**
+   * The renditions that together make the media playable, this one among them, when the media
+   * has more to encode. The last of them to be encoded publishes them: a master playlist of
+   * them, then the playable flag that opens the stream (no round trip through the workflow).
+   */
+  publishWith?: RenditionPlan[];
 }
 
 export const createEncodeActivities = (deps: ActivityDeps) => {
@@ -35,8 +41,35 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     return codecs;
   }
 
+  /** Publishes the playable renditions if they are all encoded by now (whichever finishes last does it). */
+  async function publishIfAllReady(mediaId: string, publishWith: RenditionPlan[]): Promise<void> {
+    const rows = new Map((await medias.listRenditions(mediaId)).map((r) => [r.name, r]));
+    const entries: MasterEntry[] = [];
+    for (const p of publishWith) {
+      const row = rows.get(p.name);
+      if (row?.status !== RenditionStatus.Ready || !row.playlist || row.bandwidth === null || row.codecs === null) return;
+      entries.push({
+        type: p.type,
+        name: p.name,
+        playlist: row.playlist,
+        bandwidth: row.bandwidth,
+        averageBandwidth: row.average_bandwidth ?? row.bandwidth,
+        codecs: row.codecs,
+        ...(p.type === 'video' ? { width: p.width, height: p.height, frameRate: p.frameRate } : { channels: p.channels }),
+      });
+    }
+    // The playlist first: once the flag is set, the API serves it.
+    await deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(entries));
+    const names = publishWith.map((p) => p.name);
+    await medias.markPlayable(mediaId, {
+      type: 'media.playable',
+      message: `playable with ${names.join(', ')} while the rest of the ladder encodes`,
+      data: { renditions: names },
+    });
+  }
+
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
-  async function encodeRendition({ mediaId, sourceKey, rendition, duration, stage }: EncodeInput): Promise<VariantEntry> {
+  async function encodeRendition({ mediaId, sourceKey, rendition, duration, stage, publishWith }: EncodeInput): Promise<VariantEntry> {
     const ctx = activityContext();
     const attempt = ctx?.info.attempt ?? 1;
     const interval = deps.progressIntervalMs ?? 1000;
@@ -109,6 +142,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
           message: `rendition ${rendition.name} encoded (${playlist.segments.length} segments, ${Math.round(bw.averageBandwidth / 1000)} kb/s average)`,
           data: { rendition: rendition.name, attempt, segments: playlist.segments.length, codecs, ...bw },
         });
+        if (publishWith?.length) await publishIfAllReady(mediaId, publishWith);
         return {
           type: rendition.type,
           name: rendition.name,

@@ -29,17 +29,6 @@ export const createMirrorActivities = ({ medias, storage }: ActivityDeps) => ({
     });
   },
 
-  /** Playable early: a master playlist of the renditions encoded so far, and the flag that opens the stream. */
-  async markPlayable({ mediaId, outputs }: { mediaId: string; outputs: VariantEntry[] }): Promise<void> {
-    await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
-    const renditions = outputs.map((o) => o.name);
-    await medias.setState(mediaId, { playable: true }, {
-      type: 'media.playable',
-      message: `playable with ${renditions.join(', ')} while the rest of the ladder encodes`,
-      data: { renditions },
-    });
-  },
-
   /** The whole ladder's master playlist and DASH manifest, then Ready. */
   async finalizeMedia({ mediaId, outputs, duration, segmentSeconds, files }: FinalizeInput): Promise<void> {
     await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));

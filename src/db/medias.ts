@@ -297,6 +297,19 @@ export function createMediaRepository(db: Db) {
       });
     },
 
+    /**
+     * Opens the stream of a media still Processing, once: true when this call did it (and added
+     * `event`), false when the media already was playable or is no longer processing.
+     */
+    async markPlayable(id: string, event: MediaEventInput): Promise<boolean> {
+      return inTransaction(db, async (c) => {
+        const r = await c.query(`UPDATE medias SET playable = true, updated_at = now() WHERE id = $1 AND NOT playable AND status = 'Processing'`, [id]);
+        if (!r.rowCount) return false;
+        await addEvent(c, id, event);
+        return true;
+      });
+    },
+
     async planRenditions(mediaId: string, plans: RenditionPlan[]): Promise<void> {
       await inTransaction(db, async (c) => {
         await c.query('DELETE FROM renditions WHERE media_id = $1', [mediaId]);

@@ -54,13 +54,11 @@ export function measureBandwidth(segments: { duration: number; bytes: number }[]
   return { bandwidth: Math.ceil(peak || average), averageBandwidth: Math.ceil(average) };
 }
 
-export interface VariantEntry {
+/** What the master playlist says of a rendition. */
+export interface MasterEntry {
   type: 'video' | 'audio';
   name: string;
   playlist: string;
-  /** Init segment and media segments (file names) with their durations in seconds. */
-  init: string;
-  segments: MediaSegment[];
   bandwidth: number;
   averageBandwidth: number;
   codecs: string;
@@ -71,6 +69,13 @@ export interface VariantEntry {
   channels?: number;
 }
 
+/** An encoded rendition: its master playlist entry, and its files (for DASH and the download). */
+export interface VariantEntry extends MasterEntry {
+  /** Init segment and media segments (file names) with their durations in seconds. */
+  init: string;
+  segments: MediaSegment[];
+}
+
 const audioGroup = 'audio';
 
 /**
@@ -78,7 +83,7 @@ const audioGroup = 'audio';
  * each pointing at the audio group when there is one; an audio-only media lists its
  * audio rendition as the only variant.
  */
-export function buildMasterPlaylist(variants: VariantEntry[]): string {
+export function buildMasterPlaylist(variants: MasterEntry[]): string {
   const video = variants.filter((v) => v.type === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
   const audio = variants.find((v) => v.type === 'audio');
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];

@@ -51,12 +51,12 @@ const mirror = proxyActivities<Activities>(mirrorOptions);
 const { probeSource } = proxyActivities<Activities>(probeOptions);
 
 /**
- * Task queue priorities (1 goes first): what makes a media playable, then the short jobs
- * (pictures, download), then the ladder, largest rung first so that the encode left running
- * alone at the end is a short one. Across media too: a new media's playable rung goes ahead of
- * the ladders already waiting.
+ * Task queue priorities (1 goes first): what makes a media playable; then the ladder, largest
+ * rung first; then the short jobs (pictures, download). Longest first: what is left running at
+ * the end, with cores to spare, is short. Across media too: a new media's playable rung goes
+ * ahead of the ladders already waiting.
  */
-const priority = { playable: 1, short: 2, ladderFrom: 3, lowest: 5 } as const;
+const priority = { playable: 1, ladderFrom: 2, ladderTo: 4, short: 5 } as const;
 
 /** The innermost failure: what an operator needs to read. */
 function rootOf(err: unknown): unknown {
@@ -85,9 +85,9 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
   const state: ProcessingProgress = { stage: 'probing', playable: false, progress: 0, renditions: {} };
   setHandler(progressQuery, () => state);
 
-  const encode = async (rendition: RenditionPlan, duration: number, stage: 'playable' | 'ladder', priorityKey: number): Promise<VariantEntry> => {
+  const encode = async (rendition: RenditionPlan, duration: number, stage: 'playable' | 'ladder', priorityKey: number, publishWith?: RenditionPlan[]): Promise<VariantEntry> => {
     state.renditions[rendition.name] = 'encoding';
-    const out = await heavy(priorityKey).encodeRendition({ mediaId, sourceKey, rendition, duration, stage });
+    const out = await heavy(priorityKey).encodeRendition({ mediaId, sourceKey, rendition, duration, stage, ...(publishWith ? { publishWith } : {}) });
     state.renditions[rendition.name] = 'ready';
     const all = Object.values(state.renditions);
     state.progress = Math.floor((100 * all.filter((s) => s === 'ready').length) / all.length);
@@ -103,20 +103,18 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
     const first = firstRenditions(plan);
     const rest = plan.filter((r) => !first.includes(r));
     const encodes = new Map<string, Promise<VariantEntry>>();
-    for (const r of first) encodes.set(r.name, encode(r, probe.duration, 'playable', priority.playable));
+    // With more to encode, the last of the first renditions to finish makes the media playable.
+    const publishWith = rest.length > 0 ? first : undefined;
+    for (const r of first) encodes.set(r.name, encode(r, probe.duration, 'playable', priority.playable, publishWith));
     // Marking the media Processing takes one short activity: when it is done, the playable
     // encodes have reached the workers, and the ladder can follow without racing them for a slot.
     await mirror.startProcessing({ mediaId, plan });
-    rest.forEach((r, i) => encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.lowest, priority.ladderFrom + i))));
+    rest.forEach((r, i) => encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.ladderTo, priority.ladderFrom + i))));
     const output = (name: string) => encodes.get(name)!;
 
-    const firstOutputs = Promise.all(first.map((r) => output(r.name)));
-    const playable = rest.length > 0
-      ? firstOutputs.then(async (outputs) => {
-          await mirror.markPlayable({ mediaId, outputs });
-          state.playable = true;
-        })
-      : Promise.resolve();
+    const playable = Promise.all(first.map((r) => output(r.name))).then(() => {
+      if (publishWith) state.playable = true;
+    });
     const video = probe.video;
     const smallest = first.find((r) => r.type === 'video');
     // Pictures once the smallest rung exists: the storyboard is taken from it, far cheaper to decode than the source.
