@@ -83,11 +83,14 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         await mkdir(outDir);
         const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(stage === 'playable' && rendition.type === 'video', deps.threads) });
         const started = performance.now();
+        const playable = stage === 'playable';
+        const leaveForeground = playable ? deps.foreground?.enterForeground() : undefined;
         try {
           await runFfmpeg(deps.ffmpegPath, args, {
             signal: ctx?.cancellationSignal,
             timeoutMs: deps.ffmpegTimeoutMs,
-            priority: stage === 'ladder' ? deps.backgroundPriority : 'normal',
+            priority: playable ? 'normal' : deps.backgroundPriority,
+            ...(!playable && deps.foreground ? { onSpawn: (pid: number) => deps.foreground!.trackBackground(pid) } : {}),
             onProgress: (p) => {
               percent = p.done ? 100 : duration > 0 ? Math.min(99, Math.floor((p.outTime / duration) * 100)) : 0;
               ctx?.heartbeat({ percent });
@@ -108,6 +111,8 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
             });
           }
           throw err;
+        } finally {
+          leaveForeground?.();
         }
         const seconds = (performance.now() - started) / 1000;
         const labels = { rendition: rendition.name, codec: rendition.type === 'video' ? rendition.codec : 'aac' };

@@ -34,9 +34,15 @@ export interface DownloadInput {
 const isFile = async (file: string) => (await stat(file).catch(() => null))?.isFile() === true;
 
 export const createPackageActivities = (deps: ActivityDeps) => {
-  // Pictures and the download may wait: they run at the ladder's CPU priority.
+  // Pictures and the download may wait: they run like the ladder, at its CPU priority, paused
+  // while a playable encode runs on this worker.
   const run = (args: string[], signal?: AbortSignal) =>
-    runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs, priority: deps.backgroundPriority });
+    runFfmpeg(deps.ffmpegPath, args, {
+      signal,
+      timeoutMs: deps.ffmpegTimeoutMs,
+      priority: deps.backgroundPriority,
+      ...(deps.foreground ? { onSpawn: (pid: number) => deps.foreground!.trackBackground(pid) } : {}),
+    });
 
   /** A rendition's playlist as a local file, its init and segments beside it, so ffmpeg can read it as local HLS. */
   async function fetchRendition(mediaId: string, v: VariantEntry, dir: string): Promise<string> {

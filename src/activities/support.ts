@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import type { CpuPriority } from '../media/runner.ts';
+import type { ForegroundGate } from './foreground.ts';
 import type { UrlFetchSettings } from './url-source.ts';
 
 export interface ActivityDeps {
@@ -27,6 +28,8 @@ export interface ActivityDeps {
   threads: number;
   /** CPU priority of the work that may wait (encoding.background_priority): the ladder, pictures, download. */
   backgroundPriority?: CpuPriority;
+  /** This worker's playable-first gate (encoding.playable_first): background ffmpegs pause while a playable encode runs. */
+  foreground?: ForegroundGate;
   /** Least time between two progress writes to Postgres. */
   progressIntervalMs?: number;
   /** Upload from URL: size cap, timeout, and whether private addresses may be fetched. */

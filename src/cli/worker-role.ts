@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
+import { ForegroundGate } from '../activities/foreground.ts';
 import { activityMetricsInterceptor } from '../activities/metrics-interceptor.ts';
 import { sweepOrphanedTempDirs } from '../activities/support.ts';
 import { ConfigError } from '../config/load.ts';
@@ -70,6 +71,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     preset: config.encoding.preset,
     threads: threadsPerEncode(config.encoding.threads, config.encoding.concurrency),
     backgroundPriority: config.encoding.background_priority,
+    foreground: new ForegroundGate(config.encoding.playable_first),
     urlFetch: {
       maxBytes: config.settings.max_file_size,
       timeoutMs: config.settings.url_fetch.timeout_seconds * 1000,

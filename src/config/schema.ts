@@ -102,6 +102,12 @@ export const configSchema = z.strictObject({
      * `normal`: everything alike.
      */
     background_priority: z.enum(['idle', 'low', 'normal']).default('idle'),
+    /**
+     * While an encode that makes a media playable runs on a worker, that worker pauses its
+     * background ffmpegs (SIGSTOP, then SIGCONT): the media is playable as soon as if the worker
+     * were idle, at the cost of the cores the playable encode leaves unused meanwhile.
+     */
+    playable_first: z.boolean().default(true),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']).default('veryfast'),
     timeout_seconds: z.number().int().positive().default(6 * 3600),
     /** An encode whose worker stopped heartbeating this long ago (it died) is retried on another worker. */

@@ -73,6 +73,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** CPU priority: lower for work that may wait while the machine has other work. */
   priority?: CpuPriority;
+  /**
+   * Called with the child's pid once it runs; the function it returns is called when the child
+   * ends or is cancelled, before it is signalled (a paused child is resumed so it can stop).
+   */
+  onSpawn?: (pid: number) => () => void;
   onProgress?: (p: FfmpegProgress) => void;
 }
 
@@ -80,6 +85,10 @@ const tail = (text: string, lines = 15) => text.trim().split('\n').slice(-lines)
 
 /** Runs ffmpeg (no shell) and reports `-progress` blocks from its stdout. */
 export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOptions = {}): Promise<void> {
+  let release: (() => void) | undefined;
+  // Registered before execa's own listener, so a paused child is resumed before it is killed.
+  const onAbort = () => release?.();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   const child = execa(...diesWithParent(ffmpegPath, args, opts.priority), {
     cancelSignal: opts.signal,
     timeout: opts.timeoutMs,
@@ -92,6 +101,7 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
     // SVT-AV1 prints its banner at info level; errors are what an operator needs.
     env: { SVT_LOG: '1' },
   });
+  if (child.pid !== undefined) release = opts.onSpawn?.(child.pid);
   let block: string[] = [];
   let pending = '';
   child.stdout?.setEncoding('utf8');
@@ -119,6 +129,9 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
       throw new FfmpegError(`ffmpeg ${why}: ${tail(stderr, 3) || 'no output'}`, err.exitCode, tail(stderr));
     }
     throw err;
+  } finally {
+    release?.();
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 }
 
