@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
@@ -8,7 +8,7 @@ import { RenditionStatus } from '../domain/status.ts';
 import { encodeRenditionArgs, fixTargetDuration, renditionFiles, threadOptions } from '../media/ffmpeg-args.ts';
 import { videoCodecFromInit } from '../media/codec-string.ts';
 import { aacLcCodec, buildMasterPlaylist, measureBandwidth, parseMediaPlaylist, type MasterEntry, type VariantEntry } from '../media/hls.ts';
-import { FfmpegError, runFfmpeg } from '../media/runner.ts';
+import { decodesCleanly, FfmpegError, runFfmpeg } from '../media/runner.ts';
 import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 
 export interface EncodeInput {
@@ -81,12 +81,13 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
         const outDir = path.join(dir, 'out');
         await mkdir(outDir);
-        const args = encodeRenditionArgs(rendition, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(stage === 'playable' && rendition.type === 'video', deps.threads) });
+        const argsOf = (r: RenditionPlan) =>
+          encodeRenditionArgs(r, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(stage === 'playable' && r.type === 'video', deps.threads) });
         const started = performance.now();
         const playable = stage === 'playable';
         const leaveForeground = playable ? deps.foreground?.enterForeground() : undefined;
-        try {
-          await runFfmpeg(deps.ffmpegPath, args, {
+        const run = (r: RenditionPlan) =>
+          runFfmpeg(deps.ffmpegPath, argsOf(r), {
             signal: ctx?.cancellationSignal,
             timeoutMs: deps.ffmpegTimeoutMs,
             priority: playable ? 'normal' : deps.backgroundPriority,
@@ -101,6 +102,18 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
               }
             },
           });
+        const files = renditionFiles(rendition.name);
+        const playlistFile = path.join(outDir, files.playlist);
+        try {
+          await run(rendition);
+          // Copied audio carries the source's damage with it (an encode would conceal it): when
+          // it does not decode cleanly, it is encoded after all, with the same channels.
+          if (rendition.type === 'audio' && rendition.copy && !(await decodesCleanly(deps.ffmpegPath, playlistFile, ctx?.cancellationSignal))) {
+            logger.info({ mediaId }, 'copied audio does not decode cleanly: encoding it instead');
+            await rm(outDir, { recursive: true, force: true });
+            await mkdir(outDir);
+            await run({ ...rendition, copy: false });
+          }
         } catch (err) {
           if (err instanceof FfmpegError) {
             await medias.addEvent(mediaId, {
@@ -118,8 +131,6 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         const labels = { rendition: rendition.name, codec: rendition.type === 'video' ? rendition.codec : 'aac' };
         deps.metrics?.encodeDuration.observe(labels, seconds);
         if (duration > 0 && seconds > 0) deps.metrics?.encodeRealtime.observe(labels, duration / seconds);
-        const files = renditionFiles(rendition.name);
-        const playlistFile = path.join(outDir, files.playlist);
         const written = await readFile(playlistFile, 'utf8');
         const playlistText = fixTargetDuration(written);
         if (playlistText !== written) await writeFile(playlistFile, playlistText);

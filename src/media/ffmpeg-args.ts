@@ -109,7 +109,7 @@ function audioArgs(r: AudioRendition, o: EncodeOptions): string[] {
     ...common(o),
     '-map', '0:a:0',
     '-vn', '-sn', '-dn',
-    ...(r.copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', `${r.audioBitrate}k`, '-ac', '2', '-ar', '48000']),
+    ...(r.copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', `${r.audioBitrate}k`, '-ac', String(r.channels), '-ar', '48000']),
     ...hlsOutput(r, o.outputDir),
   ];
 }

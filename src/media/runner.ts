@@ -26,7 +26,8 @@ function priorityPrefix(priority: CpuPriority): string[] {
 
 /** The argv that starts `command` dying with its parent, at the given CPU priority. */
 export function diesWithParent(command: string, args: string[], priority: CpuPriority = 'normal'): [string, string[]] {
-  const argv = [...priorityPrefix(priority), ...(setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : []), command, ...args];
+  // setpriv first: the parent-death signal is set before anything else runs (it survives the execs).
+  const argv = [...(setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : []), ...priorityPrefix(priority), command, ...args];
   return [argv[0]!, argv.slice(1)];
 }
 
@@ -132,6 +133,17 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
   } finally {
     release?.();
     opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Whether ffmpeg decodes the whole input without a single error (cheap for audio). */
+export async function decodesCleanly(ffmpegPath: string, input: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await runFfmpeg(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, '-f', 'null', '-'], { signal, timeoutMs: 600_000 });
+    return true;
+  } catch (err) {
+    if (err instanceof FfmpegError) return false;
+    throw err;
   }
 }
 

@@ -85,9 +85,20 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
   const state: ProcessingProgress = { stage: 'probing', playable: false, progress: 0, renditions: {} };
   setHandler(progressQuery, () => state);
 
+  // Every heavy job, so that a run that fails or is cancelled stops them all and waits until they
+  // have stopped before it marks the media: no encode then writes after the media's last event.
+  const jobs: Promise<unknown>[] = [];
+  const job = <T>(p: Promise<T>): Promise<T> => {
+    jobs.push(p);
+    // A failure ends the run at the first await that sees it; the others must not reject unhandled.
+    p.catch(() => undefined);
+    return p;
+  };
+  const work = new CancellationScope();
+
   const encode = async (rendition: RenditionPlan, duration: number, stage: 'playable' | 'ladder', priorityKey: number, publishWith?: RenditionPlan[]): Promise<VariantEntry> => {
     state.renditions[rendition.name] = 'encoding';
-    const out = await heavy(priorityKey).encodeRendition({ mediaId, sourceKey, rendition, duration, stage, ...(publishWith ? { publishWith } : {}) });
+    const out = await job(heavy(priorityKey).encodeRendition({ mediaId, sourceKey, rendition, duration, stage, ...(publishWith ? { publishWith } : {}) }));
     state.renditions[rendition.name] = 'ready';
     const all = Object.values(state.renditions);
     state.progress = Math.floor((100 * all.filter((s) => s === 'ready').length) / all.length);
@@ -95,60 +106,61 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
   };
 
   try {
-    if (input.sourceUrl) await heavy(priority.playable).fetchSourceFromUrl({ mediaId, sourceKey, url: input.sourceUrl, kind: input.kind });
-    const { probe, plan } = await probeSource({ mediaId, sourceKey, kind: input.kind, ladder: input.ladder });
-    for (const r of plan) state.renditions[r.name] = 'pending';
-    state.stage = 'encoding';
+    return await work.run(async () => {
+      if (input.sourceUrl) await heavy(priority.playable).fetchSourceFromUrl({ mediaId, sourceKey, url: input.sourceUrl, kind: input.kind });
+      const { probe, plan } = await probeSource({ mediaId, sourceKey, kind: input.kind, ladder: input.ladder });
+      for (const r of plan) state.renditions[r.name] = 'pending';
+      state.stage = 'encoding';
 
-    const first = firstRenditions(plan);
-    const rest = plan.filter((r) => !first.includes(r));
-    const encodes = new Map<string, Promise<VariantEntry>>();
-    // With more to encode, the last of the first renditions to finish makes the media playable.
-    const publishWith = rest.length > 0 ? first : undefined;
-    for (const r of first) encodes.set(r.name, encode(r, probe.duration, 'playable', priority.playable, publishWith));
-    // Marking the media Processing takes one short activity: when it is done, the playable
-    // encodes have reached the workers, and the ladder can follow without racing them for a slot.
-    await mirror.startProcessing({ mediaId, plan });
-    rest.forEach((r, i) => encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.ladderTo, priority.ladderFrom + i))));
-    const output = (name: string) => encodes.get(name)!;
+      const first = firstRenditions(plan);
+      const rest = plan.filter((r) => !first.includes(r));
+      const encodes = new Map<string, Promise<VariantEntry>>();
+      // With more to encode, the last of the first renditions to finish makes the media playable.
+      const publishWith = rest.length > 0 ? first : undefined;
+      for (const r of first) encodes.set(r.name, encode(r, probe.duration, 'playable', priority.playable, publishWith));
+      // Marking the media Processing takes one short activity: when it is done, the playable
+      // encodes have reached the workers, and the ladder can follow without racing them for a slot.
+      await mirror.startProcessing({ mediaId, plan });
+      rest.forEach((r, i) => encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.ladderTo, priority.ladderFrom + i))));
+      const output = (name: string) => encodes.get(name)!;
 
-    const playable = Promise.all(first.map((r) => output(r.name))).then(() => {
-      if (publishWith) state.playable = true;
+      const playable = job(Promise.all(first.map((r) => output(r.name))).then(() => {
+        if (publishWith) state.playable = true;
+      }));
+      const video = probe.video;
+      const smallest = first.find((r) => r.type === 'video');
+      // Pictures once the smallest rung exists: the storyboard is taken from it, far cheaper to decode than the source.
+      const pictures = job(video
+        ? (smallest ? output(smallest.name) : Promise.resolve(undefined)).then((storyboardFrom) =>
+            heavy(priority.short).makePictures({
+              mediaId,
+              sourceKey,
+              storyboardFrom,
+              duration: probe.duration,
+              displayWidth: video.displayWidth,
+              displayHeight: video.displayHeight,
+              settings: input.pictures,
+            }),
+          )
+        : Promise.resolve([]));
+      // The download as soon as its rung and the audio are encoded.
+      const downloadRung = downloadRendition(plan, input.downloadRendition ?? '720p');
+      const audio = plan.find((r) => r.type === 'audio');
+      const download = job(Promise.all([downloadRung && output(downloadRung.name), audio && output(audio.name)]).then(([v, a]) =>
+        heavy(priority.short).makeDownload({ mediaId, ...(v ? { video: v } : {}), ...(a ? { audio: a } : {}) }),
+      ));
+
+      const outputs = await Promise.all(plan.map((r) => output(r.name)));
+      const [files] = await Promise.all([Promise.all([download, pictures]), playable]);
+      state.stage = 'packaging';
+      await mirror.finalizeMedia({ mediaId, outputs, duration: probe.duration, segmentSeconds: input.ladder.segmentSeconds, files: files.flat() });
+      state.stage = 'done';
+      state.playable = true;
+      return { mediaId, renditions: plan.map((r) => r.name), duration: probe.duration };
     });
-    const video = probe.video;
-    const smallest = first.find((r) => r.type === 'video');
-    // Pictures once the smallest rung exists: the storyboard is taken from it, far cheaper to decode than the source.
-    const pictures = video
-      ? (smallest ? output(smallest.name) : Promise.resolve(undefined)).then((storyboardFrom) =>
-          heavy(priority.short).makePictures({
-            mediaId,
-            sourceKey,
-            storyboardFrom,
-            duration: probe.duration,
-            displayWidth: video.displayWidth,
-            displayHeight: video.displayHeight,
-            settings: input.pictures,
-          }),
-        )
-      : Promise.resolve([]);
-    // The download as soon as its rung and the audio are encoded.
-    const downloadRung = downloadRendition(plan, input.downloadRendition ?? '720p');
-    const audio = plan.find((r) => r.type === 'audio');
-    const download = Promise.all([downloadRung && output(downloadRung.name), audio && output(audio.name)]).then(([v, a]) =>
-      heavy(priority.short).makeDownload({ mediaId, ...(v ? { video: v } : {}), ...(a ? { audio: a } : {}) }),
-    );
-
-    // A failure ends the run at the first await below; the jobs not awaited by then must not
-    // reject unhandled (that would fail the workflow task, not the run).
-    for (const p of [playable, pictures, download]) p.catch(() => undefined);
-    const outputs = await Promise.all(plan.map((r) => output(r.name)));
-    const [files] = await Promise.all([Promise.all([download, pictures]), playable]);
-    state.stage = 'packaging';
-    await mirror.finalizeMedia({ mediaId, outputs, duration: probe.duration, segmentSeconds: input.ladder.segmentSeconds, files: files.flat() });
-    state.stage = 'done';
-    state.playable = true;
-    return { mediaId, renditions: plan.map((r) => r.name), duration: probe.duration };
   } catch (err) {
+    work.cancel();
+    await CancellationScope.nonCancellable(() => Promise.allSettled(jobs));
     if (isCancellation(err)) {
       // Cancelled (POST /medias/{id}/cancel): the media ends Errored, and the run Cancelled.
       state.stage = 'cancelled';

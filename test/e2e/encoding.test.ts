@@ -108,6 +108,8 @@ describe('the default ladder, plus a 240p rung', () => {
     expect(ladder.audio?.rendition.audio?.channels).toBe(1);
     expect(await readFile(path.join(streamDir, 'master.m3u8'), 'utf8')).toContain('CHANNELS="1"');
     expect(await readFile(path.join(streamDir, 'manifest.mpd'), 'utf8')).toContain('audio_channel_configuration:2011" value="1"');
+    // Copied: about the source's 96 kb/s, where an encode would be about 128 kb/s.
+    expect(ladder.audio!.rendition.averageBitrate).toBeLessThan(112_000);
 
     const dash = await checkDash(streamDir);
     expect(dash.mediaPresentationDuration).toBeCloseTo(8, 0);

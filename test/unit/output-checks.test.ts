@@ -110,7 +110,7 @@ describe('checkHlsRendition', () => {
 
   it('passes an audio rendition (no keyframe check)', () => {
     const a = rendition('audio');
-    expect(a.audio).toEqual({ codec: 'aac' });
+    expect(a.audio).toEqual({ codec: 'aac', channels: 1 });
     expect(a.video).toBeUndefined();
     expect(a.keyframeTimes).toBeUndefined();
     expect(a.segments.length).toBeGreaterThanOrEqual(3);
