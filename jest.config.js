@@ -9,6 +9,8 @@ export default {
     }],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Removes the RabbitMQ queues of earlier runs (scripts/test.sh has started the services).
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   testTimeout: 120_000,
   // Temporal's worker and the spawned gilfoyle process may hold handles a moment after close.
   forceExit: true,

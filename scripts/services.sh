@@ -179,6 +179,8 @@ rabbit_start() {
     say "RabbitMQ (pid $(rabbit_pid)) is still booting; waiting for it"
   else
     say "starting RabbitMQ on $AMQP_HOST:$AMQP_PORT"
+    # Room for a file handle per queue (the default soft limit, 1024, stalls recovery at ~1000 queues).
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     as_root rabbitmq-server -detached >"$LOG_DIR/rabbitmq-start.log" 2>&1 \
       || die "rabbitmq-server -detached failed; logs: $(rabbit_log)"
   fi

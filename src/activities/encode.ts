@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { text as streamText } from 'node:stream/consumers';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
 import { masterPlaylistName, streamKey } from '../domain/paths.ts';
@@ -68,6 +69,29 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     });
   }
 
+  /**
+   * The rendition as an earlier attempt left it, when that attempt stored every file and marked
+   * it Ready but did not live to report it (its worker died): a retry then resumes from there
+   * instead of encoding it again.
+   */
+  async function alreadyEncoded(mediaId: string, rendition: RenditionPlan): Promise<VariantEntry | null> {
+    const row = (await medias.listRenditions(mediaId)).find((r) => r.name === rendition.name);
+    if (row?.status !== RenditionStatus.Ready || !row.playlist || row.bandwidth === null || row.codecs === null) return null;
+    const playlist = parseMediaPlaylist(await streamText(await deps.storage.get(streamKey(mediaId, row.playlist))));
+    if (!playlist.initUri || playlist.segments.length === 0) return null;
+    return {
+      type: rendition.type,
+      name: rendition.name,
+      playlist: row.playlist,
+      init: playlist.initUri,
+      segments: playlist.segments,
+      codecs: row.codecs,
+      bandwidth: row.bandwidth,
+      averageBandwidth: row.average_bandwidth ?? row.bandwidth,
+      ...(rendition.type === 'video' ? { width: rendition.width, height: rendition.height, frameRate: rendition.frameRate } : { channels: rendition.channels }),
+    };
+  }
+
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
   async function encodeRendition({ mediaId, sourceKey, rendition, duration, stage, publishWith }: EncodeInput): Promise<VariantEntry> {
     const ctx = activityContext();
@@ -76,6 +100,12 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     let lastWrite = 0;
     let percent = 0;
     try {
+      const resumed = attempt > 1 ? await alreadyEncoded(mediaId, rendition) : null;
+      if (resumed) {
+        logger.info({ mediaId, rendition: rendition.name, attempt }, 'rendition already encoded and stored by an earlier attempt');
+        if (publishWith?.length) await publishIfAllReady(mediaId, publishWith);
+        return resumed;
+      }
       await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Encoding, progress: 0, attempts: attempt });
       return await withHeartbeat(ctx, () => ({ percent }), () => withTempDir(deps.tempDir, `${mediaId}-${rendition.name}-a${attempt}`, async (dir) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
@@ -145,19 +175,16 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         // A media deleted while it encoded must not get files back.
         await assertStillWanted(deps, ctx, mediaId);
         for (const name of await readdir(outDir)) await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
-        await medias.updateRendition(mediaId, rendition.name, {
-          status: RenditionStatus.Ready,
-          progress: 100,
-          bandwidth: bw.bandwidth,
-          average_bandwidth: bw.averageBandwidth,
-          codecs,
-          playlist: files.playlist,
-        });
-        await medias.addEvent(mediaId, {
-          type: 'rendition.ready',
-          message: `rendition ${rendition.name} encoded (${playlist.segments.length} segments, ${Math.round(bw.averageBandwidth / 1000)} kb/s average)`,
-          data: { rendition: rendition.name, attempt, segments: playlist.segments.length, codecs, ...bw },
-        });
+        await medias.updateRendition(
+          mediaId,
+          rendition.name,
+          { status: RenditionStatus.Ready, progress: 100, bandwidth: bw.bandwidth, average_bandwidth: bw.averageBandwidth, codecs, playlist: files.playlist },
+          {
+            type: 'rendition.ready',
+            message: `rendition ${rendition.name} encoded (${playlist.segments.length} segments, ${Math.round(bw.averageBandwidth / 1000)} kb/s average)`,
+            data: { rendition: rendition.name, attempt, segments: playlist.segments.length, codecs, ...bw },
+          },
+        );
         if (publishWith?.length) await publishIfAllReady(mediaId, publishWith);
         return {
           type: rendition.type,

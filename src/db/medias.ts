@@ -329,6 +329,8 @@ export function createMediaRepository(db: Db) {
       mediaId: string,
       name: string,
       state: Partial<Pick<RenditionRow, 'status' | 'progress' | 'attempts' | 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'>>,
+      /** Written in the same transaction: the state and its event are there together, or neither. */
+      event?: MediaEventInput,
     ): Promise<void> {
       const sets: string[] = [];
       const values: unknown[] = [mediaId, name];
@@ -338,7 +340,12 @@ export function createMediaRepository(db: Db) {
         sets.push(`${col} = $${values.length}`);
       }
       if (!sets.length) return;
-      await db.query(`UPDATE renditions SET ${sets.join(', ')}, updated_at = now() WHERE media_id = $1 AND name = $2`, values);
+      const write = async (q: Queryable) => {
+        await q.query(`UPDATE renditions SET ${sets.join(', ')}, updated_at = now() WHERE media_id = $1 AND name = $2`, values);
+        if (event) await addEvent(q, mediaId, event);
+      };
+      if (event) await inTransaction(db, write);
+      else await write(db);
       // The media's progress is the mean of its renditions'.
       if (state.progress !== undefined || state.status !== undefined) {
         await db.query(

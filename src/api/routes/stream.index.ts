@@ -1,3 +1,4 @@
+import { text as streamText } from 'node:stream/consumers';
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -73,7 +74,7 @@ async function stream(c: Context<AppEnv>) {
   };
   if (token && namesOtherFiles(name)) {
     // A private media's playlists lead to files that need the token too: it is written into them.
-    const text = await streamToText(await storage.get(key));
+    const text = await streamText(await storage.get(key));
     const body = addTokenToPlaylist(name, text, token);
     const rewritten = { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
     return c.req.method === 'HEAD' ? c.body(null, 200, rewritten) : c.body(body, 200, rewritten);
@@ -113,12 +114,6 @@ function playbackTokenOf(c: Context<AppEnv>, id: string): string {
   if (check === 'valid') return token!;
   const why = { missing: 'needs a playback token', invalid: 'has an invalid playback token', expired: 'has an expired playback token' }[check];
   throw new HttpError(401, `media ${id} is private: this request ${why} (POST /medias/${id}/playback-token)`);
-}
-
-async function streamToText(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function registerStreamRoutes(app: AppRouter) {

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities/index.ts';
+import { createMediaRepository } from '../../src/db/medias.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { createPool, type Db } from '../../src/db/pool.ts';
+import { planRenditions } from '../../src/domain/renditions.ts';
+import { MediaStatus, RenditionStatus } from '../../src/domain/status.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { VariantEntry } from '../../src/media/hls.ts';
+import { createFsDriver } from '../../src/storage/fs-driver.ts';
+import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
+import { makeVideo } from '../helpers/media.ts';
+import { testDatabaseUrl } from '../helpers/services.ts';
+
+/**
+ * The encode activity against real Postgres, storage and FFmpeg, attempt by attempt: a retry of
+ * an encode whose worker died after storing everything and marking the rendition Ready (but
+ * before reporting to Temporal) resumes from there instead of encoding it again.
+ */
+let db: Db;
+let dir: string;
+beforeAll(async () => {
+  await migrate(testDatabaseUrl);
+  db = createPool(testDatabaseUrl, 4);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-resume-'));
+});
+afterAll(async () => {
+  await db?.end();
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('resumes a rendition an earlier attempt already stored and marked Ready, without encoding it again', async () => {
+  const medias = createMediaRepository(db);
+  const storage = createFsDriver(path.join(dir, 'storage'));
+  const mediaId = randomUUID();
+  await medias.create(mediaId, 'resume');
+  const sourceKey = `medias/${mediaId}/source`;
+  const file = path.join(dir, 'source.mp4');
+  await makeVideo(file, { seconds: 2, width: 640, height: 360 });
+  await storage.putFile(sourceKey, file);
+  const plan = planRenditions(videoProbe(640, 360), defaultLadder);
+  await medias.planRenditions(mediaId, plan);
+  await medias.setState(mediaId, { status: MediaStatus.Processing });
+  const activities = createActivities({
+    medias, storage, logger: createLogger('silent'), ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', preset: 'ultrafast', threads: 1,
+    tempDir: dir, urlFetch: { maxBytes: 1e9, timeoutMs: 10_000, allowPrivateAddresses: false },
+  });
+  const rung = plan.find((r) => r.type === 'video')!;
+  const input = { mediaId, sourceKey, rendition: rung, duration: 2, stage: 'ladder' as const };
+  const encode = (attempt: number) => new MockActivityEnvironment({ attempt }).run(activities.encodeRendition, input) as Promise<VariantEntry>;
+
+  const first = await encode(1);
+  const readyEvents = async () => (await medias.listEvents(mediaId, 100, 0)).items.filter((e) => e.type === 'rendition.ready').length;
+  expect(await readyEvents()).toBe(1);
+
+  // The worker died before reporting: Temporal runs attempt 2, which finds the work done.
+  const second = await encode(2);
+  expect(second).toEqual(first);
+  expect(await readyEvents()).toBe(1);
+  const row = (await medias.listRenditions(mediaId)).find((r) => r.name === rung.name)!;
+  expect([row.status, row.attempts]).toEqual(['Ready', 1]);
+
+  // A rendition not Ready yet is encoded by the retry as usual.
+  await medias.updateRendition(mediaId, rung.name, { status: RenditionStatus.Encoding });
+  const third = await encode(3);
+  expect(third.segments).toEqual(first.segments);
+  expect(await readyEvents()).toBe(2);
+  expect((await medias.listRenditions(mediaId)).find((r) => r.name === rung.name)!.attempts).toBe(3);
+  await medias.delete(mediaId);
+});
