@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { apiClient } from '../helpers/api.ts';
-import { isolatedPage, launchChromium, screenshot } from '../helpers/browser.ts';
+import { isolatedPage, launchChromium, playWhenLoaded, screenshot } from '../helpers/browser.ts';
 import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
@@ -74,7 +74,7 @@ it('uploads from the form, follows the progress to Ready and plays the stream pa
 
   const player = page.getByTestId('player');
   await player.waitFor();
-  await player.evaluate((v: HTMLVideoElement) => v.play());
+  await playWhenLoaded(page);
   await page.waitForFunction(() => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 2, null, { timeout: 30_000 });
   const state = await player.evaluate((v: HTMLVideoElement) => ({ error: v.error?.message ?? null, width: v.videoWidth }));
   expect(state).toEqual({ error: null, width: expect.any(Number) });
@@ -183,7 +183,7 @@ describe('with API keys and a private media', () => {
     const player = own.page.getByTestId('player');
     await player.waitFor();
     expect(await player.getAttribute('data-src')).toMatch(/master\.m3u8\?token=/);
-    await player.evaluate((v: HTMLVideoElement) => v.play());
+    await playWhenLoaded(own.page);
     await own.page.waitForFunction(() => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 1, null, { timeout: 30_000 });
     expect(own.foreign).toEqual([]);
     expect(own.errors).toEqual([]);

@@ -36,3 +36,13 @@ export async function screenshot(page: Page, name: string) {
   await mkdir(artifactsDir, { recursive: true });
   await page.screenshot({ path: path.join(artifactsDir, `${name}.png`), fullPage: true });
 }
+
+/**
+ * Plays the page's player once hls.js has attached its media source and loaded the metadata:
+ * play() called before that is interrupted by the load (an AbortError), as a user's click is not.
+ */
+export async function playWhenLoaded(page: Page, testId = 'player') {
+  const selector = `[data-testid="${testId}"]`;
+  await page.waitForFunction((s) => ((document.querySelector(s) as HTMLVideoElement | null)?.readyState ?? 0) >= 1, selector, { timeout: 30_000 });
+  await page.locator(selector).evaluate((v: HTMLVideoElement) => v.play());
+}
