@@ -10,7 +10,7 @@ import { encodeRenditionArgs, fixTargetDuration, renditionFiles, threadOptions }
 import { videoCodecFromInit } from '../media/codec-string.ts';
 import { aacLcCodec, buildMasterPlaylist, measureBandwidth, parseMediaPlaylist, type MasterEntry, type VariantEntry } from '../media/hls.ts';
 import { decodesCleanly, FfmpegError, runFfmpeg } from '../media/runner.ts';
-import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
+import { activityContext, fetchStored, storeForMedia, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 
 export interface EncodeInput {
   mediaId: string;
@@ -60,7 +60,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
       });
     }
     // The playlist first: once the flag is set, the API serves it.
-    await deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(entries));
+    await storeForMedia(deps, null, mediaId, () => deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(entries)));
     const names = publishWith.map((p) => p.name);
     await medias.markPlayable(mediaId, {
       type: 'media.playable',
@@ -173,8 +173,9 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         const bw = measureBandwidth(playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })), initBytes, playlist.targetDuration);
         const codecs = await codecsOf(rendition, path.join(outDir, playlist.initUri));
         // A media deleted while it encoded must not get files back.
-        await assertStillWanted(deps, ctx, mediaId);
-        for (const name of await readdir(outDir)) await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
+        await storeForMedia(deps, ctx, mediaId, async () => {
+          for (const name of await readdir(outDir)) await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
+        });
         await medias.updateRendition(
           mediaId,
           rendition.name,

@@ -3,7 +3,7 @@ import type { RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus } from '../domain/status.ts';
 import { buildDashManifest } from '../media/dash.ts';
 import { buildMasterPlaylist, type VariantEntry } from '../media/hls.ts';
-import type { ActivityDeps } from './support.ts';
+import { storeForMedia, type ActivityDeps } from './support.ts';
 
 export interface FinalizeInput {
   mediaId: string;
@@ -19,39 +19,44 @@ export interface FinalizeInput {
  * Bookkeeping: the workflow's state mirrored into Postgres for the API, each step an event,
  * and the manifests that make that state public (the master playlist, the DASH manifest).
  */
-export const createMirrorActivities = ({ medias, storage }: ActivityDeps) => ({
-  /** The media is Processing: its encodes are handed out (the renditions were planned by the probe). */
-  async startProcessing({ mediaId, plan }: { mediaId: string; plan: RenditionPlan[] }): Promise<void> {
-    await medias.setState(mediaId, { status: MediaStatus.Processing, progress: 0 }, {
-      type: 'media.processing',
-      message: `encoding ${plan.length} rendition(s): ${plan.map((r) => r.name).join(', ')}`,
-      data: { renditions: plan },
-    });
-  },
+export const createMirrorActivities = (deps: ActivityDeps) => {
+  const { medias, storage } = deps;
+  return {
+    /** The media is Processing: its encodes are handed out (the renditions were planned by the probe). */
+    async startProcessing({ mediaId, plan }: { mediaId: string; plan: RenditionPlan[] }): Promise<void> {
+      await medias.setState(mediaId, { status: MediaStatus.Processing, progress: 0 }, {
+        type: 'media.processing',
+        message: `encoding ${plan.length} rendition(s): ${plan.map((r) => r.name).join(', ')}`,
+        data: { renditions: plan },
+      });
+    },
 
-  /** The whole ladder's master playlist and DASH manifest, then Ready. */
-  async finalizeMedia({ mediaId, outputs, duration, segmentSeconds, files }: FinalizeInput): Promise<void> {
-    await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
-    await storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
-    await medias.setState(mediaId, { status: MediaStatus.Ready, playable: true, progress: 100 }, {
-      type: 'media.ready',
-      message: `ready to stream (${duration.toFixed(2)} s)`,
-      data: { renditions: outputs.map((o) => o.name), files: [masterPlaylistName, dashManifestName, ...files] },
-    });
-  },
+    /** The whole ladder's master playlist and DASH manifest, then Ready. */
+    async finalizeMedia({ mediaId, outputs, duration, segmentSeconds, files }: FinalizeInput): Promise<void> {
+      await storeForMedia(deps, null, mediaId, async () => {
+        await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
+        await storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
+      });
+      await medias.setState(mediaId, { status: MediaStatus.Ready, playable: true, progress: 100 }, {
+        type: 'media.ready',
+        message: `ready to stream (${duration.toFixed(2)} s)`,
+        data: { renditions: outputs.map((o) => o.name), files: [masterPlaylistName, dashManifestName, ...files] },
+      });
+    },
 
-  async cancelMedia({ mediaId }: { mediaId: string }): Promise<void> {
-    await medias.cancel(mediaId, 'while it was processed (its encodes were stopped)');
-  },
+    async cancelMedia({ mediaId }: { mediaId: string }): Promise<void> {
+      await medias.cancel(mediaId, 'while it was processed (its encodes were stopped)');
+    },
 
-  async failMedia({ mediaId, reason }: { mediaId: string; reason: string }): Promise<void> {
-    // What the API shows names no machine paths (temp folders, storage roots); the event keeps them.
-    const shown = reason.replace(/(?:\/[\w.@%+-]+){2,}\/?/g, '<path>');
-    await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: shown }, {
-      type: 'media.errored',
-      level: 'error',
-      message: shown,
-      ...(shown !== reason ? { data: { detail: reason } } : {}),
-    });
-  },
-});
+    async failMedia({ mediaId, reason }: { mediaId: string; reason: string }): Promise<void> {
+      // What the API shows names no machine paths (temp folders, storage roots); the event keeps them.
+      const shown = reason.replace(/(?:\/[\w.@%+-]+){2,}\/?/g, '<path>');
+      await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: shown }, {
+        type: 'media.errored',
+        level: 'error',
+        message: shown,
+        ...(shown !== reason ? { data: { detail: reason } } : {}),
+      });
+    },
+  };
+};

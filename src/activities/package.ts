@@ -11,7 +11,7 @@ import type { PictureSettings } from '../domain/workflow.ts';
 import type { VariantEntry } from '../media/hls.ts';
 import { downloadArgs, planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../media/pictures.ts';
 import { runFfmpeg } from '../media/runner.ts';
-import { activityContext, assertStillWanted, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
+import { activityContext, fetchStored, storeForMedia, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
 
 export interface PicturesInput {
   mediaId: string;
@@ -97,8 +97,9 @@ export const createPackageActivities = (deps: ActivityDeps) => {
             data: { missing },
           });
         }
-        await assertStillWanted(deps, ctx, mediaId);
-        for (const name of made) await deps.storage.putFile(streamKey(mediaId, name), path.join(dir, name));
+        await storeForMedia(deps, ctx, mediaId, async () => {
+          for (const name of made) await deps.storage.putFile(streamKey(mediaId, name), path.join(dir, name));
+        });
         await deps.medias.addEvent(mediaId, { type: 'media.pictures', message: `poster${settings.storyboard ? ' and storyboard' : ''} made`, data: { files: made } });
         return made;
       }));
@@ -113,8 +114,7 @@ export const createPackageActivities = (deps: ActivityDeps) => {
         if (audio) inputs.push(await fetchRendition(mediaId, audio, path.join(dir, audio.name)));
         const download = downloadName(!video);
         await run(downloadArgs(inputs, path.join(dir, download)), ctx?.cancellationSignal);
-        await assertStillWanted(deps, ctx, mediaId);
-        await deps.storage.putFile(streamKey(mediaId, download), path.join(dir, download));
+        await storeForMedia(deps, ctx, mediaId, () => deps.storage.putFile(streamKey(mediaId, download), path.join(dir, download)));
         await deps.medias.addEvent(mediaId, {
           type: 'media.download',
           message: `${download} written${video ? ` (${video.name})` : ''}`,

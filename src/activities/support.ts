@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { MediaRepository } from '../db/medias.ts';
 import { FailureType } from '../domain/errors.ts';
+import { mediaPrefix } from '../domain/paths.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
@@ -87,6 +88,21 @@ export async function fetchStored(deps: ActivityDeps, mediaId: string, key: stri
     throw err;
   }
   return file;
+}
+
+/**
+ * Stores a media's files with `put`, unless the media was deleted (or the activity cancelled).
+ * The API deletes a media's rows before its files, so a media found gone after the files are
+ * stored was deleted meanwhile: its files, these included, are removed again, and nothing is
+ * left behind whichever of the two came first.
+ */
+export async function storeForMedia(deps: ActivityDeps, ctx: Context | null, mediaId: string, put: () => Promise<unknown>): Promise<void> {
+  await assertStillWanted(deps, ctx, mediaId);
+  await put();
+  if (!(await deps.medias.get(mediaId))) {
+    await deps.storage.deletePrefix(mediaPrefix(mediaId));
+    throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+  }
 }
 
 /** Throws when the media was deleted (or the activity cancelled): nothing more may be written for it. */

@@ -3,10 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../src/activities/index.ts';
+import { createActivities, type ActivityDeps } from '../../src/activities/index.ts';
+import { storeForMedia } from '../../src/activities/support.ts';
 import { createMediaRepository } from '../../src/db/medias.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool, type Db } from '../../src/db/pool.ts';
+import { FailureType } from '../../src/domain/errors.ts';
 import { planRenditions } from '../../src/domain/renditions.ts';
 import { MediaStatus, RenditionStatus } from '../../src/domain/status.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -71,4 +73,20 @@ it('resumes a rendition an earlier attempt already stored and marked Ready, with
   expect(await readyEvents()).toBe(2);
   expect((await medias.listRenditions(mediaId)).find((r) => r.name === rung.name)!.attempts).toBe(3);
   await medias.delete(mediaId);
+});
+
+it('removes what an activity stored when the media was deleted while it stored it', async () => {
+  const medias = createMediaRepository(db);
+  const storage = createFsDriver(path.join(dir, 'storage'));
+  const deps = { medias, storage, logger: createLogger('silent') } as unknown as ActivityDeps;
+  const mediaId = randomUUID();
+  await medias.create(mediaId, 'deleted while storing');
+  await storage.put(`medias/${mediaId}/source`, 'source');
+  // The API deletes the rows (then the files) while the activity's files are on their way.
+  const stored = storeForMedia(deps, null, mediaId, async () => {
+    await medias.delete(mediaId);
+    await storage.put(`medias/${mediaId}/stream/720p_00000.m4s`, 'segment');
+  });
+  await expect(stored).rejects.toMatchObject({ type: FailureType.MediaNotFound, nonRetryable: true });
+  expect(await storage.list(`medias/${mediaId}/`)).toEqual([]);
 });

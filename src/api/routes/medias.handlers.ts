@@ -51,17 +51,28 @@ export const updateMedia: RouteHandler<typeof routes.updateMedia, AppEnv> = asyn
 export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const { medias, storage, stopWorkflow, logger } = c.var.deps;
-  if (!(await medias.get(id))) throw notFound(id);
+  const media = await medias.get(id);
+  // Files left by a DELETE whose file step failed are removed by repeating it (then 200, not 404).
+  if (!media && (await storage.list(mediaPrefix(id))).length === 0) throw notFound(id);
+  const failed = (err: unknown) => {
+    logger.warn({ mediaId: id, err: (err as Error).message }, 'delete failed');
+    return new HttpError(503, `could not delete media ${id} now (repeat the DELETE): ${(err as Error).message}`);
+  };
+  // The pipeline is stopped first, then the rows go, then the files. An encode still finishing
+  // finds the media gone after storing its files, and removes them again (storeForMedia).
+  if (media) {
+    try {
+      await stopWorkflow(id, 'media deleted through the API');
+    } catch (err) {
+      throw failed(err);
+    }
+    await medias.delete(id);
+  }
   try {
-    // Stop the pipeline first so it writes no more files, then files, then rows: a failure
-    // part-way leaves the row, and the DELETE can simply be repeated.
-    await stopWorkflow(id, 'media deleted through the API');
     await storage.deletePrefix(mediaPrefix(id));
   } catch (err) {
-    logger.warn({ mediaId: id, err: (err as Error).message }, 'delete failed');
-    throw new HttpError(503, `could not delete media ${id} now: ${(err as Error).message}`);
+    throw failed(err);
   }
-  await medias.delete(id);
   return c.json({ code: 200, data: { id } }, 200);
 };
 
