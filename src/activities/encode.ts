@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { text as streamText } from 'node:stream/consumers';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import type { RenditionRow } from '../db/medias.ts';
 import { FailureType } from '../domain/errors.ts';
 import { masterPlaylistName, streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
@@ -20,7 +21,7 @@ export interface EncodeInput {
   /**
    * `playable`: what makes the media playable (its smallest rung and its audio), encoded first at
    * normal CPU priority, the video with every core. `ladder`: the rest, sharing the cores at
-   * encoding.background_nice.
+   * encoding.background_priority, paused while a playable encode runs on the worker.
    */
   stage: 'playable' | 'ladder';
   /**
@@ -29,6 +30,24 @@ export interface EncodeInput {
    * them, then the playable flag that opens the stream (no round trip through the workflow).
    */
   publishWith?: RenditionPlan[];
+}
+
+/** What the plan says of a rendition in the master playlist: its picture, or its channels. */
+const shapeOf = (r: RenditionPlan): Pick<MasterEntry, 'width' | 'height' | 'frameRate' | 'channels'> =>
+  r.type === 'video' ? { width: r.width, height: r.height, frameRate: r.frameRate } : { channels: r.channels };
+
+/** A rendition's master playlist entry from its row, once it is Ready and measured; null before. */
+function readyEntry(plan: RenditionPlan, row: RenditionRow | undefined): MasterEntry | null {
+  if (row?.status !== RenditionStatus.Ready || !row.playlist || row.bandwidth === null || row.codecs === null) return null;
+  return {
+    type: plan.type,
+    name: plan.name,
+    playlist: row.playlist,
+    bandwidth: row.bandwidth,
+    averageBandwidth: row.average_bandwidth ?? row.bandwidth,
+    codecs: row.codecs,
+    ...shapeOf(plan),
+  };
 }
 
 export const createEncodeActivities = (deps: ActivityDeps) => {
@@ -45,20 +64,8 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
   /** Publishes the playable renditions if they are all encoded by now (whichever finishes last does it). */
   async function publishIfAllReady(mediaId: string, publishWith: RenditionPlan[]): Promise<void> {
     const rows = new Map((await medias.listRenditions(mediaId)).map((r) => [r.name, r]));
-    const entries: MasterEntry[] = [];
-    for (const p of publishWith) {
-      const row = rows.get(p.name);
-      if (row?.status !== RenditionStatus.Ready || !row.playlist || row.bandwidth === null || row.codecs === null) return;
-      entries.push({
-        type: p.type,
-        name: p.name,
-        playlist: row.playlist,
-        bandwidth: row.bandwidth,
-        averageBandwidth: row.average_bandwidth ?? row.bandwidth,
-        codecs: row.codecs,
-        ...(p.type === 'video' ? { width: p.width, height: p.height, frameRate: p.frameRate } : { channels: p.channels }),
-      });
-    }
+    const entries = publishWith.map((p) => readyEntry(p, rows.get(p.name)));
+    if (!entries.every((e) => e !== null)) return;
     // The playlist first: once the flag is set, the API serves it.
     await storeForMedia(deps, null, mediaId, () => deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(entries)));
     const names = publishWith.map((p) => p.name);
@@ -75,21 +82,11 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
    * instead of encoding it again.
    */
   async function alreadyEncoded(mediaId: string, rendition: RenditionPlan): Promise<VariantEntry | null> {
-    const row = (await medias.listRenditions(mediaId)).find((r) => r.name === rendition.name);
-    if (row?.status !== RenditionStatus.Ready || !row.playlist || row.bandwidth === null || row.codecs === null) return null;
-    const playlist = parseMediaPlaylist(await streamText(await deps.storage.get(streamKey(mediaId, row.playlist))));
+    const entry = readyEntry(rendition, (await medias.listRenditions(mediaId)).find((r) => r.name === rendition.name));
+    if (!entry) return null;
+    const playlist = parseMediaPlaylist(await streamText(await deps.storage.get(streamKey(mediaId, entry.playlist))));
     if (!playlist.initUri || playlist.segments.length === 0) return null;
-    return {
-      type: rendition.type,
-      name: rendition.name,
-      playlist: row.playlist,
-      init: playlist.initUri,
-      segments: playlist.segments,
-      codecs: row.codecs,
-      bandwidth: row.bandwidth,
-      averageBandwidth: row.average_bandwidth ?? row.bandwidth,
-      ...(rendition.type === 'video' ? { width: rendition.width, height: rendition.height, frameRate: rendition.frameRate } : { channels: rendition.channels }),
-    };
+    return { ...entry, init: playlist.initUri, segments: playlist.segments };
   }
 
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
@@ -111,10 +108,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
         const outDir = path.join(dir, 'out');
         await mkdir(outDir);
-        const argsOf = (r: RenditionPlan) =>
-          encodeRenditionArgs(r, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(stage === 'playable' && r.type === 'video', deps.threads) });
-        const started = performance.now();
         const playable = stage === 'playable';
+        const argsOf = (r: RenditionPlan) =>
+          encodeRenditionArgs(r, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(playable && r.type === 'video', deps.threads) });
+        const started = performance.now();
         const leaveForeground = playable ? deps.foreground?.enterForeground() : undefined;
         const run = (r: RenditionPlan) =>
           runFfmpeg(deps.ffmpegPath, argsOf(r), {
@@ -195,7 +192,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
           segments: playlist.segments,
           codecs,
           ...bw,
-          ...(rendition.type === 'video' ? { width: rendition.width, height: rendition.height, frameRate: rendition.frameRate } : { channels: rendition.channels }),
+          ...shapeOf(rendition),
         };
       }));
     } catch (err) {

@@ -106,7 +106,7 @@ export async function storeForMedia(deps: ActivityDeps, ctx: Context | null, med
 }
 
 /** Throws when the media was deleted (or the activity cancelled): nothing more may be written for it. */
-export async function assertStillWanted(deps: ActivityDeps, ctx: Context | null, mediaId: string): Promise<void> {
+async function assertStillWanted(deps: ActivityDeps, ctx: Context | null, mediaId: string): Promise<void> {
   ctx?.cancellationSignal.throwIfAborted();
   if (!(await deps.medias.get(mediaId))) {
     throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);

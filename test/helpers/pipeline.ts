@@ -24,6 +24,15 @@ export const closedRunsOf = (temporal: Client, mediaId: string, timeoutMs = 30_0
 export const ffmpegsIn = async (tempDir: string) =>
   (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}`], { reject: false })).stdout.split('\n').filter(Boolean);
 
+/**
+ * A process's /proc/<pid>/stat fields after its command name, so that index 0 is field 3, the
+ * state (R, S, T for stopped…), and index 38 is field 41, the scheduling policy.
+ */
+export async function procStat(pid: number | string): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Linux scheduling policies, as /proc/<pid>/stat numbers them. */
 export const SCHED_OTHER = 0;
 export const SCHED_IDLE = 5;
@@ -41,9 +50,7 @@ export function watchFfmpegs(tempDir: string) {
         if (seen.has(pid)) continue;
         try {
           const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
-          const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-          // Fields after the command name in parentheses; policy is field 41, the 39th of those.
-          const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+          const policy = Number((await procStat(pid))[38]);
           if (args.startsWith('ffmpeg') || args.includes('/ffmpeg')) seen.set(pid, { args, policy });
         } catch {
           // Gone already.

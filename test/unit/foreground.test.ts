@@ -1,19 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { ForegroundGate } from '../../src/activities/foreground.ts';
 import { runFfmpeg } from '../../src/media/runner.ts';
+import { procStat } from '../helpers/pipeline.ts';
+import { waitFor } from '../helpers/services.ts';
 
 /** A process's state letter from /proc: R/S running or sleeping, T stopped. */
-const stateOf = async (pid: number) => {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-};
-const until = async (what: () => Promise<boolean>) => {
-  for (let i = 0; i < 100; i++) {
-    if (await what()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('condition not reached');
-};
+const stateOf = async (pid: number) => (await procStat(pid))[0];
+const until = (what: () => Promise<boolean>) => waitFor('the processes to reach the expected state', async () => ((await what()) ? true : undefined), 2000, 20);
 
 /** A real child that runs until killed: `ffmpeg` reading an endless test source. */
 function endless(gate: ForegroundGate, signal: AbortSignal) {
