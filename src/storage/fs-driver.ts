@@ -34,6 +34,27 @@ export function createFsDriver(rootDir: string): StorageDriver {
     }
   }
 
+  /**
+   * Writes a file through a temporary name and renames it into place, so that readers see it
+   * whole or not at all. A concurrent deletePrefix may remove the folder between the mkdir and
+   * the rename (ENOENT): a repeatable write then makes the folder again, once.
+   */
+  async function writeAtomically(file: string, write: (temp: string) => Promise<unknown>, repeatable: boolean): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const temp = tempFileFor(file);
+      try {
+        await mkdir(path.dirname(file), { recursive: true });
+        await write(temp);
+        const { size } = await stat(temp);
+        await rename(temp, file);
+        return size;
+      } catch (err) {
+        await rm(temp, { force: true });
+        if (!(repeatable && attempt < 5 && isMissing(err))) throw err;
+      }
+    }
+  }
+
   async function walk(dir: string, rel: string, out: string[]) {
     let entries;
     try {
@@ -43,9 +64,10 @@ export function createFsDriver(rootDir: string): StorageDriver {
       throw err;
     }
     for (const e of entries) {
+      if (e.name.includes('.part-')) continue; // a file being written, or a folder being deleted
       const childRel = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) await walk(path.join(dir, e.name), childRel, out);
-      else if (e.isFile() && !e.name.includes('.part-')) out.push(childRel);
+      else if (e.isFile()) out.push(childRel);
     }
   }
 
@@ -54,31 +76,13 @@ export function createFsDriver(rootDir: string): StorageDriver {
 
     async put(key, body) {
       const file = fileOf(key);
-      await mkdir(path.dirname(file), { recursive: true });
-      const temp = tempFileFor(file);
-      try {
-        if (typeof body === 'string' || Buffer.isBuffer(body)) await writeFile(temp, body);
-        else await pipeline(body, createWriteStream(temp));
-        const { size } = await stat(temp);
-        await rename(temp, file);
-        return size;
-      } catch (err) {
-        await rm(temp, { force: true });
-        throw err;
-      }
+      // A stream can be read once: only buffers are written again if the folder vanished meanwhile.
+      const write = (temp: string) => (typeof body === 'string' || Buffer.isBuffer(body) ? writeFile(temp, body) : pipeline(body, createWriteStream(temp)));
+      return writeAtomically(file, write, typeof body === 'string' || Buffer.isBuffer(body));
     },
 
     async putFile(key, localPath) {
-      const file = fileOf(key);
-      await mkdir(path.dirname(file), { recursive: true });
-      const temp = tempFileFor(file);
-      try {
-        await copyFile(localPath, temp, constants.COPYFILE_FICLONE);
-        await rename(temp, file);
-      } catch (err) {
-        await rm(temp, { force: true });
-        throw err;
-      }
+      await writeAtomically(fileOf(key), (temp) => copyFile(localPath, temp, constants.COPYFILE_FICLONE), true);
     },
 
     async get(key, range?: ByteRange) {
@@ -111,9 +115,22 @@ export function createFsDriver(rootDir: string): StorageDriver {
 
     async deletePrefix(prefix) {
       const keys = await this.list(prefix);
-      for (const key of keys) await unlink(fileOf(key)).catch((err) => (isMissing(err) ? undefined : Promise.reject(err)));
-      // Remove the folder of a whole-folder prefix ("medias/{id}/") with any leftovers (partial writes).
-      if (prefix.endsWith('/')) await rm(fileOf(prefix.slice(0, -1)), { recursive: true, force: true });
+      if (!prefix.endsWith('/')) {
+        for (const key of keys) await unlink(fileOf(key)).catch((err) => (isMissing(err) ? undefined : Promise.reject(err)));
+        return keys.length;
+      }
+      // A whole folder ("medias/{id}/") is first renamed out of the way, then removed with any
+      // leftovers (partial writes). Removing it in place could fail (ENOTEMPTY) while a writer
+      // (an encode finishing) keeps storing into it; after the rename, writers make a new folder.
+      const dir = fileOf(prefix.slice(0, -1));
+      const doomed = tempFileFor(dir);
+      try {
+        await rename(dir, doomed);
+      } catch (err) {
+        if (isMissing(err)) return keys.length;
+        throw err;
+      }
+      await rm(doomed, { recursive: true, force: true });
       return keys.length;
     },
 

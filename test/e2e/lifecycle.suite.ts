@@ -231,7 +231,8 @@ describe('operations', () => {
     const id = body.data.id;
     expect((await api.upload(id, 'video', file)).status).toBe(200);
     expect((await api.waitForStatus(id, ['Processing', 'Ready', 'Errored'], 60_000)).status).toBe('Processing');
-    expect((await fetch(`${g.url}/medias/${id}`, { method: 'DELETE' })).status).toBe(200);
+    const deleted = await fetch(`${g.url}/medias/${id}`, { method: 'DELETE' });
+    expect({ status: deleted.status, body: await deleted.json() }).toMatchObject({ status: 200 }); // the body says why if not
     const temporal = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
     try {
       const description = await temporal.workflow.getHandle(`media-${id}`).describe();

@@ -74,7 +74,8 @@ describe('a worker stopped mid-encode', () => {
     const client = apiClient(api.url);
     const media = (await client.createMedia('drained')).body.data;
     await client.upload(media.id, 'video', source);
-    await waitFor('an encode to run', async () => ((await ffmpegsIn(api.tempDir)).length > 0 ? true : undefined), 60_000, 50);
+    // The 480p encode itself: the audio's ffmpeg starts at the same moment, and is done in a second.
+    await waitFor('the 480p encode to run', async () => ((await ffmpegsIn(api.tempDir, '480p')).length > 0 ? true : undefined), 60_000, 50);
     const started = Date.now();
     process.kill(first.pid, 'SIGTERM');
     expect(await first.exit).toBe(0);

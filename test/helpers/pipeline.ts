@@ -20,9 +20,9 @@ export const closedRunsOf = (temporal: Client, mediaId: string, timeoutMs = 30_0
     return runs.length > 0 && runs.every((r) => r.status !== 'RUNNING') ? runs : undefined;
   }, timeoutMs);
 
-/** pids of the ffmpeg processes working in a worker's temp folder. */
-export const ffmpegsIn = async (tempDir: string) =>
-  (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}`], { reject: false })).stdout.split('\n').filter(Boolean);
+/** pids of the ffmpeg processes working in a worker's temp folder (only those writing one rendition, if named). */
+export const ffmpegsIn = async (tempDir: string, rendition?: string) =>
+  (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}${rendition ? `.*/${rendition}_` : ''}`], { reject: false })).stdout.split('\n').filter(Boolean);
 
 /**
  * A process's /proc/<pid>/stat fields after its command name, so that index 0 is field 3, the

@@ -107,6 +107,25 @@ describe.each(subjects)('storage driver: %s', (_name, make) => {
     expect(await d.deletePrefix('medias/none/')).toBe(0);
   });
 
+  it('deletes a prefix while files are still being written into it', async () => {
+    // An encode still storing segments when the media is deleted: the delete must not fail.
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 20; i++) await d.put(`medias/busy/r${i % 3}/seg-${i}.m4s`, 'x');
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; writing; i++) await d.put(`medias/busy/r${i % 3}/late-${i}.m4s`, 'y');
+      })();
+      try {
+        for (let i = 0; i < 5; i++) await d.deletePrefix('medias/busy/');
+      } finally {
+        writing = false;
+        await writer;
+      }
+      await d.deletePrefix('medias/busy/');
+      expect(await d.list('medias/busy/')).toEqual([]);
+    }
+  });
+
   it('copies local files in and out', async () => {
     const src = path.join(tmp, 'in.bin');
     const content = randomBytes(300_000);
