@@ -11,10 +11,13 @@ import { sleep, waitFor } from '../helpers/services.ts';
 const dir = scratchDir('gilfoyle-e2e-shutdown');
 const ladder = JSON.stringify([{ name: '480p', height: 480, video_bitrate: 900 }]);
 let source: string;
+let long: string;
 
 beforeAll(async () => {
   source = path.join(dir(), 'source.mp4');
   await makeVideo(source, { seconds: 20, width: 854, height: 480 });
+  long = path.join(dir(), 'long.mp4');
+  await makeVideo(long, { seconds: 40, width: 854, height: 480 });
 });
 
 it('gilfoyle all finishes an upload in flight, then exits 0', async () => {
@@ -66,14 +69,15 @@ describe('a worker stopped mid-encode', () => {
       GILFOYLE_STORAGE_FS_ROOT: api.storageRoot,
       GILFOYLE_ENCODING_TEMP_DIR: api.tempDir,
       GILFOYLE_ENCODING_RENDITIONS: ladder,
-      GILFOYLE_ENCODING_PRESET: 'medium',
-      GILFOYLE_SHUTDOWN_GRACE_SECONDS: '4',
+      // About 8 s of encoding here (x264 slow, 1000 frames), against a 2 s grace period.
+      GILFOYLE_ENCODING_PRESET: 'slow',
+      GILFOYLE_SHUTDOWN_GRACE_SECONDS: '2',
     };
     bridge = await startGilfoyle(shared, { role: 'bridge' });
     const first = await startGilfoyle(shared, { role: 'worker' });
     const client = apiClient(api.url);
     const media = (await client.createMedia('drained')).body.data;
-    await client.upload(media.id, 'video', source);
+    await client.upload(media.id, 'video', long);
     // The 480p encode itself: the audio's ffmpeg starts at the same moment, and is done in a second.
     await waitFor('the 480p encode to run', async () => ((await ffmpegsIn(api.tempDir, '480p')).length > 0 ? true : undefined), 60_000, 50);
     const started = Date.now();
