@@ -310,6 +310,14 @@ describe('bad input gets a clear answer and loses nothing', () => {
     expect(((await missing.json()) as { message: string }).message).toMatch(/title/);
     const empty = await post('{"title": "  "}');
     expect(empty.status).toBe(400);
+    // Control characters are refused wherever they are, trailing ones too (before any trimming),
+    // as the document's pattern says; in a search as in a title.
+    for (const title of ['a\u0000b', 'title\f', '\u000btitle']) {
+      const res = await post(JSON.stringify({ title }));
+      expect({ title, status: res.status, body: await res.json() }).toMatchObject({ status: 400, body: { message: expect.stringMatching(/control characters/) } });
+    }
+    expect((await fetch(`${g.url}/medias?q=${encodeURIComponent('launch\f')}`)).status).toBe(400);
+    expect((await fetch(`${g.url}/medias?q=${encodeURIComponent(' launch\n')}`)).status).toBe(200);
     const unknown = await fetch(`${g.url}/medias/7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 404, message: expect.stringMatching(/not found/) });

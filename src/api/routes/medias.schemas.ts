@@ -15,7 +15,7 @@ function printable(s: z.ZodString) {
 
 export const mediaListQuery = () =>
   paginationQuery.extend({
-    q: printable(z.string().trim().max(255)).optional().openapi({ description: 'part of the title, any case', example: 'launch' }),
+    q: printable(z.string()).trim().max(255).optional().openapi({ description: 'part of the title, any case', example: 'launch' }),
     status: z.enum(mediaStatuses).optional().openapi({ example: 'Errored' }),
   });
 
@@ -100,7 +100,7 @@ export const mediaSchema = z
   })
   .openapi('Media');
 
-const title = printable(z.string().trim().min(1, 'title must not be empty').max(255)).openapi({ example: 'Launch keynote' });
+const title = printable(z.string()).trim().min(1, 'title must not be empty').max(255).openapi({ example: 'Launch keynote' });
 const isPrivate = z.boolean().openapi({ description: 'streamed only with a playback token (POST /medias/{id}/playback-token); false when absent' });
 export const createMediaBody = z.object({ title, private: isPrivate.optional() }).openapi('CreateMedia');
 export const updateMediaBody = z
