@@ -4,10 +4,11 @@ import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, typ
 import { createActivities } from '../activities/index.ts';
 import { ForegroundGate } from '../activities/foreground.ts';
 import { activityMetricsInterceptor } from '../activities/metrics-interceptor.ts';
-import { sweepOrphanedTempDirs } from '../activities/support.ts';
+import { activityContext, sweepOrphanedTempDirs } from '../activities/support.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
+import { patientPool } from '../db/pool.ts';
 import { encodeTaskQueueOf } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
 import { availableEncoders, missingEncoders } from '../media/encoders.ts';
@@ -60,7 +61,16 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
   await checkEncoders(config);
   const storage = await openStorage(config, logger);
   const activities = createActivities({
-    medias: createMediaRepository(res.db()),
+    // A database outage is waited out (heartbeating), not spent as one of an encode's attempts.
+    medias: createMediaRepository(
+      patientPool(res.db(), {
+        patienceMs: config.database.outage_patience_seconds * 1000,
+        onWait: (err, waitedMs) => {
+          activityContext()?.heartbeat();
+          logger.warn({ err: (err as Error).message, waitedMs }, 'database unavailable: waiting for it');
+        },
+      }),
+    ),
     storage,
     logger,
     metrics: res.metrics,

@@ -38,6 +38,8 @@ export const configSchema = z.strictObject({
   database: z.strictObject({
     url: z.string().default('postgres://gilfoyle:gilfoyle@127.0.0.1:5432/gilfoyle'),
     pool_size: z.number().int().min(1).max(100).default(10),
+    outage_patience_seconds: z.number().int().min(0).max(3600).default(120)
+      .describe('how long a worker activity waits for an unreachable database before it fails (the API answers 503 at once)'),
   }).prefault({}),
   rabbitmq: z.strictObject({
     url: z.string().default('amqp://guest:guest@127.0.0.1:5672'),

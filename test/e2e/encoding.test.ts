@@ -6,7 +6,7 @@ import { scratchDir } from '../helpers/scratch.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeAudio, makeVideo, probeStreams, type VideoOptions } from '../helpers/media.ts';
 import { checkDash, checkFaststart, checkLadder, checkStoryboard } from '../helpers/output-checks.ts';
-import { SCHED_IDLE, SCHED_OTHER, watchFfmpegs } from '../helpers/pipeline.ts';
+import { loggingFfmpeg, SCHED_IDLE, SCHED_OTHER } from '../helpers/pipeline.ts';
 import { repoRoot, waitFor } from '../helpers/services.ts';
 
 /**
@@ -67,22 +67,24 @@ const dims = async (file: string) => {
 
 describe('the default ladder, plus a 240p rung', () => {
   let g: RunningGilfoyle;
+  let ffmpeg: Awaited<ReturnType<typeof loggingFfmpeg>>;
   beforeAll(async () => {
+    ffmpeg = await loggingFfmpeg(dir());
     g = await startGilfoyle({
       GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([...defaultRungs, { name: '240p', height: 240, video_bitrate: 400 }]),
       GILFOYLE_ENCODING_PRESET: 'ultrafast',
+      GILFOYLE_ENCODING_FFMPEG_PATH: ffmpeg.path,
     });
   }, 120_000);
   afterAll(() => g?.stop());
 
   it('encodes a 1080p source to every rung, playable early, as HLS, DASH, MP4, poster and storyboard', async () => {
     const file = await source('landscape-1080p.mp4', { seconds: 8, width: 1920, height: 1080, fps: 30 });
-    const watch = watchFfmpegs(g.tempDir);
     const { media, streamDir, statusWhenPlayable, progressSeen } = await processSource(g, file);
     // The playable rung (240p, the smallest) at normal CPU priority; the ladder, pictures and
     // download only on spare cycles (SCHED_IDLE).
-    const ffmpegs = await watch.stop();
-    const policyOf = (rung: string) => ffmpegs.find((f) => f.args.includes(`${rung}.m3u8`))?.policy;
+    const ffmpegs = (await ffmpeg.runs()).filter((f) => f.args.includes(`medias/${media.id}/`));
+    const policyOf = (rung: string) => ffmpegs.find((f) => f.args.includes(`/${rung}_%05d.m4s`))?.policy;
     expect(policyOf('240p')).toBe(SCHED_OTHER);
     expect(['1080p', '720p', '480p', '360p'].map(policyOf)).toEqual([SCHED_IDLE, SCHED_IDLE, SCHED_IDLE, SCHED_IDLE]);
     expect(ffmpegs.filter((f) => f.args.includes('download.mp4')).map((f) => f.policy)).toEqual([SCHED_IDLE]);

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { apiClient } from '../helpers/api.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
-import { closedRunsOf } from '../helpers/pipeline.ts';
+import { closedRunsOf, ffmpegsIn } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { controlService, sleep, temporalAddress, waitFor } from '../helpers/services.ts';
 
@@ -20,7 +20,7 @@ let long: string;
 beforeAll(async () => {
   small = path.join(dir(), 'small.mp4');
   long = path.join(dir(), 'long.mp4');
-  await Promise.all([makeVideo(small, { seconds: 1, width: 320, height: 240 }), makeVideo(long, { seconds: 12, width: 854, height: 480 })]);
+  await Promise.all([makeVideo(small, { seconds: 1, width: 320, height: 240 }), makeVideo(long, { seconds: 60, width: 1280, height: 720 })]);
   g = await startGilfoyle({
     GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
     GILFOYLE_ENCODING_PRESET: 'ultrafast',
@@ -55,6 +55,9 @@ async function uploadMany(n: number, file: string): Promise<string[]> {
   return ids;
 }
 
+/** Waits until the long source's encode runs: the outage then lands in the middle of it (a few seconds). */
+const encoding = () => waitFor('the 240p encode to run', async () => ((await ffmpegsIn(g.tempDir, '240p')).length > 0 ? true : undefined), 60_000, 50);
+
 const allReady = (ids: string[], timeoutMs: number) =>
   Promise.all(ids.map(async (id) => expect((await client.waitForStatus(id, ['Ready', 'Errored'], timeoutMs)).status).toBe('Ready')));
 
@@ -79,7 +82,7 @@ it('RabbitMQ down: 20 uploads succeed (the outbox holds them), /healthz says so,
 it('Temporal down: a running media continues after the restart, uploads meanwhile wait in the queue, one run each', async () => {
   const running = (await client.createMedia('running through')).body.data;
   await client.upload(running.id, 'video', long);
-  await client.waitForStatus(running.id, ['Processing'], 60_000);
+  await encoding();
   await controlService('stop', 'temporal');
   let waiting: string[] = [];
   try {
@@ -105,7 +108,7 @@ it('Temporal down: a running media continues after the restart, uploads meanwhil
 it('Postgres down: the API answers 503 with a clear message, the pipeline resumes, nothing stays stale', async () => {
   const media = (await client.createMedia('through a database outage')).body.data;
   await client.upload(media.id, 'video', long);
-  await client.waitForStatus(media.id, ['Processing'], 60_000);
+  await encoding();
   await controlService('stop', 'postgres');
   try {
     const res = await fetch(`${g.url}/medias/${media.id}`);
@@ -124,7 +127,10 @@ it('Postgres down: the API answers 503 with a clear message, the pipeline resume
   const ready = await client.waitForStatus(media.id, ['Ready', 'Errored'], 180_000);
   expect(ready).toMatchObject({ status: 'Ready', progress: 100, playable: true });
   const renditions = await client.renditions(media.id);
-  for (const r of renditions) expect(r).toMatchObject({ status: 'Ready', progress: 100 });
+  // The encode running through the outage waited for the database to record its result: the
+  // outage cost it no attempt (database.outage_patience_seconds).
+  for (const r of renditions) expect(r).toMatchObject({ status: 'Ready', progress: 100, attempts: 1 });
+  expect(g.logs()).toContain('database unavailable: waiting for it');
   expect((await client.events(media.id)).at(-1)?.type).toBe('media.ready');
   expect(g.logs()).not.toMatch(/"level":60/); // no fatal line: the process rode it out
   expect((await health()).status).toBe(200);

@@ -59,11 +59,12 @@ it(`survives its worker being killed mid-encode, ${loops} times out of ${loops}`
   for (let i = 0; i < loops; i++) {
     const media = (await client.createMedia(`kill ${i}`)).body.data;
     expect((await client.upload(media.id, 'video', source)).status).toBe(200);
-    await waitFor('an encode to run', async () => ((await ffmpegsIn(api.tempDir)).length > 0 ? true : undefined), 60_000, 50);
+    await waitFor('the 480p encode to run', async () => ((await ffmpegsIn(api.tempDir, '480p')).length > 0 ? true : undefined), 60_000, 50);
     await sleep(300 + 300 * (i % 3)); // kill at different points of the pipeline
-    // ...but always while an ffmpeg runs: its encode cannot have finished, and must be retried.
+    // ...but always while a rendition's encode runs (not pictures or the download): that encode
+    // cannot have finished, and must be retried.
     await waitFor('an encode running at the moment of the kill', async () => {
-      if ((await ffmpegsIn(api.tempDir)).length === 0) return undefined;
+      if ((await ffmpegsIn(api.tempDir, '*')).length === 0) return undefined;
       process.kill(worker.pid, 'SIGKILL');
       return true;
     }, 60_000, 20);

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { execa } from 'execa';
 import { waitFor } from './services.ts';
@@ -20,9 +21,14 @@ export const closedRunsOf = (temporal: Client, mediaId: string, timeoutMs = 30_0
     return runs.length > 0 && runs.every((r) => r.status !== 'RUNNING') ? runs : undefined;
   }, timeoutMs);
 
-/** pids of the ffmpeg processes working in a worker's temp folder (only those writing one rendition, if named). */
-export const ffmpegsIn = async (tempDir: string, rendition?: string) =>
-  (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}${rendition ? `.*/${rendition}_` : ''}`], { reject: false })).stdout.split('\n').filter(Boolean);
+/**
+ * pids of the ffmpeg processes working in a worker's temp folder: all of them, or only the
+ * encodes writing a rendition's segments (`rendition` names it; '*' for any rendition).
+ */
+export const ffmpegsIn = async (tempDir: string, rendition?: string) => {
+  const writing = rendition ? `.*/${rendition === '*' ? '[^/ ]*' : rendition}_%05d\\.m4s` : '';
+  return (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}${writing}`], { reject: false })).stdout.split('\n').filter(Boolean);
+};
 
 /**
  * A process's /proc/<pid>/stat fields after its command name, so that index 0 is field 3, the
@@ -38,32 +44,24 @@ export const SCHED_OTHER = 0;
 export const SCHED_IDLE = 5;
 
 /**
- * Watches a worker's ffmpeg processes every 50 ms until `stop` is called, and returns each one
- * seen with its command line and scheduling policy (SCHED_OTHER, or SCHED_IDLE for background work).
+ * An ffmpeg for a worker's `encoding.ffmpeg_path` that notes each run, then execs the real one:
+ * its scheduling policy as it starts (SCHED_OTHER, or SCHED_IDLE for background work; inherited
+ * from the launch chain) and its arguments. Unlike sampling /proc, it misses no run, however short.
  */
-export function watchFfmpegs(tempDir: string) {
-  const seen = new Map<string, { args: string; policy: number }>();
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      for (const pid of await ffmpegsIn(tempDir)) {
-        if (seen.has(pid)) continue;
-        try {
-          const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
-          const policy = Number((await procStat(pid))[38]);
-          if (args.startsWith('ffmpeg') || args.includes('/ffmpeg')) seen.set(pid, { args, policy });
-        } catch {
-          // Gone already.
-        }
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
+export async function loggingFfmpeg(dir: string) {
+  const script = path.join(dir, 'ffmpeg-logged.sh');
+  const log = path.join(dir, 'ffmpeg-runs.log');
+  await writeFile(script, `#!/bin/sh\necho "$(cut -d' ' -f41 /proc/$$/stat) $*" >> '${log}'\nexec ffmpeg "$@"\n`);
+  await chmod(script, 0o755);
   return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return [...seen.values()];
+    path: script,
+    /** Every run so far, oldest first. */
+    async runs(): Promise<{ policy: number; args: string }[]> {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      return text.split('\n').filter(Boolean).map((line) => {
+        const space = line.indexOf(' ');
+        return { policy: Number(line.slice(0, space)), args: line.slice(space + 1) };
+      });
     },
   };
 }
