@@ -102,7 +102,8 @@ it('shows a corrupt upload Errored, and Retry processes the fixed source to Read
 
 it('cancels a running encode, then deletes the media after confirming', async () => {
   const long = path.join(dir(), 'long.mp4');
-  await makeVideo(long, { seconds: 60, width: 1280, height: 720 });
+  // About 12 s of encoding here: the page (refreshed every 1.5 s) must see it Processing, and cancel it.
+  await makeVideo(long, { seconds: 150, width: 1280, height: 720 });
   const media = (await api.createMedia(`${tag} long`)).body.data;
   await api.upload(media.id, 'video', long);
   await page.goto(`${g.url}/admin/#/medias/${media.id}`);

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'node:http';
@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { apiClient } from '../helpers/api.ts';
 import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { decodeFully, makeAudio, makeVideo, probeDuration, probeStreams } from '../helpers/media.ts';
+import { ffmpegsIn } from '../helpers/pipeline.ts';
 import { rabbitUrl, sleep, temporalAddress, waitFor } from '../helpers/services.ts';
 
 /** A small ladder keeps the suite fast; planning itself is unit-tested against the default ladder. */
@@ -226,11 +227,12 @@ describe('operations', () => {
 
   it('DELETE during encoding stops the workflow and leaves no files', async () => {
     const file = path.join(dir, 'long.mp4');
-    await makeVideo(file, { seconds: 40, width: 640, height: 360 });
+    await makeVideo(file, { seconds: 60, width: 1280, height: 720, crf: 35 }); // under max_file_size
     const { body } = await api.createMedia('deleted while encoding');
     const id = body.data.id;
     expect((await api.upload(id, 'video', file)).status).toBe(200);
-    expect((await api.waitForStatus(id, ['Processing', 'Ready', 'Errored'], 60_000)).status).toBe('Processing');
+    // Deleted while the 360p encode runs (a few seconds here): it stores its segments afterwards.
+    await waitFor('the 360p encode to run', async () => ((await ffmpegsIn(g.tempDir, '360p')).length > 0 ? true : undefined), 60_000, 50);
     const deleted = await fetch(`${g.url}/medias/${id}`, { method: 'DELETE' });
     expect({ status: deleted.status, body: await deleted.json() }).toMatchObject({ status: 200 }); // the body says why if not
     const temporal = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
@@ -241,7 +243,9 @@ describe('operations', () => {
       await temporal.connection.close();
     }
     expect((await api.getMedia(id)).status).toBe(404);
-    await sleep(3000); // encodes in flight must not bring files back
+    // Once every activity in flight has ended (no ffmpeg, temp folders removed), no file came back.
+    await waitFor('the activities in flight to end', async () =>
+      (await ffmpegsIn(g.tempDir)).length === 0 && (await readdir(g.tempDir)).length === 0 ? true : undefined, 60_000, 100);
     expect(await g.storage.list(`medias/${id}/`)).toEqual([]);
   });
 });

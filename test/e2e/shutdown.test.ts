@@ -21,7 +21,8 @@ beforeAll(async () => {
 });
 
 it('gilfoyle all finishes an upload in flight, then exits 0', async () => {
-  const g = await startGilfoyle({ GILFOYLE_SHUTDOWN_GRACE_SECONDS: '10' });
+  // Little to encode: should the upload's encode start before the worker stops, its drain is short.
+  const g = await startGilfoyle({ GILFOYLE_SHUTDOWN_GRACE_SECONDS: '10', GILFOYLE_ENCODING_RENDITIONS: ladder, GILFOYLE_ENCODING_PRESET: 'ultrafast' });
   const client = apiClient(g.url);
   const media = (await client.createMedia('in flight')).body.data;
   const bytes = await readFile(source);

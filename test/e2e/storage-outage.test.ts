@@ -6,6 +6,7 @@ import { scratchDir } from '../helpers/scratch.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { minio, minioEnv } from '../helpers/minio.ts';
+import { ffmpegsIn } from '../helpers/pipeline.ts';
 import { freePort, repoRoot, sleep, waitFor } from '../helpers/services.ts';
 
 /** The object store missing or down: clear answers, nothing lost, and processing that survives an outage. */
@@ -80,18 +81,22 @@ describe('an object store outage during encoding', () => {
 
   it('retries the activities that failed, and the media still ends Ready when the store is back', async () => {
     const file = path.join(dir(), 'long.mp4');
-    await makeVideo(file, { seconds: 30 });
+    await makeVideo(file, { seconds: 60, width: 1280, height: 720 });
     const api = apiClient(g.url);
     const { body } = await api.createMedia('outage');
     const id = body.data.id;
     expect((await api.upload(id, 'video', file)).status).toBe(200);
-    await api.waitForStatus(id, ['Processing'], 60_000);
+    // The store goes away while the 360p encode runs, and stays away until that attempt has
+    // ended: storing its segments fails, and the encode must be retried.
+    await waitFor('the 360p encode to run', async () => ((await ffmpegsIn(g.tempDir, '360p')).length > 0 ? true : undefined), 60_000, 50);
     await stopMinio();
     expect((await fetch(`${g.url}/healthz`)).status).toBe(503);
-    await sleep(4000);
+    await waitFor('the 360p encode to end', async () => ((await ffmpegsIn(g.tempDir, '360p')).length === 0 ? true : undefined), 60_000, 50);
+    await sleep(2000);
     await startMinio(Number(new URL(endpoint).port));
     const media = await api.waitForStatus(id, ['Ready', 'Errored'], 120_000);
     expect(media).toMatchObject({ status: 'Ready', error: null });
+    expect((await api.renditions(id)).find((r) => r.name === '360p')?.attempts).toBeGreaterThanOrEqual(2);
     const streams = await fetch(`${g.url}/medias/${id}/stream/master.m3u8`);
     expect(streams.status).toBe(200);
   });

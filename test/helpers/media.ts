@@ -12,6 +12,8 @@ export interface VideoOptions {
   rotate?: number;
   /** Drop every 4th frame: a variable frame rate source. */
   vfr?: boolean;
+  /** x264 constant quality (higher: smaller file), for long sources under an upload size limit. */
+  crf?: number;
 }
 
 /** Small generated sources (ffmpeg lavfi), so no media file is committed. */
@@ -26,7 +28,7 @@ export async function makeVideo(file: string, o: VideoOptions = {}) {
     ...(o.vfr ? ['-vf', "select='not(eq(mod(n\\,4)\\,0))'", '-fps_mode', 'vfr'] : []),
     // testsrc2 rounds odd sizes down; scale to them, in 4:4:4 which H.264 allows at odd sizes.
     ...(odd ? ['-vf', `scale=${width}:${height}`, '-pix_fmt', 'yuv444p'] : ['-pix_fmt', 'yuv420p']),
-    '-c:v', 'libx264', '-preset', 'ultrafast',
+    '-c:v', 'libx264', '-preset', 'ultrafast', ...(o.crf ? ['-crf', String(o.crf)] : []),
     ...(audio ? ['-c:a', 'aac', '-b:a', '96k'] : []),
     '-shortest', out,
   ]);
