@@ -9,6 +9,8 @@ import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
 import { patientPool } from '../db/pool.ts';
+import type { PatienceOptions } from '../patience.ts';
+import { patientStorage } from '../storage/patient.ts';
 import { encodeTaskQueueOf } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
 import { availableEncoders, missingEncoders } from '../media/encoders.ts';
@@ -59,18 +61,20 @@ export async function checkEncoders(config: Config): Promise<void> {
 
 export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
   await checkEncoders(config);
-  const storage = await openStorage(config, logger);
+  // An outage of the database or the store is waited out (heartbeating), not spent as one of
+  // an encode's attempts.
+  const patience = (service: string): PatienceOptions => ({
+    patienceMs: config.encoding.outage_patience_seconds * 1000,
+    // Heartbeats at each try, often enough for the heartbeat timeout.
+    maxPauseMs: Math.min(5000, (config.encoding.heartbeat_timeout_seconds * 1000) / 2),
+    onWait: (err, waitedMs) => {
+      activityContext()?.heartbeat();
+      logger.warn({ err: (err as Error).message, waitedMs }, `${service} unavailable: waiting for it`);
+    },
+  });
+  const storage = patientStorage(await openStorage(config, logger), patience('storage'));
   const activities = createActivities({
-    // A database outage is waited out (heartbeating), not spent as one of an encode's attempts.
-    medias: createMediaRepository(
-      patientPool(res.db(), {
-        patienceMs: config.database.outage_patience_seconds * 1000,
-        onWait: (err, waitedMs) => {
-          activityContext()?.heartbeat();
-          logger.warn({ err: (err as Error).message, waitedMs }, 'database unavailable: waiting for it');
-        },
-      }),
-    ),
+    medias: createMediaRepository(patientPool(res.db(), patience('database'))),
     storage,
     logger,
     metrics: res.metrics,

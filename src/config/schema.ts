@@ -38,8 +38,6 @@ export const configSchema = z.strictObject({
   database: z.strictObject({
     url: z.string().default('postgres://gilfoyle:gilfoyle@127.0.0.1:5432/gilfoyle'),
     pool_size: z.number().int().min(1).max(100).default(10),
-    outage_patience_seconds: z.number().int().min(0).max(3600).default(120)
-      .describe('how long a worker activity waits for an unreachable database before it fails (the API answers 503 at once)'),
   }).prefault({}),
   rabbitmq: z.strictObject({
     url: z.string().default('amqp://guest:guest@127.0.0.1:5672'),
@@ -114,6 +112,8 @@ export const configSchema = z.strictObject({
     timeout_seconds: z.number().int().positive().default(6 * 3600),
     /** An encode whose worker stopped heartbeating this long ago (it died) is retried on another worker. */
     heartbeat_timeout_seconds: z.number().int().min(3).max(600).default(30),
+    outage_patience_seconds: z.number().int().min(0).max(3600).default(120)
+      .describe('how long a worker activity waits for an unreachable database or object store before it fails (the API answers 503 at once)'),
     gop_seconds: z.number().positive().default(2),
     segment_seconds: z.number().positive().default(4),
     max_frame_rate: z.number().positive().max(240).default(60),

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { waitOut, type PatienceOptions } from '../patience.ts';
 
 export type Db = pg.Pool;
 
@@ -42,16 +43,6 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(e.message ?? '');
 }
 
-export interface PatienceOptions {
-  /** How long one query may wait for the database to come back before its error is thrown. */
-  patienceMs: number;
-  /** Called at each wait (a worker heartbeats its activity, so that the wait does not time it out). */
-  onWait?: (err: unknown, waitedMs: number) => void;
-  /** First pause between tries; it doubles up to maxPauseMs. */
-  firstPauseMs?: number;
-  maxPauseMs?: number;
-}
-
 /**
  * The same pool, whose queries and connections wait out a database outage (down, restarting,
  * failing over) for up to `patienceMs`, trying again with backoff, instead of failing at once.
@@ -60,19 +51,7 @@ export interface PatienceOptions {
  * answers 503 at once. Errors that are not about reaching the database are thrown at once.
  */
 export function patientPool(pool: Db, o: PatienceOptions): Db {
-  const patiently = async <T>(op: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    for (let pause = o.firstPauseMs ?? 250; ; pause = Math.min(pause * 2, o.maxPauseMs ?? 5000)) {
-      try {
-        return await op();
-      } catch (err) {
-        const waited = Date.now() - started;
-        if (!isDatabaseUnavailable(err) || waited + pause > o.patienceMs) throw err;
-        o.onWait?.(err, waited);
-        await new Promise((r) => setTimeout(r, pause));
-      }
-    }
-  };
+  const patiently = <T>(op: () => Promise<T>) => waitOut(op, isDatabaseUnavailable, o);
   return new Proxy(pool, {
     get(target, prop, receiver) {
       if (prop === 'query') return (...args: Parameters<Db['query']>) => patiently(() => (target.query as (...a: unknown[]) => Promise<unknown>)(...args));

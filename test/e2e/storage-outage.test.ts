@@ -35,7 +35,9 @@ describe('a bucket that does not exist', () => {
 });
 
 describe('an object store outage during encoding', () => {
-  let g: RunningGilfoyle;
+  let patient: RunningGilfoyle;
+  let impatient: RunningGilfoyle;
+  let source: string;
   let server: ResultPromise | null = null;
   let endpoint: string;
   let dataDir: string;
@@ -63,31 +65,37 @@ describe('an object store outage during encoding', () => {
     const client = new S3Client({ endpoint, region: minio.region, forcePathStyle: true, credentials: minio });
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
     client.destroy();
-    g = await startGilfoyle({
+    const env = {
       ...minioEnv(bucket),
       GILFOYLE_STORAGE_S3_ENDPOINT: endpoint,
       GILFOYLE_ENCODING_PRESET: 'ultrafast',
-      GILFOYLE_ENCODING_MAX_ATTEMPTS: '5',
       GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
         { name: '360p', height: 360, video_bitrate: 600 },
         { name: '240p', height: 240, video_bitrate: 300 },
       ]),
-    });
+    };
+    [patient, impatient] = await Promise.all([
+      startGilfoyle(env),
+      startGilfoyle({ ...env, GILFOYLE_ENCODING_OUTAGE_PATIENCE_SECONDS: '0', GILFOYLE_ENCODING_MAX_ATTEMPTS: '5' }),
+    ]);
+    source = path.join(dir(), 'long.mp4');
+    await makeVideo(source, { seconds: 60, width: 1280, height: 720 });
   }, 120_000);
   afterAll(async () => {
-    await g?.stop();
+    await Promise.all([patient?.stop(), impatient?.stop()]);
     await stopMinio();
   });
 
-  it('retries the activities that failed, and the media still ends Ready when the store is back', async () => {
-    const file = path.join(dir(), 'long.mp4');
-    await makeVideo(file, { seconds: 60, width: 1280, height: 720 });
+  /**
+   * The store goes away while the 360p encode runs, and stays away until that encode has ended,
+   * so that storing its segments meets the outage; it comes back 2 s later. Returns the media
+   * once Ready, and how many attempts its 360p rendition took.
+   */
+  async function throughAnOutage(g: RunningGilfoyle) {
     const api = apiClient(g.url);
     const { body } = await api.createMedia('outage');
     const id = body.data.id;
-    expect((await api.upload(id, 'video', file)).status).toBe(200);
-    // The store goes away while the 360p encode runs, and stays away until that attempt has
-    // ended: storing its segments fails, and the encode must be retried.
+    expect((await api.upload(id, 'video', source)).status).toBe(200);
     await waitFor('the 360p encode to run', async () => ((await ffmpegsIn(g.tempDir, '360p')).length > 0 ? true : undefined), 60_000, 50);
     await stopMinio();
     expect((await fetch(`${g.url}/healthz`)).status).toBe(503);
@@ -96,8 +104,16 @@ describe('an object store outage during encoding', () => {
     await startMinio(Number(new URL(endpoint).port));
     const media = await api.waitForStatus(id, ['Ready', 'Errored'], 120_000);
     expect(media).toMatchObject({ status: 'Ready', error: null });
-    expect((await api.renditions(id)).find((r) => r.name === '360p')?.attempts).toBeGreaterThanOrEqual(2);
-    const streams = await fetch(`${g.url}/medias/${id}/stream/master.m3u8`);
-    expect(streams.status).toBe(200);
+    expect((await fetch(`${g.url}/medias/${id}/stream/master.m3u8`)).status).toBe(200);
+    return (await api.renditions(id)).find((r) => r.name === '360p')?.attempts;
+  }
+
+  it('waits for the store: the encode stores its result once the store is back, on its first attempt', async () => {
+    expect(await throughAnOutage(patient)).toBe(1);
+    expect(patient.logs()).toContain('storage unavailable: waiting for it');
+  });
+
+  it('without patience (encoding.outage_patience_seconds: 0), retries the activities that failed, and the media still ends Ready', async () => {
+    expect(await throughAnOutage(impatient)).toBeGreaterThanOrEqual(2);
   });
 });

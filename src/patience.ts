@@ -1,0 +1,28 @@
+/** How long, and how, an operation waits out an outage of a service it needs. */
+export interface PatienceOptions {
+  /** How long one operation may wait for the service to come back before its error is thrown. */
+  patienceMs: number;
+  /** Called at each wait (a worker heartbeats its activity, so that the wait does not time it out). */
+  onWait?: (err: unknown, waitedMs: number) => void;
+  /** First pause between tries; it doubles up to maxPauseMs. */
+  firstPauseMs?: number;
+  maxPauseMs?: number;
+}
+
+/**
+ * Runs `op`, and while it fails with an error `isOutage` recognises, tries again with backoff
+ * for up to `patienceMs`. Any other error, or the outage outlasting the patience, is thrown.
+ */
+export async function waitOut<T>(op: () => Promise<T>, isOutage: (err: unknown) => boolean, o: PatienceOptions): Promise<T> {
+  const started = Date.now();
+  for (let pause = o.firstPauseMs ?? 250; ; pause = Math.min(pause * 2, o.maxPauseMs ?? 5000)) {
+    try {
+      return await op();
+    } catch (err) {
+      const waited = Date.now() - started;
+      if (!isOutage(err) || waited + pause > o.patienceMs) throw err;
+      o.onWait?.(err, waited);
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}

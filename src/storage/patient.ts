@@ -1,0 +1,30 @@
+import type { PatienceOptions } from '../patience.ts';
+import { waitOut } from '../patience.ts';
+import { StorageUnavailableError, type StorageDriver } from './driver.ts';
+
+const isOutage = (err: unknown) => err instanceof StorageUnavailableError;
+
+/**
+ * The same store, whose operations wait out an outage of it (StorageUnavailableError: an object
+ * store down or restarting) for up to `patienceMs`, trying again with backoff, instead of
+ * failing at once. For workers, as patientPool is for the database: an encode must not spend
+ * its attempts, and end Errored, because the store restarted. A stream body can be read only
+ * once, so a put of a stream is not tried again.
+ */
+export function patientStorage(driver: StorageDriver, o: PatienceOptions): StorageDriver {
+  const patiently = <T>(op: () => Promise<T>) => waitOut(op, isOutage, o);
+  return {
+    name: driver.name,
+    put: (key, body) => (typeof body === 'string' || Buffer.isBuffer(body) ? patiently(() => driver.put(key, body)) : driver.put(key, body)),
+    putFile: (key, localPath) => patiently(() => driver.putFile(key, localPath)),
+    get: (key, range) => patiently(() => driver.get(key, range)),
+    getToFile: (key, localPath) => patiently(() => driver.getToFile(key, localPath)),
+    localFile: (key) => patiently(() => driver.localFile(key)),
+    stat: (key) => patiently(() => driver.stat(key)),
+    list: (prefix) => patiently(() => driver.list(prefix)),
+    deletePrefix: (prefix) => patiently(() => driver.deletePrefix(prefix)),
+    check: () => driver.check(),
+    directUrl: (key, expiresSeconds) => driver.directUrl(key, expiresSeconds),
+    uploadUrl: (key, size, expiresSeconds, contentType) => driver.uploadUrl(key, size, expiresSeconds, contentType),
+  };
+}
