@@ -85,7 +85,18 @@ export function MediaPage({ id }: { id: string }) {
   };
 
   const retry = () => act('Retry', async () => setMedia(await api.retry(id)));
-  const cancel = () => act('Cancel', async () => setMedia(await api.cancel(id)));
+  // Once a cancel is asked and the media is still processing, the run may not answer (no worker
+  // runs it, or it is stuck): Force cancel terminates it.
+  const [cancelAsked, setCancelAsked] = useState(false);
+  const cancel = () =>
+    act('Cancel', async () => {
+      setMedia(await api.cancel(id));
+      setCancelAsked(true);
+    });
+  const forceCancel = () => {
+    if (!confirm('Terminate its run now, without waiting for it to stop? Encodes in flight stop at their next heartbeat.')) return;
+    void act('Force cancel', async () => setMedia(await api.cancel(id, true)));
+  };
   const remove = async () => {
     if (!media || !confirm(`Delete "${media.title}" and every file of it? This cannot be undone.`)) return;
     setBusy(true);
@@ -141,6 +152,11 @@ export function MediaPage({ id }: { id: string }) {
               {isProcessing(media.status) && (
                 <button type="button" onClick={cancel} disabled={busy} data-testid="cancel">
                   Cancel
+                </button>
+              )}
+              {isProcessing(media.status) && cancelAsked && (
+                <button type="button" class="danger" onClick={forceCancel} disabled={busy} data-testid="force-cancel" title="The run has not stopped: terminate it">
+                  Force cancel
                 </button>
               )}
               <button type="button" class="danger" onClick={remove} disabled={busy} data-testid="delete">

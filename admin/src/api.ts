@@ -105,7 +105,7 @@ export const api = {
   events: (id: string, offset: number) => request<MediaEvent[]>('GET', `${media(id)}/events?limit=500&offset=${offset}`),
   renditions: async (id: string) => (await request<Rendition[]>('GET', `${media(id)}/renditions`)).data,
   retry: async (id: string) => (await request<Media>('POST', `${media(id)}/retry`)).data,
-  cancel: async (id: string) => (await request<Media>('POST', `${media(id)}/cancel`)).data,
+  cancel: async (id: string, force = false) => (await request<Media>('POST', `${media(id)}/cancel${force ? '?force=true' : ''}`)).data,
   remove: async (id: string) => (await request<{ id: string }>('DELETE', media(id))).data,
   /** Stream URLs of a private media, carrying a fresh playback token. */
   playbackToken: async (id: string) => (await request<{ query: string; links: { master: string } }>('POST', `${media(id)}/playback-token`, {})).data,

@@ -192,3 +192,45 @@ describe('with API keys and a private media', () => {
     await own.page.close();
   });
 });
+
+describe('a run that does not answer a cancel', () => {
+  // The API and the bridge, and no worker: the run starts, and nothing runs it.
+  let apiRole: RunningGilfoyle;
+  let bridge: RunningGilfoyle;
+  beforeAll(async () => {
+    apiRole = await startGilfoyle({}, { role: 'api' });
+    bridge = await startGilfoyle(
+      { GILFOYLE_RABBITMQ_QUEUE: apiRole.queue, GILFOYLE_TEMPORAL_TASK_QUEUE: apiRole.taskQueue, GILFOYLE_STORAGE_FS_ROOT: apiRole.storageRoot },
+      { role: 'bridge' },
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await bridge?.stop();
+    await apiRole?.stop();
+  });
+
+  it('offers Force cancel once a cancel was asked, which ends the media Errored at once', async () => {
+    const client = apiClient(apiRole.url);
+    const file = path.join(dir(), 'stuck.mp4');
+    await makeVideo(file, { seconds: 2 });
+    const media = (await client.createMedia(`${tag} stuck`)).body.data;
+    expect((await client.upload(media.id, 'video', file)).status).toBe(200);
+    const own = await isolatedPage(browser, apiRole.url);
+    await own.page.goto(`${apiRole.url}/admin/#/medias/${media.id}`);
+    const badge = own.page.getByTestId('media-status');
+    await badge.filter({ hasText: /^ScheduledProcessing$/ }).waitFor({ timeout: 30_000 });
+    expect(await own.page.getByTestId('force-cancel').count()).toBe(0);
+    await own.page.getByTestId('cancel').click();
+    await own.page.getByTestId('force-cancel').waitFor({ timeout: 15_000 });
+    expect(await badge.textContent()).toBe('ScheduledProcessing'); // the run did not answer
+    await screenshot(own.page, 'media-force-cancel');
+    own.page.once('dialog', (d) => void d.accept());
+    await own.page.getByTestId('force-cancel').click();
+    await badge.filter({ hasText: /^Errored$/ }).waitFor({ timeout: 15_000 });
+    await own.page.locator('[data-testid="event"][data-type="media.cancelled"]').waitFor();
+    expect(await own.page.getByTestId('retry').count()).toBe(1);
+    expect(own.foreign).toEqual([]);
+    expect(own.errors).toEqual([]);
+    await own.page.close();
+  });
+});

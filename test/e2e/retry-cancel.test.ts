@@ -186,3 +186,71 @@ describe('metrics', () => {
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('a run that does not answer', () => {
+  // The API and the bridge, and no worker: runs start, and nothing runs them, as when every
+  // worker is gone or cannot run the workflow (stuck after an upgrade).
+  let apiRole: RunningGilfoyle;
+  let bridge: RunningGilfoyle;
+  let worker: RunningGilfoyle | null = null;
+  let shared: Record<string, string>;
+  beforeAll(async () => {
+    const ladder = { GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 250 }]), GILFOYLE_ENCODING_PRESET: 'ultrafast' };
+    apiRole = await startGilfoyle(ladder, { role: 'api' });
+    shared = {
+      ...ladder,
+      GILFOYLE_RABBITMQ_QUEUE: apiRole.queue,
+      GILFOYLE_TEMPORAL_TASK_QUEUE: apiRole.taskQueue,
+      GILFOYLE_STORAGE_FS_ROOT: apiRole.storageRoot,
+      GILFOYLE_ENCODING_TEMP_DIR: apiRole.tempDir,
+    };
+    bridge = await startGilfoyle(shared, { role: 'bridge' });
+  }, 120_000);
+  afterAll(async () => {
+    await worker?.stop();
+    await bridge?.stop();
+    await apiRole?.stop();
+  });
+
+  it('is cancelled by force (its run terminated), and the media can be retried once a worker runs', async () => {
+    const client = apiClient(apiRole.url);
+    const source = path.join(dir(), 'stuck.mp4');
+    await makeVideo(source, { seconds: 2 });
+    const media = (await client.createMedia('stuck')).body.data;
+    expect((await client.upload(media.id, 'video', source)).status).toBe(200);
+    await waitFor('its run to start', async () => ((await runsOf(temporal, media.id)).some((r) => r.status === 'RUNNING') ? true : undefined), 30_000);
+
+    // A cancel asks the run, which nobody runs: the media stays where it was.
+    expect((await client.cancel(media.id)).status).toBe(202);
+    expect((await client.events(media.id)).at(-1)?.type).toBe('media.cancel_requested');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await client.getMedia(media.id)).body.data.status).toBe('ScheduledProcessing');
+
+    // By force: terminated, and Errored at once, with the event saying so.
+    const forced = await client.cancel(media.id, true);
+    expect(forced.status).toBe(202);
+    expect(forced.body.data).toMatchObject({ status: 'Errored', error: 'cancelled' });
+    expect((await client.events(media.id)).at(-1)).toMatchObject({ type: 'media.cancelled', message: expect.stringMatching(/by force \(its run was terminated\)/) });
+    expect((await closedRunsOf(temporal, media.id)).map((r) => r.status)).toEqual(['TERMINATED']);
+    expect((await client.cancel(media.id, true)).status).toBe(409);
+
+    worker = await startGilfoyle(shared, { role: 'worker' });
+    expect((await client.retry(media.id)).status).toBe(202);
+    expect((await client.waitForStatus(media.id, ['Ready', 'Errored'], 60_000)).status).toBe('Ready');
+  });
+
+  it('a media whose run ended without finishing it (terminated in the Temporal UI) is cancelled at once', async () => {
+    const client = apiClient(apiRole.url);
+    const source = path.join(dir(), 'orphan.mp4');
+    await makeVideo(source, { seconds: 60, width: 1280, height: 720 });
+    const media = (await client.createMedia('orphaned')).body.data;
+    expect((await client.upload(media.id, 'video', source)).status).toBe(200);
+    await waitFor('the 240p encode to run', async () => ((await ffmpegsIn(apiRole.tempDir, '240p')).length > 0 ? true : undefined), 60_000, 50);
+    await temporal.workflow.getHandle(`media-${media.id}`).terminate('an operator, in the Temporal UI');
+    expect((await client.getMedia(media.id)).body.data.status).toBe('Processing');
+    const cancelled = await client.cancel(media.id);
+    expect(cancelled.status).toBe(202);
+    expect(cancelled.body.data).toMatchObject({ status: 'Errored', error: 'cancelled' });
+    expect((await client.events(media.id)).at(-1)?.message).toMatch(/after its run had ended without finishing it/);
+  });
+});

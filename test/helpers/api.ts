@@ -36,7 +36,8 @@ export function apiClient(base: string) {
     },
     renditions: async (mediaId: string) => (await client.GET('/medias/{id}/renditions', id(mediaId))).data?.data ?? [],
     retry: (mediaId: string) => answer<Media>(client.POST('/medias/{id}/retry', id(mediaId))),
-    cancel: (mediaId: string) => answer<Media>(client.POST('/medias/{id}/cancel', id(mediaId))),
+    cancel: (mediaId: string, force = false) =>
+      answer<Media>(client.POST('/medias/{id}/cancel', { params: { path: { id: mediaId }, query: force ? { force: 'true' } : {} } })),
     remove: (mediaId: string) => answer<{ id: string }>(client.DELETE('/medias/{id}', id(mediaId))),
     async upload(mediaId: string, kind: 'video' | 'audio', file: string, filename = path.basename(file)) {
       const form = new FormData();

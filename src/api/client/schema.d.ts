@@ -701,10 +701,16 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a media's processing: its encodes stop, and it ends Errored with a media.cancelled event */
+        /**
+         * Cancel a media's processing: its encodes stop, and it ends Errored with a media.cancelled event
+         * @description Asks the run to stop: it cancels its activities, waits until they have stopped, then marks the media Errored. A media whose run has ended without finishing it, or has not started, is marked Errored at once. With force=true the run is terminated and the media marked Errored at once: the way out for a run that does not answer (Processing long after a cancel).
+         */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description true: terminate the media's run at once, without waiting for its activities to stop, for a run that does not answer a cancel (no worker can run it, or it is stuck after an upgrade). Encodes in flight stop at their next heartbeat. */
+                    force?: "true" | "false";
+                };
                 header?: never;
                 path: {
                     id: string;

@@ -122,21 +122,33 @@ export const retryMedia: RouteHandler<typeof routes.retryMedia, AppEnv> = async 
 
 export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const { medias, config, logger, cancelWorkflow } = c.var.deps;
+  const { force } = c.req.valid('query');
+  const { medias, config, logger, cancelWorkflow, stopWorkflow } = c.var.deps;
   const media = await medias.get(id);
   if (!media) throw notFound(id);
   if (!running.includes(media.status)) {
     throw new HttpError(409, `media ${id} is ${media.status}: only a media being processed (${running.join(' or ')}) can be cancelled`);
   }
-  if (await temporalCall('cancel', () => cancelWorkflow(id))) {
+  let how: string;
+  if (force) {
+    // The run is not asked: it is terminated, and the media marked here.
+    await temporalCall('cancel', () => stopWorkflow(id, 'cancelled by force through the API'));
+    how = 'by force (its run was terminated)';
+  } else if (await temporalCall('cancel', () => cancelWorkflow(id))) {
+    await medias.addEvent(id, {
+      type: 'media.cancel_requested',
+      message: 'cancellation requested through the API: the run stops its activities, then marks the media Errored (?force=true terminates a run that does not answer)',
+    });
     logger.info({ mediaId: id }, 'cancellation requested');
     return c.json({ code: 202, data: toMediaJson(media, config.temporal) }, 202);
+  } else {
+    // No run is open: the message is still on its way (the run that a late message may start
+    // finds the media no longer waiting), or the run ended without finishing the media.
+    how = media.workflow_run_id ? 'after its run had ended without finishing it' : 'before a run took it';
   }
-  // No run is open yet (the message is still on its way): the media is cancelled here, and
-  // the run that a late message may start finds it no longer waiting.
-  const cancelled = await medias.cancel(id, 'before a run took it');
+  const cancelled = await medias.cancel(id, how);
   if (!cancelled) throw new HttpError(409, `media ${id} changed while it was being cancelled`);
-  logger.info({ mediaId: id }, 'cancelled before its run started');
+  logger.info({ mediaId: id, how }, 'cancelled');
   return c.json({ code: 202, data: toMediaJson(cancelled, config.temporal) }, 202);
 };
 

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { envelope, errorResponses, jsonBody, listMetadataSchema } from '../envelope.ts';
 import {
+  cancelQuery,
   createMediaBody,
   eventSchema,
   mediaIdParams,
@@ -111,7 +112,9 @@ export const cancelMedia = createRoute({
   path: '/medias/{id}/cancel',
   tags,
   summary: "Cancel a media's processing: its encodes stop, and it ends Errored with a media.cancelled event",
-  request: { params: mediaIdParams },
+  description:
+    'Asks the run to stop: it cancels its activities, waits until they have stopped, then marks the media Errored. A media whose run has ended without finishing it, or has not started, is marked Errored at once. With force=true the run is terminated and the media marked Errored at once: the way out for a run that does not answer (Processing long after a cancel).',
+  request: { params: mediaIdParams, query: cancelQuery },
   responses: {
     202: json(envelope(mediaSchema), 'Cancellation requested: the media becomes Errored once its activities have stopped'),
     ...errorResponses(400, 401, 404, 409, 503),

@@ -19,6 +19,19 @@ export const mediaListQuery = () =>
     status: z.enum(mediaStatuses).optional().openapi({ example: 'Errored' }),
   });
 
+/** `?force=true` on a cancel: terminate the run at once instead of asking it to stop. */
+export const cancelQuery = z.object({
+  force: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => v === 'true')
+    .openapi({
+      description:
+        "true: terminate the media's run at once, without waiting for its activities to stop, for a run that does not answer a cancel (no worker can run it, or it is stuck after an upgrade). Encodes in flight stop at their next heartbeat.",
+      example: 'false',
+    }),
+});
+
 /**
  * An integer query parameter. Plain coercion would read `?offset=` as 0; an empty value is
  * refused like any other text that is not a number. The document shows the integer it takes.
