@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { apiClient } from '../helpers/api.ts';
 import { isolatedPage, launchChromium, playWhenLoaded, screenshot } from '../helpers/browser.ts';
-import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { joining, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 
@@ -199,10 +199,7 @@ describe('a run that does not answer a cancel', () => {
   let bridge: RunningGilfoyle;
   beforeAll(async () => {
     apiRole = await startGilfoyle({}, { role: 'api' });
-    bridge = await startGilfoyle(
-      { GILFOYLE_RABBITMQ_QUEUE: apiRole.queue, GILFOYLE_TEMPORAL_TASK_QUEUE: apiRole.taskQueue, GILFOYLE_STORAGE_FS_ROOT: apiRole.storageRoot },
-      { role: 'bridge' },
-    );
+    bridge = await startGilfoyle(joining(apiRole), { role: 'bridge' });
   }, 120_000);
   afterAll(async () => {
     await bridge?.stop();

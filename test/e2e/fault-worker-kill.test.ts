@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { streamKey } from '../../src/domain/paths.ts';
 import { apiClient } from '../helpers/api.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { joining, startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { closedRunsOf, ffmpegsIn } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
@@ -33,13 +33,7 @@ beforeAll(async () => {
     GILFOYLE_ENCODING_HEARTBEAT_TIMEOUT_SECONDS: '4',
   };
   api = await startGilfoyle(env, { role: 'api' });
-  shared = {
-    ...env,
-    GILFOYLE_RABBITMQ_QUEUE: api.queue,
-    GILFOYLE_TEMPORAL_TASK_QUEUE: api.taskQueue,
-    GILFOYLE_STORAGE_FS_ROOT: api.storageRoot,
-    GILFOYLE_ENCODING_TEMP_DIR: api.tempDir,
-  };
+  shared = joining(api, env);
   [bridge, worker] = await Promise.all([startGilfoyle(shared, { role: 'bridge' }), startGilfoyle(shared, { role: 'worker' })]);
   connection = await Connection.connect({ address: temporalAddress });
   temporal = new Client({ connection });

@@ -2,7 +2,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { apiClient } from '../helpers/api.ts';
-import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { joining, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { closedRunsOf, ffmpegsIn, runsOf } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
@@ -197,13 +197,7 @@ describe('a run that does not answer', () => {
   beforeAll(async () => {
     const ladder = { GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 250 }]), GILFOYLE_ENCODING_PRESET: 'ultrafast' };
     apiRole = await startGilfoyle(ladder, { role: 'api' });
-    shared = {
-      ...ladder,
-      GILFOYLE_RABBITMQ_QUEUE: apiRole.queue,
-      GILFOYLE_TEMPORAL_TASK_QUEUE: apiRole.taskQueue,
-      GILFOYLE_STORAGE_FS_ROOT: apiRole.storageRoot,
-      GILFOYLE_ENCODING_TEMP_DIR: apiRole.tempDir,
-    };
+    shared = joining(apiRole, ladder);
     bridge = await startGilfoyle(shared, { role: 'bridge' });
   }, 120_000);
   afterAll(async () => {

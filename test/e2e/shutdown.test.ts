@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { apiClient } from '../helpers/api.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { joining, startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { ffmpegsIn } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
@@ -64,16 +64,12 @@ describe('a worker stopped mid-encode', () => {
 
   it('hands the encode back when the drain outlasts the grace period, exits 0, and another worker finishes it', async () => {
     api = await startGilfoyle({ GILFOYLE_ENCODING_RENDITIONS: ladder }, { role: 'api' });
-    const shared = {
-      GILFOYLE_RABBITMQ_QUEUE: api.queue,
-      GILFOYLE_TEMPORAL_TASK_QUEUE: api.taskQueue,
-      GILFOYLE_STORAGE_FS_ROOT: api.storageRoot,
-      GILFOYLE_ENCODING_TEMP_DIR: api.tempDir,
+    const shared = joining(api, {
       GILFOYLE_ENCODING_RENDITIONS: ladder,
       // About 8 s of encoding here (x264 slow, 1000 frames), against a 2 s grace period.
       GILFOYLE_ENCODING_PRESET: 'slow',
       GILFOYLE_SHUTDOWN_GRACE_SECONDS: '2',
-    };
+    });
     bridge = await startGilfoyle(shared, { role: 'bridge' });
     const first = await startGilfoyle(shared, { role: 'worker' });
     const client = apiClient(api.url);

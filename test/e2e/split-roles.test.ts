@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { apiClient } from '../helpers/api.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { joining, startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 
@@ -17,13 +17,7 @@ let worker: RunningGilfoyle;
 beforeAll(async () => {
   const ladder = JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]);
   api = await startGilfoyle({ GILFOYLE_ENCODING_RENDITIONS: ladder }, { role: 'api' });
-  const shared = {
-    GILFOYLE_RABBITMQ_QUEUE: api.queue,
-    GILFOYLE_TEMPORAL_TASK_QUEUE: api.taskQueue,
-    GILFOYLE_STORAGE_FS_ROOT: api.storageRoot,
-    GILFOYLE_ENCODING_RENDITIONS: ladder,
-    GILFOYLE_ENCODING_PRESET: 'ultrafast',
-  };
+  const shared = joining(api, { GILFOYLE_ENCODING_RENDITIONS: ladder, GILFOYLE_ENCODING_PRESET: 'ultrafast' });
   [bridge, worker] = await Promise.all([startGilfoyle(shared, { role: 'bridge' }), startGilfoyle(shared, { role: 'worker' })]);
 }, 120_000);
 

@@ -27,6 +27,18 @@ export interface RunningGilfoyle {
 }
 
 /**
+ * The environment of another role (worker, bridge) of the same deployment as `first`: its
+ * RabbitMQ queue, Temporal task queue, storage folder and temp folder, plus `env`.
+ */
+export const joining = (first: RunningGilfoyle, env: Record<string, string> = {}): Record<string, string> => ({
+  GILFOYLE_RABBITMQ_QUEUE: first.queue,
+  GILFOYLE_TEMPORAL_TASK_QUEUE: first.taskQueue,
+  GILFOYLE_STORAGE_FS_ROOT: first.storageRoot,
+  GILFOYLE_ENCODING_TEMP_DIR: first.tempDir,
+  ...env,
+});
+
+/**
  * Starts `gilfoyle all` as a child process against the real local services, with its own
  * port, storage folder, RabbitMQ queue and Temporal task queue so tests never share work.
  */
