@@ -1,7 +1,10 @@
 /** How long, and how, an operation waits out an outage of a service it needs. */
 export interface PatienceOptions {
-  /** How long one operation may wait for the service to come back before its error is thrown. */
-  patienceMs: number;
+  /**
+   * How long one operation may wait for the service to come back before its error is thrown;
+   * a function is asked at the start of each operation (an activity has only its time left).
+   */
+  patienceMs: number | (() => number);
   /** Called at each wait (a worker heartbeats its activity, so that the wait does not time it out). */
   onWait?: (err: unknown, waitedMs: number) => void;
   /** First pause between tries; it doubles up to maxPauseMs. */
@@ -15,12 +18,13 @@ export interface PatienceOptions {
  */
 export async function waitOut<T>(op: () => Promise<T>, isOutage: (err: unknown) => boolean, o: PatienceOptions): Promise<T> {
   const started = Date.now();
+  const patience = typeof o.patienceMs === 'function' ? o.patienceMs() : o.patienceMs;
   for (let pause = o.firstPauseMs ?? 250; ; pause = Math.min(pause * 2, o.maxPauseMs ?? 5000)) {
     try {
       return await op();
     } catch (err) {
       const waited = Date.now() - started;
-      if (!isOutage(err) || waited + pause > o.patienceMs) throw err;
+      if (!isOutage(err) || waited + pause > patience) throw err;
       o.onWait?.(err, waited);
       await new Promise((r) => setTimeout(r, pause));
     }

@@ -59,12 +59,25 @@ export async function checkEncoders(config: Config): Promise<void> {
   if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
 
+/**
+ * How long an operation of the current activity may wait out an outage: the configured
+ * patience, but never past the attempt's start-to-close timeout (2 s before it). A short
+ * bookkeeping activity (30 s) then fails and is retried as before, instead of timing out while
+ * its first attempt still waits and could still write alongside the second.
+ */
+export function patienceLeft(configuredMs: number): number {
+  const info = activityContext()?.info;
+  if (!info?.startToCloseTimeoutMs) return configuredMs;
+  const left = info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs - Date.now() - 2000;
+  return Math.max(0, Math.min(configuredMs, left));
+}
+
 export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
   await checkEncoders(config);
   // An outage of the database or the store is waited out (heartbeating), not spent as one of
   // an encode's attempts.
   const patience = (service: string): PatienceOptions => ({
-    patienceMs: config.encoding.outage_patience_seconds * 1000,
+    patienceMs: () => patienceLeft(config.encoding.outage_patience_seconds * 1000),
     // Heartbeats at each try, often enough for the heartbeat timeout.
     maxPauseMs: Math.min(5000, (config.encoding.heartbeat_timeout_seconds * 1000) / 2),
     onWait: (err, waitedMs) => {
