@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** How long, and how, an operation waits out an outage of a service it needs. */
 export interface PatienceOptions {
   /**
@@ -7,6 +9,8 @@ export interface PatienceOptions {
   patienceMs: number | (() => number);
   /** Called at each wait (a worker heartbeats its activity, so that the wait does not time it out). */
   onWait?: (err: unknown, waitedMs: number) => void;
+  /** The caller's cancellation (an activity's): waiting stops at once when it is aborted. */
+  signal?: () => AbortSignal | undefined;
   /** First pause between tries; it doubles up to maxPauseMs. */
   firstPauseMs?: number;
   maxPauseMs?: number;
@@ -19,14 +23,16 @@ export interface PatienceOptions {
 export async function waitOut<T>(op: () => Promise<T>, isOutage: (err: unknown) => boolean, o: PatienceOptions): Promise<T> {
   const started = Date.now();
   const patience = typeof o.patienceMs === 'function' ? o.patienceMs() : o.patienceMs;
+  const signal = o.signal?.();
   for (let pause = o.firstPauseMs ?? 250; ; pause = Math.min(pause * 2, o.maxPauseMs ?? 5000)) {
     try {
       return await op();
     } catch (err) {
       const waited = Date.now() - started;
-      if (!isOutage(err) || waited + pause > patience) throw err;
+      if (!isOutage(err) || waited + pause > patience || signal?.aborted) throw err;
       o.onWait?.(err, waited);
-      await new Promise((r) => setTimeout(r, pause));
+      await sleep(pause, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
+      signal?.throwIfAborted();
     }
   }
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
+import type { Context } from '@temporalio/activity';
+import { NativeConnection, Runtime, Worker, type ActivityInterceptors, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { ForegroundGate } from '../activities/foreground.ts';
 import { activityMetricsInterceptor } from '../activities/metrics-interceptor.ts';
@@ -66,11 +67,22 @@ export async function checkEncoders(config: Config): Promise<void> {
  * its first attempt still waits and could still write alongside the second.
  */
 export function patienceLeft(configuredMs: number): number {
-  const info = activityContext()?.info;
-  if (!info?.startToCloseTimeoutMs) return configuredMs;
-  const left = info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs - Date.now() - 2000;
+  const ctx = activityContext();
+  if (!ctx?.info.startToCloseTimeoutMs) return configuredMs;
+  const started = attemptStarted.get(ctx) ?? ctx.info.currentAttemptScheduledTimestampMs;
+  const left = started + ctx.info.startToCloseTimeoutMs - Date.now() - 2000;
   return Math.max(0, Math.min(configuredMs, left));
 }
+
+/**
+ * When each activity attempt started on this worker: its start-to-close timer runs from then,
+ * not from when it was scheduled (a ladder encode may wait long in the queue).
+ */
+const attemptStarted = new WeakMap<Context, number>();
+export const attemptStartInterceptor = (ctx: Context): ActivityInterceptors => {
+  attemptStarted.set(ctx, Date.now());
+  return {};
+};
 
 export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
   await checkEncoders(config);
@@ -80,6 +92,8 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     patienceMs: () => patienceLeft(config.encoding.outage_patience_seconds * 1000),
     // Heartbeats at each try, often enough for the heartbeat timeout.
     maxPauseMs: Math.min(5000, (config.encoding.heartbeat_timeout_seconds * 1000) / 2),
+    // A cancelled activity (cancel, or its run terminated, learnt through the heartbeat) stops waiting.
+    signal: () => activityContext()?.cancellationSignal,
     onWait: (err, waitedMs) => {
       activityContext()?.heartbeat();
       logger.warn({ err: (err as Error).message, waitedMs }, `${service} unavailable: waiting for it`);
@@ -114,7 +128,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     connection,
     namespace: config.temporal.namespace,
     activities,
-    interceptors: { activity: [activityMetricsInterceptor(res.metrics)] },
+    interceptors: { activity: [attemptStartInterceptor, activityMetricsInterceptor(res.metrics)] },
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     // On shutdown, running activities get most of the grace period to finish; then they are

@@ -1,5 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { patienceLeft } from '../../src/cli/worker-role.ts';
+import { Context } from '@temporalio/activity';
+import { attemptStartInterceptor, patienceLeft } from '../../src/cli/worker-role.ts';
 import { waitOut } from '../../src/patience.ts';
 
 class Outage extends Error {}
@@ -28,6 +29,14 @@ describe('waitOut', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('stops waiting at once when its signal is aborted (a cancelled activity)', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('cancelled')), 100);
+    const started = Date.now();
+    await expect(waitOut(() => Promise.reject(new Outage('down')), isOutage, { patienceMs: 60_000, firstPauseMs: 5000, signal: () => controller.signal })).rejects.toThrow('cancelled');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('asks a patience function once per operation', async () => {
     let asked = 0;
     await expect(waitOut(() => Promise.reject(new Outage('down')), isOutage, { patienceMs: () => (asked++, 0) })).rejects.toThrow('down');
@@ -46,5 +55,9 @@ describe("a worker's patience", () => {
     expect(await long.run(async () => patienceLeft(120_000))).toBe(120_000);
     const late = new MockActivityEnvironment({ startToCloseTimeoutMs: 30_000, currentAttemptScheduledTimestampMs: Date.now() - 60_000 });
     expect(await late.run(async () => patienceLeft(120_000))).toBe(0);
+    // Its timer runs from the attempt's start on the worker, not from when it was scheduled:
+    // an encode that waited an hour in the queue has its whole patience.
+    const queued = new MockActivityEnvironment({ startToCloseTimeoutMs: 7_200_000, currentAttemptScheduledTimestampMs: Date.now() - 6_000_000 });
+    expect(await queued.run(async () => (attemptStartInterceptor(Context.current()), patienceLeft(120_000)))).toBe(120_000);
   });
 });
