@@ -46,9 +46,15 @@ export interface StorageDriver {
 
 /** The store cannot be reached or refuses Gilfoyle's credentials: the API answers 503, activities retry. */
 export class StorageUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * Whether waiting may cure it: the store down, restarting or failing (true), not refusing
+   * Gilfoyle's credentials or bucket, nor a local file error on the way (false).
+   */
+  readonly transient: boolean;
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
     super(message, options);
     this.name = 'StorageUnavailableError';
+    this.transient = options?.transient ?? true;
   }
 }
 

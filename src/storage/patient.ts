@@ -2,11 +2,11 @@ import type { PatienceOptions } from '../patience.ts';
 import { waitOut } from '../patience.ts';
 import { StorageUnavailableError, type StorageDriver } from './driver.ts';
 
-const isOutage = (err: unknown) => err instanceof StorageUnavailableError;
+const isOutage = (err: unknown) => err instanceof StorageUnavailableError && err.transient;
 
 /**
- * The same store, whose operations wait out an outage of it (StorageUnavailableError: an object
- * store down or restarting) for up to `patienceMs`, trying again with backoff, instead of
+ * The same store, whose operations wait out an outage of it (a transient StorageUnavailableError:
+ * an object store down, restarting or failing; not refused credentials) for up to `patienceMs`, trying again with backoff, instead of
  * failing at once. For workers, as patientPool is for the database: an encode must not spend
  * its attempts, and end Errored, because the store restarted. A stream body can be read only
  * once, so a put of a stream is not tried again.

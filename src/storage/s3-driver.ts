@@ -38,15 +38,17 @@ function unavailable(err: unknown, what: string): unknown {
   if (err instanceof S3ServiceException) {
     const status = err.$metadata?.httpStatusCode;
     if (err.name === 'NoSuchBucket' || status === 403 || err.name === 'InvalidAccessKeyId' || err.name === 'SignatureDoesNotMatch') {
-      return new StorageUnavailableError(`object store refused ${what}: ${err.name} ${err.message}`, { cause: err });
+      return new StorageUnavailableError(`object store refused ${what}: ${err.name} ${err.message}`, { cause: err, transient: false });
     }
     if (status !== undefined && status >= 500) return new StorageUnavailableError(`object store failed ${what}: ${err.name}`, { cause: err });
     return err;
   }
   if (err instanceof StorageUnavailableError || err instanceof InvalidKeyError) return err;
-  // Anything else the SDK throws is the transport failing (refused, reset, timed out, DNS).
-  const e = err as { code?: string; errors?: { code?: string }[]; message?: string };
+  // Anything else the SDK throws is the transport failing (refused, reset, timed out, DNS), or
+  // the local file of a putFile or getToFile (missing, disk full), which waiting does not cure.
+  const e = err as { code?: string; errors?: { code?: string }[]; message?: string; path?: unknown };
   const code = e?.code ?? e?.errors?.[0]?.code ?? e?.message ?? String(err);
+  if (typeof e?.path === 'string') return new StorageUnavailableError(`local file error during ${what}: ${code}`, { cause: err, transient: false });
   return new StorageUnavailableError(`object store unreachable during ${what}: ${code}`, { cause: err });
 }
 
@@ -164,7 +166,7 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       try {
         await client.send(new HeadBucketCommand({ Bucket }));
       } catch (err) {
-        if (isNotFound(err)) throw new StorageUnavailableError(`bucket ${Bucket} does not exist`, { cause: err });
+        if (isNotFound(err)) throw new StorageUnavailableError(`bucket ${Bucket} does not exist`, { cause: err, transient: false });
         throw unavailable(err, `access to bucket ${Bucket}`);
       }
     },

@@ -202,10 +202,17 @@ describe('s3 driver specifics', () => {
     expect(refused.status).toBe(403);
   });
 
-  it('reports a missing bucket and wrong credentials as unavailable', async () => {
+  it('reports a missing bucket and wrong credentials as unavailable, and only an unreachable store as an outage to wait out', async () => {
     const { StorageUnavailableError } = await import('../../src/storage/driver.ts');
-    await expect(createS3Driver({ ...minio, bucket: 'no-such-bucket-here', forcePathStyle: true }).check()).rejects.toBeInstanceOf(StorageUnavailableError);
-    await expect(createS3Driver({ ...minio, bucket, secretAccessKey: 'wrong', forcePathStyle: true }).check()).rejects.toBeInstanceOf(StorageUnavailableError);
-    await expect(createS3Driver({ ...minio, endpoint: 'http://127.0.0.1:9', bucket, forcePathStyle: true }).check()).rejects.toBeInstanceOf(StorageUnavailableError);
+    const transient = async (p: Promise<unknown>) => {
+      const err = await p.then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageUnavailableError);
+      return (err as InstanceType<typeof StorageUnavailableError>).transient;
+    };
+    expect(await transient(createS3Driver({ ...minio, bucket: 'no-such-bucket-here', forcePathStyle: true }).check())).toBe(false);
+    expect(await transient(createS3Driver({ ...minio, bucket, secretAccessKey: 'wrong', forcePathStyle: true }).check())).toBe(false);
+    expect(await transient(createS3Driver({ ...minio, endpoint: 'http://127.0.0.1:9', bucket, forcePathStyle: true }).check())).toBe(true);
+    // A local file missing on the way is no outage of the store either.
+    expect(await transient(createS3Driver({ ...minio, bucket, forcePathStyle: true }).putFile('local/missing', path.join(os.tmpdir(), 'no-such-file-here')))).toBe(false);
   });
 });
