@@ -24,6 +24,8 @@ export function createFsDriver(rootDir: string): StorageDriver {
 
   const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
+  const exists = (p: string) => access(p).then(() => true, () => false);
+
   async function statKey(key: string): Promise<StoredObject | null> {
     try {
       const s = await stat(fileOf(key));
@@ -37,7 +39,7 @@ export function createFsDriver(rootDir: string): StorageDriver {
   /**
    * Writes a file through a temporary name and renames it into place, so that readers see it
    * whole or not at all. A concurrent deletePrefix may remove the folder between the mkdir and
-   * the rename (ENOENT): a repeatable write then makes the folder again, once.
+   * the rename (ENOENT): a repeatable write then makes the folder again (a few times at most).
    */
   async function writeAtomically(file: string, write: (temp: string) => Promise<unknown>, repeatable: boolean): Promise<number> {
     for (let attempt = 1; ; attempt++) {
@@ -50,7 +52,8 @@ export function createFsDriver(rootDir: string): StorageDriver {
         return size;
       } catch (err) {
         await rm(temp, { force: true });
-        if (!(repeatable && attempt < 5 && isMissing(err))) throw err;
+        // Only when the folder is what went missing (not, say, the local file of a putFile).
+        if (!(repeatable && attempt < 5 && isMissing(err) && !(await exists(path.dirname(file))))) throw err;
       }
     }
   }
@@ -122,16 +125,27 @@ export function createFsDriver(rootDir: string): StorageDriver {
       // A whole folder ("medias/{id}/") is first renamed out of the way, then removed with any
       // leftovers (partial writes). Removing it in place could fail (ENOTEMPTY) while a writer
       // (an encode finishing) keeps storing into it; after the rename, writers make a new folder.
+      // What an earlier delete renamed and could not remove (it failed, or the process died) is
+      // removed first, and counted: a DELETE whose file step failed can be repeated.
       const dir = fileOf(prefix.slice(0, -1));
-      const doomed = tempFileFor(dir);
-      try {
-        await rename(dir, doomed);
-      } catch (err) {
-        if (isMissing(err)) return keys.length;
-        throw err;
+      const doomed = `${dir}.part-deleting`;
+      const leftovers: string[] = [];
+      await walk(doomed, '', leftovers);
+      await rm(doomed, { recursive: true, force: true });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await rename(dir, doomed);
+          break;
+        } catch (err) {
+          if (isMissing(err)) break;
+          // Another delete of the same folder is still removing its renamed copy.
+          const code = (err as NodeJS.ErrnoException).code;
+          if (attempt >= 3 || (code !== 'ENOTEMPTY' && code !== 'EEXIST')) throw err;
+          await rm(doomed, { recursive: true, force: true });
+        }
       }
       await rm(doomed, { recursive: true, force: true });
-      return keys.length;
+      return keys.length + leftovers.length;
     },
 
     async check() {

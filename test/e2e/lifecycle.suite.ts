@@ -171,6 +171,12 @@ describe('a video, from creation to HLS and deletion', () => {
     expect((await api.getMedia(id)).status).toBe(404);
     expect(await g.storage.list(`medias/${id}/`)).toEqual([]);
     expect((await api.stream(id, 'master.m3u8')).status).toBe(404);
+    expect((await fetch(`${g.url}/medias/${id}`, { method: 'DELETE' })).status).toBe(404);
+    // Files left behind (a DELETE whose file step failed, a late writer): repeating it removes them.
+    await g.storage.put(`medias/${id}/stream/late.m4s`, 'late');
+    expect((await fetch(`${g.url}/medias/${id}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await g.storage.list(`medias/${id}/`)).toEqual([]);
+    expect((await fetch(`${g.url}/medias/${id}`, { method: 'DELETE' })).status).toBe(404);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isSafeStreamFileName, isUuid } from '../../src/domain/paths.ts';
@@ -42,5 +42,17 @@ describe('fs storage driver keys', () => {
     expect(await driver.deletePrefix('medias/m1/')).toBe(2);
     expect(await driver.stat('medias/m1/source')).toBeNull();
     expect(await readFile(path.join(root, 'medias/m2/source'), 'utf8')).toBe('other');
+  });
+
+  it('finishes a folder delete that stopped half-way when it is repeated, and counts what it removed', async () => {
+    const driver = createFsDriver(root);
+    await driver.put('medias/m3/source', 'src');
+    await driver.put('medias/m3/stream/a.m4s', 'a');
+    // A delete renamed the folder out of the way, then failed (or its process died) before removing it.
+    await rename(path.join(root, 'medias/m3'), path.join(root, 'medias/m3.part-deleting'));
+    expect(await driver.list('medias/')).not.toContain('medias/m3/source');
+    expect(await driver.deletePrefix('medias/m3/')).toBe(2);
+    expect(await readdir(path.join(root, 'medias'))).not.toContain('m3.part-deleting');
+    expect(await driver.deletePrefix('medias/m3/')).toBe(0);
   });
 });

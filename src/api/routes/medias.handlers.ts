@@ -52,8 +52,6 @@ export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = asyn
   const { id } = c.req.valid('param');
   const { medias, storage, stopWorkflow, logger } = c.var.deps;
   const media = await medias.get(id);
-  // Files left by a DELETE whose file step failed are removed by repeating it (then 200, not 404).
-  if (!media && (await storage.list(mediaPrefix(id))).length === 0) throw notFound(id);
   const failed = (err: unknown) => {
     logger.warn({ mediaId: id, err: (err as Error).message }, 'delete failed');
     return new HttpError(503, `could not delete media ${id} now (repeat the DELETE): ${(err as Error).message}`);
@@ -68,11 +66,14 @@ export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = asyn
     }
     await medias.delete(id);
   }
+  let removed: number;
   try {
-    await storage.deletePrefix(mediaPrefix(id));
+    removed = await storage.deletePrefix(mediaPrefix(id));
   } catch (err) {
     throw failed(err);
   }
+  // Files left by a DELETE whose file step failed are removed by repeating it (then 200, not 404).
+  if (!media && removed === 0) throw notFound(id);
   return c.json({ code: 200, data: { id } }, 200);
 };
 
