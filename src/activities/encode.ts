@@ -201,7 +201,9 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         // The last attempt: /renditions shows the rung Errored (the workflow marks the media).
         const maxAttempts = ctx?.info.retryPolicy?.maximumAttempts ?? 0;
         const final = (err instanceof ApplicationFailure && err.nonRetryable) || (maxAttempts > 0 && attempt >= maxAttempts);
-        if (final) await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Errored }).catch(() => undefined);
+        // A media gone, or no longer this run's (force-cancelled, retried since): its rendition is not ours to mark.
+        const notOurs = err instanceof ApplicationFailure && (err.type === FailureType.MediaNotFound || err.type === FailureType.MediaNotScheduled);
+        if (final && !notOurs) await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Errored }).catch(() => undefined);
       }
       throw err;
     }

@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { MediaRepository } from '../db/medias.ts';
 import { FailureType } from '../domain/errors.ts';
 import { mediaPrefix } from '../domain/paths.ts';
+import { MediaStatus } from '../domain/status.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
@@ -105,13 +106,22 @@ export async function storeForMedia(deps: ActivityDeps, ctx: Context | null, med
   }
 }
 
-/** Throws when the media was deleted (or the activity cancelled): nothing more may be written for it. */
+/**
+ * Throws when the media was deleted, or is no longer processed by this activity's run (the run
+ * was terminated, by a force cancel, and the media marked Errored or retried since), or the
+ * activity was cancelled: nothing more may be written for it.
+ */
 async function assertStillWanted(deps: ActivityDeps, ctx: Context | null, mediaId: string): Promise<void> {
   ctx?.cancellationSignal.throwIfAborted();
-  if (!(await deps.medias.get(mediaId))) {
-    throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+  const media = await deps.medias.get(mediaId);
+  if (!media) throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+  const runId = ctx?.info.workflowExecution?.runId;
+  if (runId && (media.workflow_run_id !== runId || !processingStatuses.includes(media.status))) {
+    throw ApplicationFailure.nonRetryable(`media ${mediaId} is no longer processed by run ${runId} (${media.status})`, FailureType.MediaNotScheduled);
   }
 }
+
+const processingStatuses: readonly MediaStatus[] = [MediaStatus.ScheduledProcessing, MediaStatus.Processing];
 
 /**
  * The first step of a run: it takes the media only while the media waits for processing, so

@@ -161,7 +161,7 @@ export function createMediaRepository(db: Db) {
         const { rows } = await c.query<MediaRow & { previous_source_key: string | null }>(
           `UPDATE medias m SET status = $2, source_kind = $3, source_key = $4, source_size = $5,
              source_filename = $6, source_content_type = $7, source_url = $9, probe = NULL, duration = NULL,
-             playable = false, progress = 0, error = NULL, updated_at = now()
+             playable = false, progress = 0, error = NULL, workflow_run_id = NULL, updated_at = now()
            FROM (SELECT source_key FROM medias WHERE id = $1 FOR UPDATE) old
            WHERE m.id = $1 AND m.status = ANY($8) RETURNING m.*, old.source_key AS previous_source_key`,
           [id, MediaStatus.ScheduledProcessing, upload.kind, upload.key, upload.size, upload.filename, upload.contentType, fromStatuses, upload.url ?? null],
@@ -188,10 +188,12 @@ export function createMediaRepository(db: Db) {
      */
     async retry(id: string, queue: string, reason: string): Promise<MediaRow | null> {
       return inTransaction(db, async (c) => {
-        const { rows } = await c.query<MediaRow & { previous_error: string | null }>(
-          `UPDATE medias m SET status = $2, playable = false, progress = 0, error = NULL, updated_at = now()
-           FROM (SELECT error FROM medias WHERE id = $1 FOR UPDATE) old
-           WHERE m.id = $1 AND m.status = $3 AND m.source_key IS NOT NULL RETURNING m.*, old.error AS previous_error`,
+        // The run id is cleared: until the new run takes the media, no run's activity may write for it.
+        const { rows } = await c.query<MediaRow & { previous_error: string | null; previous_run_id: string | null }>(
+          `UPDATE medias m SET status = $2, playable = false, progress = 0, error = NULL, workflow_run_id = NULL, updated_at = now()
+           FROM (SELECT error, workflow_run_id FROM medias WHERE id = $1 FOR UPDATE) old
+           WHERE m.id = $1 AND m.status = $3 AND m.source_key IS NOT NULL
+           RETURNING m.*, old.error AS previous_error, old.workflow_run_id AS previous_run_id`,
           [id, MediaStatus.ScheduledProcessing, MediaStatus.Errored],
         );
         const media = rows[0];
@@ -201,7 +203,7 @@ export function createMediaRepository(db: Db) {
         await addEvent(c, id, {
           type: 'media.retry',
           message: `retry requested: ${reason}`,
-          data: { previousRunId: media.workflow_run_id, previousError: media.previous_error, refetch },
+          data: { previousRunId: media.previous_run_id, previousError: media.previous_error, refetch },
         });
         await enqueueProcessing(c, queue, {
           mediaId: id,
@@ -282,7 +284,12 @@ export function createMediaRepository(db: Db) {
         sourceSize: number;
       }>,
       event?: MediaEventInput,
-    ): Promise<void> {
+      /**
+       * Only while the media is processed by this workflow run (and in one of these statuses):
+       * a late activity of a terminated run changes nothing. Returns whether the media changed.
+       */
+      only?: { runId?: string; statuses?: readonly MediaStatus[] },
+    ): Promise<boolean> {
       const sets: string[] = [];
       const values: unknown[] = [id];
       for (const [key, value] of Object.entries(state)) {
@@ -291,9 +298,16 @@ export function createMediaRepository(db: Db) {
         values.push(col === 'probe' ? JSON.stringify(value) : value);
         sets.push(`${col} = $${values.length}`);
       }
-      await inTransaction(db, async (c) => {
-        if (sets.length) await c.query(`UPDATE medias SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, values);
+      const where = ['id = $1'];
+      if (only?.runId) where.push(`workflow_run_id = $${values.push(only.runId)}`);
+      if (only?.statuses) where.push(`status = ANY($${values.push(only.statuses)})`);
+      return inTransaction(db, async (c) => {
+        if (sets.length) {
+          const { rowCount } = await c.query(`UPDATE medias SET ${sets.join(', ')}, updated_at = now() WHERE ${where.join(' AND ')}`, values);
+          if (only && rowCount === 0) return false;
+        }
         if (event) await addEvent(c, id, event);
+        return true;
       });
     },
 

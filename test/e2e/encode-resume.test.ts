@@ -47,6 +47,7 @@ it('resumes a rendition an earlier attempt already stored and marked Ready, with
   const plan = planRenditions(videoProbe(640, 360), defaultLadder);
   await medias.planRenditions(mediaId, plan);
   await medias.setState(mediaId, { status: MediaStatus.Processing });
+  await medias.claimRun(mediaId, '00000000-0000-0000-0000-000000000000'); // the run of MockActivityEnvironment's activities
   const activities = createActivities({
     medias, storage, logger: createLogger('silent'), ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', preset: 'ultrafast', threads: 1,
     tempDir: dir, urlFetch: { maxBytes: 1e9, timeoutMs: 10_000, allowPrivateAddresses: false },
@@ -89,4 +90,51 @@ it('removes what an activity stored when the media was deleted while it stored i
   });
   await expect(stored).rejects.toMatchObject({ type: FailureType.MediaNotFound, nonRetryable: true });
   expect(await storage.list(`medias/${mediaId}/`)).toEqual([]);
+});
+
+it('a late activity of a run terminated by a force cancel changes nothing, before and after the media is retried', async () => {
+  const medias = createMediaRepository(db);
+  const storage = createFsDriver(path.join(dir, 'storage'));
+  const mediaId = randomUUID();
+  await medias.create(mediaId, 'force-cancelled');
+  const sourceKey = `medias/${mediaId}/source`;
+  const file = path.join(dir, 'late.mp4');
+  await makeVideo(file, { seconds: 1, width: 320, height: 240 });
+  await storage.putFile(sourceKey, file);
+  await db.query('UPDATE medias SET source_key = $2 WHERE id = $1', [mediaId, sourceKey]);
+  const plan = planRenditions(videoProbe(320, 240), defaultLadder);
+  await medias.planRenditions(mediaId, plan);
+  await medias.setState(mediaId, { status: MediaStatus.Processing });
+  const terminatedRun = '00000000-0000-0000-0000-000000000000'; // MockActivityEnvironment's
+  await medias.claimRun(mediaId, terminatedRun);
+  const activities = createActivities({
+    medias, storage, logger: createLogger('silent'), ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', preset: 'ultrafast', threads: 1,
+    tempDir: dir, urlFetch: { maxBytes: 1e9, timeoutMs: 10_000, allowPrivateAddresses: false },
+  });
+  const rung = plan.find((r) => r.type === 'video')!;
+  const late = {
+    encode: () => new MockActivityEnvironment().run(activities.encodeRendition, { mediaId, sourceKey, rendition: rung, duration: 1, stage: 'ladder' as const }),
+    finalize: () => new MockActivityEnvironment().run(activities.finalizeMedia, { mediaId, outputs: [], duration: 1, segmentSeconds: 4, files: [] }),
+    startProcessing: () => new MockActivityEnvironment().run(activities.startProcessing, { mediaId, plan }),
+  };
+  const notThisRun = { type: FailureType.MediaNotScheduled, nonRetryable: true };
+  const renditionOf = async () => (await medias.listRenditions(mediaId)).find((r) => r.name === rung.name)!.status;
+
+  // Force-cancelled: Errored, its run terminated, an activity of it still going.
+  await medias.cancel(mediaId, 'by force (its run was terminated)');
+  await expect(late.encode()).rejects.toMatchObject(notThisRun);
+  await expect(late.finalize()).rejects.toMatchObject(notThisRun);
+  await expect(late.startProcessing()).rejects.toMatchObject(notThisRun);
+  expect((await medias.get(mediaId))!.status).toBe('Errored');
+  expect(await renditionOf()).not.toBe('Ready');
+
+  // Retried: a new run will take the media; the old run's activities still change nothing.
+  expect(await medias.retry(mediaId, 'gilfoyle.test.unused', 'test')).not.toBeNull();
+  expect((await medias.get(mediaId))!.workflow_run_id).toBeNull();
+  await expect(late.encode()).rejects.toMatchObject(notThisRun);
+  await expect(late.finalize()).rejects.toMatchObject(notThisRun);
+  expect((await medias.get(mediaId))!.status).toBe('ScheduledProcessing');
+  expect(['Pending', 'Encoding']).toContain(await renditionOf()); // neither Ready nor Errored: the new run's to set
+  expect((await medias.listEvents(mediaId, 100, 0)).items.map((e) => e.type)).not.toContain('rendition.ready');
+  await medias.delete(mediaId);
 });
