@@ -88,13 +88,17 @@ export function MediaPage({ id }: { id: string }) {
   // Once a cancel is asked and the media is still processing, the run may not answer (no worker
   // runs it, or it is stuck): Force cancel terminates it.
   const [cancelAsked, setCancelAsked] = useState(false);
+  // A new run (retry, upload) has not been asked anything.
+  useEffect(() => {
+    if (media && !isProcessing(media.status)) setCancelAsked(false);
+  }, [media?.status]);
   const cancel = () =>
     act('Cancel', async () => {
       setMedia(await api.cancel(id));
       setCancelAsked(true);
     });
   const forceCancel = () => {
-    if (!confirm('Terminate its run now, without waiting for it to stop? Encodes in flight stop at their next heartbeat.')) return;
+    if (!confirm('Terminate its run now, without waiting for it to stop? Its encodes in flight write nothing more.')) return;
     void act('Force cancel', async () => setMedia(await api.cancel(id, true)));
   };
   const remove = async () => {

@@ -708,7 +708,7 @@ export interface paths {
         post: {
             parameters: {
                 query?: {
-                    /** @description true: terminate the media's run at once, without waiting for its activities to stop, for a run that does not answer a cancel (no worker can run it, or it is stuck after an upgrade). Encodes in flight stop at their next heartbeat. */
+                    /** @description true: terminate the media's run at once, without waiting for its activities to stop, for a run that does not answer a cancel (no worker can run it, or it is stuck after an upgrade). Activities of the terminated run still in flight write nothing more for the media. */
                     force?: "true" | "false";
                 };
                 header?: never;
@@ -719,7 +719,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Cancellation requested: the media becomes Errored once its activities have stopped */
+                /** @description Cancellation requested: the media becomes Errored once its activities have stopped (at once with force=true, or when no run is open) */
                 202: {
                     headers: {
                         [name: string]: unknown;

@@ -27,7 +27,7 @@ export const cancelQuery = z.object({
     .transform((v) => v === 'true')
     .openapi({
       description:
-        "true: terminate the media's run at once, without waiting for its activities to stop, for a run that does not answer a cancel (no worker can run it, or it is stuck after an upgrade). Encodes in flight stop at their next heartbeat.",
+        "true: terminate the media's run at once, without waiting for its activities to stop, for a run that does not answer a cancel (no worker can run it, or it is stuck after an upgrade). Activities of the terminated run still in flight write nothing more for the media.",
       example: 'false',
     }),
 });
