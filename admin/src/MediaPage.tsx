@@ -158,7 +158,7 @@ export function MediaPage({ id }: { id: string }) {
                   Cancel
                 </button>
               )}
-              {isProcessing(media.status) && cancelAsked && (
+              {isProcessing(media.status) && (cancelAsked || cancelRequestedIn(events)) && (
                 <button type="button" class="danger" onClick={forceCancel} disabled={busy} data-testid="force-cancel" title="The run has not stopped: terminate it">
                   Force cancel
                 </button>
@@ -440,4 +440,14 @@ function usePlaybackLinks(media: Media | null): Media | null {
   const add = (link: string | null) => (link && query ? `${link}${link.includes('?') ? '&' : '?'}${query}` : null);
   const l = media.links;
   return { ...media, links: { ...l, master: add(l.master), dash: add(l.dash), download: add(l.download), poster: add(l.poster), storyboard: add(l.storyboard) } };
+}
+
+/** Whether the current run was asked to cancel: a media.cancel_requested since the last retry or upload. */
+function cancelRequestedIn(events: MediaEvent[]): boolean {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const type = events[i]!.type;
+    if (type === 'media.cancel_requested') return true;
+    if (type === 'media.retry' || type === 'media.uploaded') return false;
+  }
+  return false;
 }

@@ -220,6 +220,9 @@ describe('a run that does not answer a cancel', () => {
     await own.page.getByTestId('cancel').click();
     await own.page.getByTestId('force-cancel').waitFor({ timeout: 15_000 });
     expect(await badge.textContent()).toBe('ScheduledProcessing'); // the run did not answer
+    // Still offered after a reload: the page reads the request from the events.
+    await own.page.reload();
+    await own.page.getByTestId('force-cancel').waitFor({ timeout: 15_000 });
     await screenshot(own.page, 'media-force-cancel');
     own.page.once('dialog', (d) => void d.accept());
     await own.page.getByTestId('force-cancel').click();
