@@ -135,7 +135,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
           await run(rendition);
           // Copied audio carries the source's damage with it (an encode would conceal it): when
           // it does not decode cleanly, it is encoded after all, with the same channels.
-          if (rendition.type === 'audio' && rendition.copy && !(await decodesCleanly(deps.ffmpegPath, playlistFile, ctx?.cancellationSignal))) {
+          if (rendition.type === 'audio' && rendition.copy && !(await decodesCleanly(deps.ffmpegPath, playlistFile, { signal: ctx?.cancellationSignal, timeoutMs: deps.ffmpegTimeoutMs }))) {
             logger.info({ mediaId }, 'copied audio does not decode cleanly: encoding it instead');
             await rm(outDir, { recursive: true, force: true });
             await mkdir(outDir);

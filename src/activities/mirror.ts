@@ -1,11 +1,9 @@
-import { ApplicationFailure } from '@temporalio/activity';
-import { FailureType } from '../domain/errors.ts';
 import { dashManifestName, masterPlaylistName, streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
-import { MediaStatus } from '../domain/status.ts';
+import { MediaStatus, processingStatuses } from '../domain/status.ts';
 import { buildDashManifest } from '../media/dash.ts';
 import { buildMasterPlaylist, type VariantEntry } from '../media/hls.ts';
-import { activityContext, storeForMedia, type ActivityDeps } from './support.ts';
+import { activityContext, notThisRun, storeForMedia, type ActivityDeps } from './support.ts';
 
 export interface FinalizeInput {
   mediaId: string;
@@ -33,8 +31,8 @@ export const createMirrorActivities = (deps: ActivityDeps) => {
         type: 'media.processing',
         message: `encoding ${plan.length} rendition(s): ${plan.map((r) => r.name).join(', ')}`,
         data: { renditions: plan },
-      }, thisRun([MediaStatus.ScheduledProcessing, MediaStatus.Processing]));
-      if (!processing) throw ApplicationFailure.nonRetryable(`media ${mediaId} is no longer processed by this run`, FailureType.MediaNotScheduled);
+      }, thisRun(processingStatuses));
+      if (!processing) throw notThisRun(mediaId, 'not taking it to Processing');
     },
 
     /** The whole ladder's master playlist and DASH manifest, then Ready. */
@@ -48,7 +46,7 @@ export const createMirrorActivities = (deps: ActivityDeps) => {
         message: `ready to stream (${duration.toFixed(2)} s)`,
         data: { renditions: outputs.map((o) => o.name), files: [masterPlaylistName, dashManifestName, ...files] },
       }, thisRun([MediaStatus.Processing]));
-      if (!ready) throw ApplicationFailure.nonRetryable(`media ${mediaId} is no longer processed by this run`, FailureType.MediaNotScheduled);
+      if (!ready) throw notThisRun(mediaId, 'not marking it Ready');
     },
 
     async cancelMedia({ mediaId }: { mediaId: string }): Promise<void> {

@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { MediaRepository } from '../db/medias.ts';
 import { FailureType } from '../domain/errors.ts';
 import { mediaPrefix } from '../domain/paths.ts';
-import { MediaStatus } from '../domain/status.ts';
+import { processingStatuses } from '../domain/status.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { StorageNotFoundError, type StorageDriver } from '../storage/driver.ts';
@@ -83,7 +83,7 @@ export async function fetchStored(deps: ActivityDeps, mediaId: string, key: stri
   } catch (err) {
     if (err instanceof StorageNotFoundError) {
       const media = await deps.medias.get(mediaId);
-      if (!media) throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+      if (!media) throw mediaGone(mediaId);
       throw ApplicationFailure.nonRetryable(`a stored file of the media is missing: ${key}`, FailureType.InvalidMedia);
     }
     throw err;
@@ -102,7 +102,7 @@ export async function storeForMedia(deps: ActivityDeps, ctx: Context | null, med
   await put();
   if (!(await deps.medias.get(mediaId))) {
     await deps.storage.deletePrefix(mediaPrefix(mediaId));
-    throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+    throw mediaGone(mediaId);
   }
 }
 
@@ -114,14 +114,17 @@ export async function storeForMedia(deps: ActivityDeps, ctx: Context | null, med
 async function assertStillWanted(deps: ActivityDeps, ctx: Context | null, mediaId: string): Promise<void> {
   ctx?.cancellationSignal.throwIfAborted();
   const media = await deps.medias.get(mediaId);
-  if (!media) throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+  if (!media) throw mediaGone(mediaId);
   const runId = ctx?.info.workflowExecution?.runId;
-  if (runId && (media.workflow_run_id !== runId || !processingStatuses.includes(media.status))) {
-    throw ApplicationFailure.nonRetryable(`media ${mediaId} is no longer processed by run ${runId} (${media.status})`, FailureType.MediaNotScheduled);
-  }
+  if (runId && (media.workflow_run_id !== runId || !processingStatuses.includes(media.status))) throw notThisRun(mediaId, `${media.status}, run ${runId}`);
 }
 
-const processingStatuses: readonly MediaStatus[] = [MediaStatus.ScheduledProcessing, MediaStatus.Processing];
+/** The failure of an activity whose media was deleted: nothing more is written for it. */
+export const mediaGone = (mediaId: string) => ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+
+/** The failure of an activity whose run no longer processes the media: nothing of it is written. */
+export const notThisRun = (mediaId: string, detail: string) =>
+  ApplicationFailure.nonRetryable(`media ${mediaId} is no longer processed by this run (${detail})`, FailureType.MediaNotScheduled);
 
 /**
  * The first step of a run: it takes the media only while the media waits for processing, so
@@ -131,7 +134,7 @@ export async function claimRun(deps: ActivityDeps, ctx: Context | null, mediaId:
   const runId = ctx?.info.workflowExecution?.runId;
   if (!runId) return;
   const claimed = await deps.medias.claimRun(mediaId, runId);
-  if (claimed === null) throw ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+  if (claimed === null) throw mediaGone(mediaId);
   if (claimed !== 'claimed') {
     throw ApplicationFailure.nonRetryable(`media ${mediaId} is ${claimed}: it no longer waits for this run`, FailureType.MediaNotScheduled);
   }

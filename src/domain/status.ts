@@ -20,5 +20,8 @@ export type RenditionStatus = (typeof RenditionStatus)[keyof typeof RenditionSta
 /** What the uploader said the file is; the probe decides what it really holds. */
 export type SourceKind = 'video' | 'audio';
 
+/** A media being processed, or about to be: the states a run works in, and a cancel applies to. */
+export const processingStatuses: readonly MediaStatus[] = [MediaStatus.ScheduledProcessing, MediaStatus.Processing];
+
 /** A new upload is accepted only in these states (a re-upload replaces a failed or unprocessed source). */
 export const uploadableStatuses: readonly MediaStatus[] = [MediaStatus.AwaitingUpload, MediaStatus.Errored];

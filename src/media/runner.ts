@@ -137,9 +137,9 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
 }
 
 /** Whether ffmpeg decodes the whole input without a single error (cheap for audio). */
-export async function decodesCleanly(ffmpegPath: string, input: string, signal?: AbortSignal): Promise<boolean> {
+export async function decodesCleanly(ffmpegPath: string, input: string, opts: Pick<RunOptions, 'signal' | 'timeoutMs'> = {}): Promise<boolean> {
   try {
-    await runFfmpeg(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, '-f', 'null', '-'], { signal, timeoutMs: 600_000 });
+    await runFfmpeg(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, '-f', 'null', '-'], opts);
     return true;
   } catch (err) {
     if (err instanceof FfmpegError) return false;

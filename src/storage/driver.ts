@@ -44,6 +44,9 @@ export interface StorageDriver {
   uploadUrl(key: string, size: number, expiresSeconds: number, contentType?: string): Promise<string | null>;
 }
 
+/** A body that can be written again (a buffer or text), unlike a stream, which can be read once. */
+export const isRepeatableBody = (body: Readable | Buffer | string): body is Buffer | string => typeof body === 'string' || Buffer.isBuffer(body);
+
 /** The store cannot be reached or refuses Gilfoyle's credentials: the API answers 503, activities retry. */
 export class StorageUnavailableError extends Error {
   /**

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidKeyError, StorageNotFoundError, type ByteRange, type StorageDriver, type StoredObject } from './driver.ts';
+import { InvalidKeyError, isRepeatableBody, StorageNotFoundError, type ByteRange, type StorageDriver, type StoredObject } from './driver.ts';
 
 /** Stores objects as files under one root folder. */
 export function createFsDriver(rootDir: string): StorageDriver {
@@ -79,9 +79,9 @@ export function createFsDriver(rootDir: string): StorageDriver {
 
     async put(key, body) {
       const file = fileOf(key);
-      // A stream can be read once: only buffers are written again if the folder vanished meanwhile.
-      const write = (temp: string) => (typeof body === 'string' || Buffer.isBuffer(body) ? writeFile(temp, body) : pipeline(body, createWriteStream(temp)));
-      return writeAtomically(file, write, typeof body === 'string' || Buffer.isBuffer(body));
+      // Only a buffer or text is written again if the folder vanished meanwhile.
+      const repeatable = isRepeatableBody(body);
+      return writeAtomically(file, (temp) => (repeatable ? writeFile(temp, body) : pipeline(body, createWriteStream(temp))), repeatable);
     },
 
     async putFile(key, localPath) {

@@ -1,13 +1,12 @@
-import type { PatienceOptions } from '../patience.ts';
-import { waitOut } from '../patience.ts';
-import { StorageUnavailableError, type StorageDriver } from './driver.ts';
+import { waitOut, type PatienceOptions } from '../patience.ts';
+import { isRepeatableBody, StorageUnavailableError, type StorageDriver } from './driver.ts';
 
 const isOutage = (err: unknown) => err instanceof StorageUnavailableError && err.transient;
 
 /**
  * The same store, whose operations wait out an outage of it (a transient StorageUnavailableError:
- * an object store down, restarting or failing; not refused credentials) for up to `patienceMs`, trying again with backoff, instead of
- * failing at once. For workers, as patientPool is for the database: an encode must not spend
+ * an object store down, restarting or failing; not refused credentials) for up to `patienceMs`,
+ * trying again with backoff, instead of failing at once. For workers, as patientPool is for the database: an encode must not spend
  * its attempts, and end Errored, because the store restarted. A stream body can be read only
  * once, so a put of a stream is not tried again.
  */
@@ -15,7 +14,7 @@ export function patientStorage(driver: StorageDriver, o: PatienceOptions): Stora
   const patiently = <T>(op: () => Promise<T>) => waitOut(op, isOutage, o);
   return {
     name: driver.name,
-    put: (key, body) => (typeof body === 'string' || Buffer.isBuffer(body) ? patiently(() => driver.put(key, body)) : driver.put(key, body)),
+    put: (key, body) => (isRepeatableBody(body) ? patiently(() => driver.put(key, body)) : driver.put(key, body)),
     putFile: (key, localPath) => patiently(() => driver.putFile(key, localPath)),
     get: (key, range) => patiently(() => driver.get(key, range)),
     getToFile: (key, localPath) => patiently(() => driver.getToFile(key, localPath)),

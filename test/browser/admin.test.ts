@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { apiClient } from '../helpers/api.ts';
 import { isolatedPage, launchChromium, playWhenLoaded, screenshot } from '../helpers/browser.ts';
-import { joining, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { startWithoutWorkers, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 
@@ -104,8 +104,7 @@ it('cancels a running encode, then deletes the media after confirming', async ()
   const long = path.join(dir(), 'long.mp4');
   // About 12 s of encoding here: the page (refreshed every 1.5 s) must see it Processing, and cancel it.
   await makeVideo(long, { seconds: 150, width: 1280, height: 720 });
-  const media = (await api.createMedia(`${tag} long`)).body.data;
-  await api.upload(media.id, 'video', long);
+  const media = await api.uploadNew(`${tag} long`, 'video', long);
   await page.goto(`${g.url}/admin/#/medias/${media.id}`);
   await waitForStatus('Processing', 60_000);
   await screenshot(page, 'media-processing');
@@ -194,24 +193,19 @@ describe('with API keys and a private media', () => {
 });
 
 describe('a run that does not answer a cancel', () => {
-  // The API and the bridge, and no worker: the run starts, and nothing runs it.
+  let stuck: Awaited<ReturnType<typeof startWithoutWorkers>>;
   let apiRole: RunningGilfoyle;
-  let bridge: RunningGilfoyle;
   beforeAll(async () => {
-    apiRole = await startGilfoyle({}, { role: 'api' });
-    bridge = await startGilfoyle(joining(apiRole), { role: 'bridge' });
+    stuck = await startWithoutWorkers();
+    apiRole = stuck.api;
   }, 120_000);
-  afterAll(async () => {
-    await bridge?.stop();
-    await apiRole?.stop();
-  });
+  afterAll(() => stuck?.stop());
 
   it('offers Force cancel once a cancel was asked, which ends the media Errored at once', async () => {
     const client = apiClient(apiRole.url);
     const file = path.join(dir(), 'stuck.mp4');
     await makeVideo(file, { seconds: 2 });
-    const media = (await client.createMedia(`${tag} stuck`)).body.data;
-    expect((await client.upload(media.id, 'video', file)).status).toBe(200);
+    const media = await client.uploadNew(`${tag} stuck`, 'video', file);
     const own = await isolatedPage(browser, apiRole.url);
     await own.page.goto(`${apiRole.url}/admin/#/medias/${media.id}`);
     const badge = own.page.getByTestId('media-status');

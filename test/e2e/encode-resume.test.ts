@@ -35,24 +35,36 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it('resumes a rendition an earlier attempt already stored and marked Ready, without encoding it again', async () => {
+/** The run of MockActivityEnvironment's activities. */
+const mockRun = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * A media with a stored source, its renditions planned, Processing and taken by the mock's run,
+ * and the activities over real Postgres, storage and FFmpeg.
+ */
+async function mediaBeingProcessed(title: string, seconds: number) {
   const medias = createMediaRepository(db);
   const storage = createFsDriver(path.join(dir, 'storage'));
   const mediaId = randomUUID();
-  await medias.create(mediaId, 'resume');
+  await medias.create(mediaId, title);
   const sourceKey = `medias/${mediaId}/source`;
-  const file = path.join(dir, 'source.mp4');
-  await makeVideo(file, { seconds: 2, width: 640, height: 360 });
+  const file = path.join(dir, `${mediaId}.mp4`);
+  await makeVideo(file, { seconds, width: 640, height: 360 });
   await storage.putFile(sourceKey, file);
+  await db.query('UPDATE medias SET source_key = $2 WHERE id = $1', [mediaId, sourceKey]);
   const plan = planRenditions(videoProbe(640, 360), defaultLadder);
   await medias.planRenditions(mediaId, plan);
   await medias.setState(mediaId, { status: MediaStatus.Processing });
-  await medias.claimRun(mediaId, '00000000-0000-0000-0000-000000000000'); // the run of MockActivityEnvironment's activities
+  await medias.claimRun(mediaId, mockRun);
   const activities = createActivities({
     medias, storage, logger: createLogger('silent'), ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', preset: 'ultrafast', threads: 1,
     tempDir: dir, urlFetch: { maxBytes: 1e9, timeoutMs: 10_000, allowPrivateAddresses: false },
   });
-  const rung = plan.find((r) => r.type === 'video')!;
+  return { medias, storage, mediaId, sourceKey, plan, activities, rung: plan.find((r) => r.type === 'video')! };
+}
+
+it('resumes a rendition an earlier attempt already stored and marked Ready, without encoding it again', async () => {
+  const { medias, mediaId, sourceKey, activities, rung } = await mediaBeingProcessed('resume', 2);
   const input = { mediaId, sourceKey, rendition: rung, duration: 2, stage: 'ladder' as const };
   const encode = (attempt: number) => new MockActivityEnvironment({ attempt }).run(activities.encodeRendition, input) as Promise<VariantEntry>;
 
@@ -93,25 +105,8 @@ it('removes what an activity stored when the media was deleted while it stored i
 });
 
 it('a late activity of a run terminated by a force cancel changes nothing, before and after the media is retried', async () => {
-  const medias = createMediaRepository(db);
-  const storage = createFsDriver(path.join(dir, 'storage'));
-  const mediaId = randomUUID();
-  await medias.create(mediaId, 'force-cancelled');
-  const sourceKey = `medias/${mediaId}/source`;
-  const file = path.join(dir, 'late.mp4');
-  await makeVideo(file, { seconds: 1, width: 320, height: 240 });
-  await storage.putFile(sourceKey, file);
-  await db.query('UPDATE medias SET source_key = $2 WHERE id = $1', [mediaId, sourceKey]);
-  const plan = planRenditions(videoProbe(320, 240), defaultLadder);
-  await medias.planRenditions(mediaId, plan);
-  await medias.setState(mediaId, { status: MediaStatus.Processing });
-  const terminatedRun = '00000000-0000-0000-0000-000000000000'; // MockActivityEnvironment's
-  await medias.claimRun(mediaId, terminatedRun);
-  const activities = createActivities({
-    medias, storage, logger: createLogger('silent'), ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', preset: 'ultrafast', threads: 1,
-    tempDir: dir, urlFetch: { maxBytes: 1e9, timeoutMs: 10_000, allowPrivateAddresses: false },
-  });
-  const rung = plan.find((r) => r.type === 'video')!;
+  // Taken by the mock's run, which a force cancel then terminates.
+  const { medias, mediaId, sourceKey, plan, activities, rung } = await mediaBeingProcessed('force-cancelled', 1);
   const late = {
     encode: () => new MockActivityEnvironment().run(activities.encodeRendition, { mediaId, sourceKey, rendition: rung, duration: 1, stage: 'ladder' as const }),
     finalize: () => new MockActivityEnvironment().run(activities.finalizeMedia, { mediaId, outputs: [], duration: 1, segmentSeconds: 4, files: [] }),

@@ -45,9 +45,7 @@ async function uploadMany(n: number, file: string): Promise<string[]> {
   for (let i = 0; i < n; i += 5) {
     await Promise.all(
       Array.from({ length: Math.min(5, n - i) }, async (_, j) => {
-        const media = (await client.createMedia(`outage ${i + j}`)).body.data;
-        const up = await client.upload(media.id, 'video', file);
-        expect(up.status).toBe(200);
+        const media = await client.uploadNew(`outage ${i + j}`, 'video', file);
         ids.push(media.id);
       }),
     );
@@ -80,8 +78,7 @@ it('RabbitMQ down: 20 uploads succeed (the outbox holds them), /healthz says so,
 }, 400_000);
 
 it('Temporal down: a running media continues after the restart, uploads meanwhile wait in the queue, one run each', async () => {
-  const running = (await client.createMedia('running through')).body.data;
-  await client.upload(running.id, 'video', long);
+  const running = await client.uploadNew('running through', 'video', long);
   await encoding();
   await controlService('stop', 'temporal');
   let waiting: string[] = [];
@@ -106,8 +103,7 @@ it('Temporal down: a running media continues after the restart, uploads meanwhil
 }, 400_000);
 
 it('Postgres down: the API answers 503 with a clear message, the pipeline resumes, nothing stays stale', async () => {
-  const media = (await client.createMedia('through a database outage')).body.data;
-  await client.upload(media.id, 'video', long);
+  const media = await client.uploadNew('through a database outage', 'video', long);
   await encoding();
   await controlService('stop', 'postgres');
   try {

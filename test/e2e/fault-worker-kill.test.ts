@@ -51,8 +51,7 @@ it(`survives its worker being killed mid-encode, ${loops} times out of ${loops}`
   await makeVideo(source, { seconds: 10, width: 854, height: 480 });
   const survived: string[] = [];
   for (let i = 0; i < loops; i++) {
-    const media = (await client.createMedia(`kill ${i}`)).body.data;
-    expect((await client.upload(media.id, 'video', source)).status).toBe(200);
+    const media = await client.uploadNew(`kill ${i}`, 'video', source);
     await waitFor('the 480p encode to run', async () => ((await ffmpegsIn(api.tempDir, '480p')).length > 0 ? true : undefined), 60_000, 50);
     await sleep(300 + 300 * (i % 3)); // kill at different points of the pipeline
     // ...but always while a rendition's encode runs (not pictures or the download): that encode

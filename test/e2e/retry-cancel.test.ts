@@ -2,7 +2,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { apiClient } from '../helpers/api.ts';
-import { joining, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { startWithoutWorkers, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { closedRunsOf, ffmpegsIn, runsOf } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
@@ -85,8 +85,7 @@ describe('cancel', () => {
   it('stops a running encode (ffmpeg killed, temp files removed), ends Errored, and can be retried', async () => {
     const source = path.join(dir(), 'long.mp4');
     await makeVideo(source, { seconds: 60, width: 1280, height: 720 });
-    const media = (await api.createMedia('cancel me')).body.data;
-    expect((await api.upload(media.id, 'video', source)).status).toBe(200);
+    const media = await api.uploadNew('cancel me', 'video', source);
 
     await waitFor('an ffmpeg encode to run', async () => ((await ffmpegsIn(g.tempDir)).length > 0 ? true : undefined), 60_000, 100);
     const cancelled = await api.cancel(media.id);
@@ -188,30 +187,23 @@ describe('metrics', () => {
 });
 
 describe('a run that does not answer', () => {
-  // The API and the bridge, and no worker: runs start, and nothing runs them, as when every
-  // worker is gone or cannot run the workflow (stuck after an upgrade).
+  let stuck: Awaited<ReturnType<typeof startWithoutWorkers>>;
   let apiRole: RunningGilfoyle;
-  let bridge: RunningGilfoyle;
   let worker: RunningGilfoyle | null = null;
-  let shared: Record<string, string>;
   beforeAll(async () => {
-    const ladder = { GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 250 }]), GILFOYLE_ENCODING_PRESET: 'ultrafast' };
-    apiRole = await startGilfoyle(ladder, { role: 'api' });
-    shared = joining(apiRole, ladder);
-    bridge = await startGilfoyle(shared, { role: 'bridge' });
+    stuck = await startWithoutWorkers({ GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 250 }]), GILFOYLE_ENCODING_PRESET: 'ultrafast' });
+    apiRole = stuck.api;
   }, 120_000);
   afterAll(async () => {
     await worker?.stop();
-    await bridge?.stop();
-    await apiRole?.stop();
+    await stuck?.stop();
   });
 
   it('is cancelled by force (its run terminated), and the media can be retried once a worker runs', async () => {
     const client = apiClient(apiRole.url);
     const source = path.join(dir(), 'stuck.mp4');
     await makeVideo(source, { seconds: 2 });
-    const media = (await client.createMedia('stuck')).body.data;
-    expect((await client.upload(media.id, 'video', source)).status).toBe(200);
+    const media = await client.uploadNew('stuck', 'video', source);
     await waitFor('its run to start', async () => ((await runsOf(temporal, media.id)).some((r) => r.status === 'RUNNING') ? true : undefined), 30_000);
 
     // A cancel asks the run, which nobody runs: the media stays where it was.
@@ -228,7 +220,7 @@ describe('a run that does not answer', () => {
     expect((await closedRunsOf(temporal, media.id)).map((r) => r.status)).toEqual(['TERMINATED']);
     expect((await client.cancel(media.id, true)).status).toBe(409);
 
-    worker = await startGilfoyle(shared, { role: 'worker' });
+    worker = await startGilfoyle(stuck.shared, { role: 'worker' });
     expect((await client.retry(media.id)).status).toBe(202);
     expect((await client.waitForStatus(media.id, ['Ready', 'Errored'], 60_000)).status).toBe('Ready');
   });
@@ -237,8 +229,7 @@ describe('a run that does not answer', () => {
     const client = apiClient(apiRole.url);
     const source = path.join(dir(), 'orphan.mp4');
     await makeVideo(source, { seconds: 60, width: 1280, height: 720 });
-    const media = (await client.createMedia('orphaned')).body.data;
-    expect((await client.upload(media.id, 'video', source)).status).toBe(200);
+    const media = await client.uploadNew('orphaned', 'video', source);
     await waitFor('the 240p encode to run', async () => ((await ffmpegsIn(apiRole.tempDir, '240p')).length > 0 ? true : undefined), 60_000, 50);
     await temporal.workflow.getHandle(`media-${media.id}`).terminate('an operator, in the Temporal UI');
     expect((await client.getMedia(media.id)).body.data.status).toBe('Processing');

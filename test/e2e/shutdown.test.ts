@@ -73,8 +73,7 @@ describe('a worker stopped mid-encode', () => {
     bridge = await startGilfoyle(shared, { role: 'bridge' });
     const first = await startGilfoyle(shared, { role: 'worker' });
     const client = apiClient(api.url);
-    const media = (await client.createMedia('drained')).body.data;
-    await client.upload(media.id, 'video', long);
+    const media = await client.uploadNew('drained', 'video', long);
     // The 480p encode itself: the audio's ffmpeg starts at the same moment, and is done in a second.
     await waitFor('the 480p encode to run', async () => ((await ffmpegsIn(api.tempDir, '480p')).length > 0 ? true : undefined), 60_000, 50);
     const started = Date.now();

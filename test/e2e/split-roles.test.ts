@@ -32,8 +32,7 @@ it('processes an upload across the three roles, and each serves its own metrics'
   const client = apiClient(api.url);
   const file = path.join(dir(), 'split.mp4');
   await makeVideo(file, { seconds: 2 });
-  const media = (await client.createMedia('split')).body.data;
-  expect((await client.upload(media.id, 'video', file)).status).toBe(200);
+  const media = await client.uploadNew('split', 'video', file);
   const ready = await client.waitForStatus(media.id, ['Ready', 'Errored'], 90_000);
   expect(ready.status).toBe('Ready');
 

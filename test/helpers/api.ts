@@ -45,6 +45,13 @@ export function apiClient(base: string) {
       const route = kind === 'video' ? '/medias/{id}/upload/video' : '/medias/{id}/upload/audio';
       return answer<Media>(client.POST(route, { ...id(mediaId), body: {} as never, bodySerializer: () => form }));
     },
+    /** Creates a media and uploads `file` to it; the upload must be accepted (200). */
+    async uploadNew(title: string, kind: 'video' | 'audio', file: string): Promise<Media> {
+      const media = (await api.createMedia(title)).body.data;
+      const up = await api.upload(media.id, kind, file);
+      if (up.status !== 200) throw new Error(`upload of ${file} answered ${up.status}: ${JSON.stringify(up.body)}`);
+      return media;
+    },
     /** Waits until the media reaches one of `statuses` and returns it. */
     waitForStatus: (mediaId: string, statuses: Media['status'][], timeoutMs = 120_000) =>
       waitFor(

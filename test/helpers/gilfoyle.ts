@@ -39,6 +39,24 @@ export const joining = (first: RunningGilfoyle, env: Record<string, string> = {}
 });
 
 /**
+ * The API and the bridge of one deployment, and no worker: runs start and nothing runs them, as
+ * when every worker is gone or cannot run the workflow, until a worker joins with `shared`.
+ */
+export async function startWithoutWorkers(env: Record<string, string> = {}) {
+  const api = await startGilfoyle(env, { role: 'api' });
+  const shared = joining(api, env);
+  const bridge = await startGilfoyle(shared, { role: 'bridge' });
+  return {
+    api,
+    shared,
+    async stop() {
+      await bridge.stop();
+      await api.stop();
+    },
+  };
+}
+
+/**
  * Starts `gilfoyle all` as a child process against the real local services, with its own
  * port, storage folder, RabbitMQ queue and Temporal task queue so tests never share work.
  */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { HttpError } from '../../domain/errors.ts';
 import { dashManifestName, masterPlaylistName, mediaPrefix } from '../../domain/paths.ts';
-import { MediaStatus } from '../../domain/status.ts';
+import { MediaStatus, processingStatuses } from '../../domain/status.ts';
 import type { Config } from '../../config/schema.ts';
 import type { AppEnv } from '../deps.ts';
 import { issuePlaybackToken, playbackCookieName } from '../security/playback-token.ts';
@@ -93,7 +93,6 @@ export const listRenditions: RouteHandler<typeof routes.listRenditions, AppEnv> 
   return c.json({ code: 200, data: (await medias.listRenditions(id)).map(toRenditionJson) }, 200);
 };
 
-const running: readonly MediaStatus[] = [MediaStatus.ScheduledProcessing, MediaStatus.Processing];
 
 /** Workflow calls that fail because Temporal is unreachable answer 503, not 500. */
 async function temporalCall<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -127,8 +126,8 @@ export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = asyn
   const { medias, config, logger, cancelWorkflow, stopWorkflow } = c.var.deps;
   const media = await medias.get(id);
   if (!media) throw notFound(id);
-  if (!running.includes(media.status)) {
-    throw new HttpError(409, `media ${id} is ${media.status}: only a media being processed (${running.join(' or ')}) can be cancelled`);
+  if (!processingStatuses.includes(media.status)) {
+    throw new HttpError(409, `media ${id} is ${media.status}: only a media being processed (${processingStatuses.join(' or ')}) can be cancelled`);
   }
   let how: string;
   if (force) {
