@@ -1,12 +1,12 @@
 /**
- * Regenerates src/api/client/schema.d.ts from the API's OpenAPI document (openapi-typescript).
+ * Regenerates src/client/schema.d.ts from the API's OpenAPI document (openapi-typescript).
  * `--check` fails when the committed file differs: the typed client cannot drift from the API.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { openApiDocument } from '../src/api/openapi.ts';
 
-const target = new URL('../src/api/client/schema.d.ts', import.meta.url);
+const target = new URL('../src/client/schema.d.ts', import.meta.url);
 
 export async function generateClientTypes(): Promise<string> {
   const ast = await openapiTS((await openApiDocument()) as unknown as OpenAPI3);
@@ -18,7 +18,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes('--check')) {
     const committed = await readFile(target, 'utf8').catch(() => '');
     if (committed !== types) {
-      console.error('src/api/client/schema.d.ts is out of date: run npm run gen:client');
+      console.error('src/client/schema.d.ts is out of date: run npm run gen:client');
       process.exit(1);
     }
   } else {

@@ -1,5 +1,5 @@
 /** The slice of Gilfoyle's REST API the admin page uses (same origin, v1 JSON envelopes). */
-import type { components } from '../../src/api/client/schema.d.ts';
+import type { components } from '../../src/client/schema.d.ts';
 
 export const mediaStatuses = ['AwaitingUpload', 'ScheduledProcessing', 'Processing', 'Ready', 'Errored'] as const;
 export type MediaStatus = (typeof mediaStatuses)[number];

@@ -1,41 +1,26 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
-import { z } from 'zod';
 import { HttpError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
-import type { AppDeps, AppEnv } from './deps.ts';
+import type { AppDeps } from './deps.ts';
 import { apiKeys, concurrentUploads, jsonBodyLimit, uploadRateLimit } from './security/access.ts';
 import { errorBody } from './envelope.ts';
-import { registerAdminRoutes } from './routes/admin.ts';
-import { registerDocsRoutes } from './routes/docs.index.ts';
-import { registerHealthRoutes } from './routes/health.index.ts';
-import { registerMediaRoutes } from './routes/medias.index.ts';
-import { httpMetrics, registerMetricsRoutes } from './routes/metrics.index.ts';
-import { registerStreamRoutes } from './routes/stream.index.ts';
-import { createTusUploads, registerTusRoutes } from './routes/tus.ts';
-import { registerUploadRoutes } from './routes/uploads.index.ts';
-
-const describeIssues = (error: z.ZodError) =>
-  error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+import { createRouter } from './router.ts';
+import { registerAdminRoutes } from './routes/admin/admin.index.ts';
+import { registerDocsRoutes } from './routes/docs/docs.index.ts';
+import { registerHealthRoutes } from './routes/health/health.index.ts';
+import { registerMediaRoutes } from './routes/medias/medias.index.ts';
+import { httpMetrics } from './routes/metrics/metrics.handlers.ts';
+import { registerMetricsRoutes } from './routes/metrics/metrics.index.ts';
+import { registerStreamRoutes } from './routes/stream/stream.index.ts';
+import { createTusUploads } from './routes/uploads/tus.ts';
+import { registerUploadRoutes } from './routes/uploads/uploads.index.ts';
 
 const mediaInPath = /^\/medias\/([0-9a-f-]{36})(?:\/|$)/i;
 const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 export const hasDotSegment = (rawUrl: string) => dotSegment.test(rawUrl.split('?')[0]!);
-
-export function createRouter() {
-  return new OpenAPIHono<AppEnv>({
-    strict: false,
-    // One hook turns every validation failure into the v1 error envelope, naming the field.
-    defaultHook: (result, c) => {
-      if (!result.success) return c.json(errorBody(400, `invalid ${result.target}: ${describeIssues(result.error)}`), 400);
-    },
-  });
-}
-
-export type AppRouter = ReturnType<typeof createRouter>;
 
 /** Builds the HTTP API around its dependencies. */
 export function createApp(deps: AppDeps) {
@@ -82,9 +67,8 @@ export function createApp(deps: AppDeps) {
   registerHealthRoutes(app);
   registerMetricsRoutes(app);
   registerMediaRoutes(app);
-  registerUploadRoutes(app);
   const tus = createTusUploads(deps);
-  registerTusRoutes(app, tus);
+  registerUploadRoutes(app, tus);
   registerStreamRoutes(app);
   registerDocsRoutes(app);
   registerAdminRoutes(app);

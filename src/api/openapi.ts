@@ -9,7 +9,7 @@ import { createApp } from './create-app.ts';
 
 /**
  * The OpenAPI document, built from the route definitions without any service: what
- * /openapi.json serves, and what the typed client (src/api/client) is generated from.
+ * /openapi.json serves, and what the typed client (src/client) is generated from.
  */
 export async function openApiDocument(version = '0.0.0'): Promise<Record<string, unknown>> {
   const config = parseConfig({ tus: { dir: path.join(os.tmpdir(), 'gilfoyle-openapi-tus') } });

@@ -25,6 +25,3 @@ const streamFileName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export function isSafeStreamFileName(name: string): boolean {
   return streamFileName.test(name) && !name.includes('..');
 }
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string) => uuidPattern.test(s);

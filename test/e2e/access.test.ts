@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createGilfoyleClient } from '../../src/api/client/index.ts';
+import { createGilfoyleClient } from '../../src/client/index.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';

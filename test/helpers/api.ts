@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createGilfoyleClient, type Media, type MediaEvent } from '../../src/api/client/index.ts';
+import { createGilfoyleClient, type Media, type MediaEvent } from '../../src/client/index.ts';
 import { waitFor } from './services.ts';
 
 export type MediaJson = Media;
@@ -19,7 +19,7 @@ const answer = async <T>(p: Promise<{ data?: unknown; error?: unknown; response:
 
 /**
  * Gilfoyle's REST API for tests, through the typed client generated from the OpenAPI
- * document (src/api/client): a route or field the document lacks does not compile.
+ * document (src/client): a route or field the document lacks does not compile.
  */
 export function apiClient(base: string) {
   const client = createGilfoyleClient(base);

@@ -3,8 +3,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRouter } from '../../src/api/create-app.ts';
-import { defaultAdminDir, registerAdminRoutes } from '../../src/api/routes/admin.ts';
+import { createRouter } from '../../src/api/router.ts';
+import { defaultAdminDir } from '../../src/api/routes/admin/admin.handlers.ts';
+import { registerAdminRoutes } from '../../src/api/routes/admin/admin.index.ts';
 
 describe('admin page route', () => {
   let root: string;

@@ -2,23 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
+import type { RouteHandler } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { HttpError } from '../../domain/errors.ts';
-import { isUuid, sourceKey, uploadedSourceKey } from '../../domain/paths.ts';
-import { uploadableStatuses, type SourceKind } from '../../domain/status.ts';
-import type { AppDeps, AppEnv } from '../deps.ts';
-import { toMediaJson } from './medias.schemas.ts';
+import { HttpError } from '../../../domain/errors.ts';
+import { sourceKey, uploadedSourceKey } from '../../../domain/paths.ts';
+import type { SourceKind } from '../../../domain/status.ts';
+import type { AppEnv } from '../../deps.ts';
+import { mediaIdOf } from '../../params.ts';
+import { toMediaJson } from '../medias/medias.schemas.ts';
+import type * as routes from './uploads.routes.ts';
+import { clientText, scheduleSource, tooLarge, uploadableMedia, type ReceivedFile, type UploadWay } from './uploads.service.ts';
 
 class FileTooLarge extends Error {}
 
 /** Room for multipart boundaries and headers around the file in Content-Length. */
 const multipartOverhead = 64 * 1024;
-
-export interface ReceivedFile {
-  size: number;
-  filename: string | null;
-  contentType: string | null;
-}
 
 /**
  * Streams the multipart field "file" straight into storage, never holding the whole file.
@@ -96,61 +94,13 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
   });
 }
 
-/**
- * A name or type a client sent, kept only as a label (never a path or an argument): without
- * control characters (Postgres refuses NUL), at most 255 characters, null when empty.
- */
-export const clientText = (s: string | undefined | null): string | null =>
-  s?.replace(/[\u0000-\u001F\u007F]/g, '').slice(0, 255) || null;
-
-/** The media, when an upload may start for it (404, 409 otherwise). */
-export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: string) {
-  if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
-  const media = await medias.get(id);
-  if (!media) throw new HttpError(404, `media ${id} not found`);
-  if (!uploadableStatuses.includes(media.status)) {
-    throw new HttpError(409, `media ${id} is ${media.status}: an upload is accepted only while ${uploadableStatuses.join(' or ')}`);
-  }
-  return media;
-}
-
-const tooLarge = (max: number) => new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
-
-/** The source is stored: schedule processing (status + outbox, one transaction), as every way of uploading does. */
-export type UploadWay = 'multipart' | 'tus' | 'url' | 'direct';
-
-export async function scheduleSource(
-  { medias, storage, logger, config, metrics }: AppDeps,
-  id: string,
-  kind: SourceKind,
-  via: UploadWay,
-  file: ReceivedFile & { url?: string },
-  key = sourceKey(id),
-) {
-  const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, config.rabbitmq.queue);
-  if (!scheduled) {
-    const now = await medias.get(id);
-    // This upload lost (the media was deleted, or another upload was scheduled first): its file goes.
-    if (now?.source_key !== key) await storage.deletePrefix(key).catch(() => undefined);
-    if (!now) throw new HttpError(404, `media ${id} was deleted during the upload`);
-    throw new HttpError(409, `media ${id} became ${now.status} during the upload: another upload was scheduled first`);
-  }
-  // A new file for an Errored media replaces the old one.
-  const replaced = scheduled.previous_source_key;
-  if (replaced && replaced !== key) await storage.deletePrefix(replaced).catch(() => undefined);
-  metrics.uploads.inc({ kind, via });
-  if (file.size > 0) metrics.uploadBytes.inc({ kind, via }, file.size);
-  logger.info({ mediaId: id, kind, via, size: file.size }, 'upload stored, processing scheduled');
-  return scheduled;
-}
-
 const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, via: UploadWay, file: ReceivedFile & { url?: string }, key?: string) =>
   c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config.temporal) }, 200);
 
-export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) => {
-  const id = c.req.param('id') ?? '';
+/** POST /medias/{id}/upload/video|audio: the multipart body streamed into storage, then scheduled. */
+export const uploadMultipart = (kind: SourceKind) => async (c: Context<AppEnv>) => {
+  const id = mediaIdOf(c.req.param('id'));
   const maxSize = c.var.deps.config.settings.max_file_size;
-  if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
   const contentType = c.req.header('content-type') ?? '';
   if (!/^multipart\/form-data\b/i.test(contentType)) {
     throw new HttpError(415, 'expected multipart/form-data with the file in a field named "file"');
@@ -164,24 +114,29 @@ export const uploadHandler = (kind: SourceKind) => async (c: Context<AppEnv>) =>
 };
 
 /** POST /medias/{id}/upload-url: a presigned PUT for a client that uploads straight to the object store. */
-export async function uploadUrlHandler(c: Context<AppEnv>, id: string, body: { size: number; content_type?: string }) {
+export const createUploadUrl: RouteHandler<typeof routes.uploadUrl, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const body = c.req.valid('json');
   const { storage, config } = c.var.deps;
   await uploadableMedia(c.var.deps, id);
   if (body.size > config.settings.max_file_size) throw tooLarge(config.settings.max_file_size);
   const expires = config.storage.presign_expiry_seconds;
   const url = await storage.uploadUrl(sourceKey(id), body.size, expires, body.content_type);
   if (!url) throw new HttpError(409, `the ${storage.name} storage driver takes no direct uploads: use POST /medias/${id}/upload/video or /upload/audio`);
-  return {
+  const data = {
     url,
     method: 'PUT' as const,
     headers: { 'Content-Length': String(body.size), ...(body.content_type ? { 'Content-Type': body.content_type } : {}) },
     expires_at: new Date(Date.now() + expires * 1000).toISOString(),
     complete: `/medias/${id}/upload/complete`,
   };
-}
+  return c.json({ code: 200, data }, 200);
+};
 
 /** POST /medias/{id}/upload/complete: the client's PUT is done; check the object and schedule it. */
-export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind: SourceKind) {
+export const completeUpload: RouteHandler<typeof routes.uploadComplete, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const kind = (c.req.header('content-type')?.includes('json') ? c.req.valid('json').kind : undefined) ?? 'video';
   const { storage, config } = c.var.deps;
   await uploadableMedia(c.var.deps, id);
   const key = sourceKey(id);
@@ -192,10 +147,12 @@ export async function uploadCompleteHandler(c: Context<AppEnv>, id: string, kind
     throw tooLarge(config.settings.max_file_size);
   }
   return scheduled(c, id, kind, 'direct', { size: stored.size, filename: null, contentType: null });
-}
+};
 
 /** POST /medias/{id}/upload/url: a worker fetches the file from the URL, then processes it. */
-export async function uploadFromUrlHandler(c: Context<AppEnv>, id: string, body: { url: string; kind: SourceKind }) {
+export const uploadFromUrl: RouteHandler<typeof routes.uploadFromUrl, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const body = c.req.valid('json');
   await uploadableMedia(c.var.deps, id);
   let name: string | null;
   try {
@@ -204,4 +161,4 @@ export async function uploadFromUrlHandler(c: Context<AppEnv>, id: string, body:
     name = null; // a malformed %-escape: no name
   }
   return scheduled(c, id, body.kind, 'url', { size: 0, filename: name, contentType: null, url: body.url });
-}
+};

@@ -2,17 +2,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Context } from 'hono';
-import { compress } from 'hono/compress';
-import type { AppEnv } from '../deps.ts';
-import type { AppRouter } from '../create-app.ts';
-import { errorBody } from '../envelope.ts';
+import type { AppEnv } from '../../deps.ts';
+import { errorBody } from '../../envelope.ts';
 
 /**
  * The operators' admin page: a static single-page app (admin/, Vite + Preact), built into the
  * committed admin/dist and served here under /admin. The same relative URL finds the package
- * root from src/api/routes and from the compiled dist/api/routes.
+ * root from src/api/routes/admin and from the compiled dist/api/routes/admin.
  */
-export const defaultAdminDir = fileURLToPath(new URL('../../../admin/dist/', import.meta.url));
+export const defaultAdminDir = fileURLToPath(new URL('../../../../admin/dist/', import.meta.url));
 
 const contentTypes: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -36,12 +34,11 @@ const safeSegment = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 /** Vite names built assets by content hash: their URL changes with them, so they can be cached for good. */
 const immutable = 'public, max-age=31536000, immutable';
 
-export function registerAdminRoutes(app: AppRouter, options: { dir?: string } = {}) {
-  const root = path.resolve(options.dir ?? defaultAdminDir);
-
+/** Sends a file of the built page under `root`, revalidated (index.html) or cached for good (hashed assets). */
+export function adminFiles(root: string) {
   const notFound = (c: Context<AppEnv>, message: string) => c.json(errorBody(404, message), 404);
 
-  const send = async (c: Context<AppEnv>, relative: string) => {
+  return async (c: Context<AppEnv>, relative: string) => {
     const segments = relative.split('/');
     if (!segments.every((s) => safeSegment.test(s))) return notFound(c, `no admin file ${JSON.stringify(relative)}`);
     const file = path.join(root, ...segments);
@@ -62,14 +59,4 @@ export function registerAdminRoutes(app: AppRouter, options: { dir?: string } = 
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
     return c.body(await readFile(file), 200, headers);
   };
-
-  // The bundle is mostly JavaScript (hls.js alone is ~580 kB): gzip it on the way out.
-  app.use('/admin/*', compress());
-  // strict: false in the router, so '/admin' also answers '/admin/'.
-  app.get('/admin', (c) => send(c, 'index.html'));
-  app.get('/admin/', (c) => send(c, 'index.html'));
-  app.get('/admin/*', (c) => {
-    const relative = c.req.path.slice('/admin/'.length);
-    return relative === '' || relative === 'index.html' ? send(c, 'index.html') : send(c, relative);
-  });
 }

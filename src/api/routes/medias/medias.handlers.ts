@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { RouteHandler } from '@hono/zod-openapi';
-import { HttpError } from '../../domain/errors.ts';
-import { dashManifestName, masterPlaylistName, mediaPrefix } from '../../domain/paths.ts';
-import { MediaStatus, processingStatuses } from '../../domain/status.ts';
-import type { Config } from '../../config/schema.ts';
-import type { AppEnv } from '../deps.ts';
-import { issuePlaybackToken, playbackCookieName } from '../security/playback-token.ts';
+import { HttpError } from '../../../domain/errors.ts';
+import { dashManifestName, masterPlaylistName, mediaPrefix } from '../../../domain/paths.ts';
+import { MediaStatus, processingStatuses } from '../../../domain/status.ts';
+import type { Config } from '../../../config/schema.ts';
+import type { AppEnv } from '../../deps.ts';
+import { issuePlaybackToken, playbackCookieName } from '../../security/playback-token.ts';
 import type * as routes from './medias.routes.ts';
 import { toEventJson, toMediaJson, toRenditionJson } from './medias.schemas.ts';
 

@@ -1,50 +1,22 @@
 import { text as streamText } from 'node:stream/consumers';
 import { Readable } from 'node:stream';
-import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import rangeParser from 'range-parser';
-import { HttpError } from '../../domain/errors.ts';
-import { contentTypeOf } from '../../domain/media-types.ts';
-import { isSafeStreamFileName, isUuid, streamKey } from '../../domain/paths.ts';
-import { StorageNotFoundError } from '../../storage/driver.ts';
-import type { AppEnv } from '../deps.ts';
-import type { AppRouter } from '../create-app.ts';
-import { errorResponses } from '../envelope.ts';
-import { addTokenToPlaylist, checkPlaybackToken, namesOtherFiles, playbackCookieName } from '../security/playback-token.ts';
+import { HttpError } from '../../../domain/errors.ts';
+import { contentTypeOf } from '../../../domain/media-types.ts';
+import { isSafeStreamFileName, streamKey } from '../../../domain/paths.ts';
+import { StorageNotFoundError } from '../../../storage/driver.ts';
+import type { AppEnv } from '../../deps.ts';
+import { mediaIdOf } from '../../params.ts';
+import { addTokenToPlaylist, checkPlaybackToken, namesOtherFiles, playbackCookieName } from '../../security/playback-token.ts';
 
 const isPlaylist = (name: string) => name.endsWith('.m3u8') || name.endsWith('.mpd');
 
-export const streamRoute = createRoute({
-  method: 'get',
-  path: '/medias/{id}/stream/{path}',
-  tags: ['Streaming'],
-  security: [],
-  summary: 'Stream a file of a playable media: master.m3u8, rendition playlists, segments',
-  description:
-    'Supports Range requests (206). Answers 425 Too Early until the media is playable. With an object store and ' +
-    '`storage.delivery: redirect`, segments and downloads answer 302 to a CDN or presigned URL; playlists are always served here.',
-  request: {
-    params: z.object({
-      id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }),
-      path: z.string().openapi({ param: { name: 'path', in: 'path' }, example: 'master.m3u8' }),
-    }),
-    headers: z.object({ range: z.string().optional().openapi({ example: 'bytes=0-1023' }) }),
-    query: z.object({ token: z.string().optional().openapi({ description: 'playback token of a private media' }) }),
-  },
-  responses: {
-    200: { description: 'The whole file', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
-    302: { description: 'The file is at the Location given (object store, CDN)' },
-    206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
-    416: { description: 'The range lies outside the file' },
-    ...errorResponses(400, 401, 404, 425, 503),
-  },
-});
-
-async function stream(c: Context<AppEnv>) {
-  const id = c.req.param('id') ?? '';
+/** A file of a playable media, whole or a range of it; playlists of a private media carry its token. */
+export async function stream(c: Context<AppEnv>) {
+  const id = mediaIdOf(c.req.param('id'));
   const name = c.req.param('path') ?? '';
-  if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
   const { medias, storage } = c.var.deps;
   const media = await medias.get(id);
   if (!media) throw new HttpError(404, `media ${id} not found`);
@@ -114,9 +86,4 @@ function playbackTokenOf(c: Context<AppEnv>, id: string): string {
   if (check === 'valid') return token!;
   const why = { missing: 'needs a playback token', invalid: 'has an invalid playback token', expired: 'has an expired playback token' }[check];
   throw new HttpError(401, `media ${id} is private: this request ${why} (POST /medias/${id}/playback-token)`);
-}
-
-export function registerStreamRoutes(app: AppRouter) {
-  app.openAPIRegistry.registerPath(streamRoute);
-  app.get('/medias/:id/stream/:path', stream);
 }

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { envelope, errorResponses, jsonBody } from '../envelope.ts';
-import { mediaIdParams, mediaSchema } from './medias.schemas.ts';
+import { envelope, errorResponses, jsonBody } from '../../envelope.ts';
+import { mediaIdParams } from '../../params.ts';
+import { mediaSchema } from '../medias/medias.schemas.ts';
+import { tusMetadataPattern } from './tus.ts';
 
 const uploadBody = z.strictObject({
   file: z.string().openapi({ type: 'string', format: 'binary', description: 'the media file; no other field is taken' }),
@@ -103,5 +105,39 @@ export const uploadFromUrl = createRoute({
   responses: {
     200: { ...scheduledResponse, description: 'Scheduled: the fetch is the first step of processing' },
     ...errorResponses(400, 401, 404, 409, 429, 503),
+  },
+});
+
+/** Documented here, served by @tus/server (tus.ts) for every tus method on the upload paths. */
+export const tusCreate = createRoute({
+  method: 'post',
+  path: '/medias/{id}/tus',
+  tags: ['Uploads'],
+  summary: 'Resumable upload (tus 1.0.0): create it here, then PATCH the Location from the last offset',
+  description:
+    'Any tus client works (tus-js-client, Uppy…). Metadata `kind` is video (default) or audio, `filename` is kept. ' +
+    'HEAD on the upload URL gives the offset to resume from. Completing the upload schedules processing.',
+  request: {
+    params: mediaIdParams,
+    headers: z.object({
+      'tus-resumable': z.literal('1.0.0').openapi({ description: 'the tus protocol version' }),
+      'upload-length': z.string().regex(/^(0|[1-9][0-9]{0,14})$/).openapi({ description: 'bytes of the whole file', example: '1048576' }),
+      'upload-metadata': z
+        .string()
+        .regex(tusMetadataPattern)
+        .optional()
+        .openapi({ description: 'tus metadata, "key base64" pairs: kind (video or audio), filename', example: 'kind dmlkZW8=' }),
+    }),
+  },
+  responses: {
+    201: { description: 'Created; Location is the upload URL' },
+    400: { description: 'Invalid tus request (headers, metadata)' },
+    401: { description: 'API keys are configured and none was sent' },
+    404: { description: 'No such media' },
+    409: { description: 'Not uploadable now' },
+    412: { description: 'Tus-Resumable missing or unsupported' },
+    413: { description: 'Larger than max_file_size' },
+    429: { description: 'Too many uploads started by this key' },
+    503: { description: 'Storage or database unavailable' },
   },
 });

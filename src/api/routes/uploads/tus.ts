@@ -2,16 +2,14 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer, type Upload } from '@tus/server';
-import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { HttpError } from '../../domain/errors.ts';
-import { isUuid, uploadedSourceKey } from '../../domain/paths.ts';
-import type { SourceKind } from '../../domain/status.ts';
-import type { AppDeps, AppEnv } from '../deps.ts';
-import type { AppRouter } from '../create-app.ts';
-import { errorBody } from '../envelope.ts';
-import { mediaIdParams } from './medias.schemas.ts';
-import { clientText, scheduleSource, uploadableMedia } from './uploads.handlers.ts';
+import { HttpError } from '../../../domain/errors.ts';
+import { uploadedSourceKey } from '../../../domain/paths.ts';
+import type { SourceKind } from '../../../domain/status.ts';
+import type { AppDeps, AppEnv } from '../../deps.ts';
+import { errorBody } from '../../envelope.ts';
+import { mediaIdOf } from '../../params.ts';
+import { clientText, scheduleSource, uploadableMedia } from './uploads.service.ts';
 
 /** /medias/{id}/tus/{uploadId}: the media id is in the path, the tus upload id after it. */
 const tusPath = /^\/medias\/([0-9a-f-]{36})\/tus(?:\/([A-Za-z0-9_-]+))?\/?$/i;
@@ -125,8 +123,7 @@ export function createTusUploads(deps: AppDeps) {
   let timer: NodeJS.Timeout | null = null;
   return {
     async handle(c: Context<AppEnv>) {
-      const id = c.req.param('id') ?? '';
-      if (!isUuid(id)) throw new HttpError(400, `invalid param: id: "${id}" is not a UUID`);
+      mediaIdOf(c.req.param('id'));
       const metadata = c.req.header('upload-metadata');
       if (metadata === undefined) return asEnvelope(await tus.handleWeb(c.req.raw));
       const normalized = normalizeTusMetadata(metadata);
@@ -153,50 +150,4 @@ export function createTusUploads(deps: AppDeps) {
     },
   };
 }
-
-export function registerTusRoutes(app: AppRouter, tus: ReturnType<typeof createTusUploads>) {
-  const handle = (c: Context<AppEnv>) => {
-    // tus answers a request without its protocol header 412, as for a version it does not speak;
-    // a missing header is a malformed request.
-    if (c.req.method !== 'OPTIONS' && c.req.method !== 'GET' && !c.req.header('tus-resumable')) {
-      return c.json(errorBody(400, 'missing header Tus-Resumable: 1.0.0 (a tus client sends it)'), 400);
-    }
-    return tus.handle(c);
-  };
-  for (const p of ['/medias/:id/tus', '/medias/:id/tus/:uploadId']) {
-    // Hono routes HEAD through GET handlers; tus answers HEAD (offset) and refuses GET.
-    app.on(['POST', 'GET', 'HEAD', 'PATCH', 'OPTIONS', 'DELETE'], p, handle);
-  }
-  app.openAPIRegistry.registerPath({
-    method: 'post',
-    path: '/medias/{id}/tus',
-    tags: ['Uploads'],
-    summary: 'Resumable upload (tus 1.0.0): create it here, then PATCH the Location from the last offset',
-    description:
-      'Any tus client works (tus-js-client, Uppy…). Metadata `kind` is video (default) or audio, `filename` is kept. ' +
-      'HEAD on the upload URL gives the offset to resume from. Completing the upload schedules processing.',
-    request: {
-      params: mediaIdParams,
-      headers: z.object({
-        'tus-resumable': z.literal('1.0.0').openapi({ description: 'the tus protocol version' }),
-        'upload-length': z.string().regex(/^(0|[1-9][0-9]{0,14})$/).openapi({ description: 'bytes of the whole file', example: '1048576' }),
-        'upload-metadata': z
-          .string()
-          .regex(tusMetadataPattern)
-          .optional()
-          .openapi({ description: 'tus metadata, "key base64" pairs: kind (video or audio), filename', example: 'kind dmlkZW8=' }),
-      }),
-    },
-    responses: {
-      201: { description: 'Created; Location is the upload URL' },
-      400: { description: 'Invalid tus request (headers, metadata)' },
-      401: { description: 'API keys are configured and none was sent' },
-      404: { description: 'No such media' },
-      409: { description: 'Not uploadable now' },
-      412: { description: 'Tus-Resumable missing or unsupported' },
-      413: { description: 'Larger than max_file_size' },
-      429: { description: 'Too many uploads started by this key' },
-      503: { description: 'Storage or database unavailable' },
-    },
-  });
-}
+export type TusUploads = ReturnType<typeof createTusUploads>;

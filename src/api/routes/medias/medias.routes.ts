@@ -1,10 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { envelope, errorResponses, jsonBody, listMetadataSchema } from '../envelope.ts';
+import { envelope, errorResponses, jsonBody, listMetadataSchema } from '../../envelope.ts';
+import { mediaIdParams } from '../../params.ts';
 import {
   cancelQuery,
   createMediaBody,
   eventSchema,
-  mediaIdParams,
   mediaSchema,
   mediaListQuery,
   paginationQuery,

@@ -1,4 +1,4 @@
-import type { AppRouter } from '../create-app.ts';
+import type { AppRouter } from '../../router.ts';
 import * as handlers from './medias.handlers.ts';
 import * as routes from './medias.routes.ts';
 

@@ -1,12 +1,8 @@
 import { z } from '@hono/zod-openapi';
-import type { MediaEventRow, MediaRow, RenditionRow } from '../../db/medias.ts';
-import { dashManifestName, downloadName, masterPlaylistName, posterName, storyboardVttName } from '../../domain/paths.ts';
-import { MediaStatus, mediaStatuses } from '../../domain/status.ts';
-import { workflowIdOf } from '../../domain/workflow.ts';
-
-export const mediaIdParams = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: '7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10' }),
-});
+import type { MediaEventRow, MediaRow, RenditionRow } from '../../../db/medias.ts';
+import { dashManifestName, downloadName, masterPlaylistName, posterName, storyboardVttName } from '../../../domain/paths.ts';
+import { MediaStatus, mediaStatuses } from '../../../domain/status.ts';
+import { workflowIdOf } from '../../../domain/workflow.ts';
 
 /** Text a person typed: control characters (NUL first, which Postgres refuses) are a 400, not a 500. */
 function printable(s: z.ZodString) {

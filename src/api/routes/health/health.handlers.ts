@@ -1,0 +1,17 @@
+import type { RouteHandler } from '@hono/zod-openapi';
+import type { AppEnv } from '../../deps.ts';
+import type { healthRoute } from './health.routes.ts';
+
+export const health: RouteHandler<typeof healthRoute, AppEnv> = async (c) => {
+  const { config, version, checkDependencies } = c.var.deps;
+  const dependencies = await checkDependencies();
+  const up = Object.values(dependencies).every((s) => s === 'up');
+  const data = {
+    status: up ? ('up' as const) : ('degraded' as const),
+    version,
+    storage_driver: config.storage.driver,
+    max_file_size: config.settings.max_file_size,
+    dependencies,
+  };
+  return up ? c.json({ code: 200, data }, 200) : c.json({ code: 503, data }, 503);
+};

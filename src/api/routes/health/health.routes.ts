@@ -1,0 +1,24 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { envelope } from '../../envelope.ts';
+
+const healthSchema = z
+  .object({
+    status: z.enum(['up', 'degraded']),
+    version: z.string(),
+    storage_driver: z.string(),
+    max_file_size: z.number().int().openapi({ description: 'bytes' }),
+    dependencies: z.record(z.string(), z.enum(['up', 'down'])),
+  })
+  .openapi('Health');
+
+export const healthRoute = createRoute({
+  method: 'get',
+  path: '/healthz',
+  tags: ['Health'],
+  security: [],
+  summary: "Version, storage driver, max file size, and each dependency's state",
+  responses: {
+    200: { description: 'Every dependency answers', content: { 'application/json': { schema: envelope(healthSchema) } } },
+    503: { description: 'A dependency is down', content: { 'application/json': { schema: envelope(healthSchema) } } },
+  },
+});
