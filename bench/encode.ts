@@ -13,7 +13,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ladderOf, threadsPerEncode } from '../src/cli/roles.ts';
+import { ladderOf, threadsPerEncode } from '../src/config/processing.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { downloadRendition, firstRenditions, planRenditions, type RenditionPlan, type VideoRendition } from '../src/domain/renditions.ts';
 import { encodeRenditionArgs, renditionFiles, threadOptions } from '../src/media/ffmpeg-args.ts';

@@ -8,7 +8,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ladderOf, threadsPerEncode } from '../src/cli/roles.ts';
+import { ladderOf, threadsPerEncode } from '../src/config/processing.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { planRenditions } from '../src/domain/renditions.ts';
 import { encodeRenditionArgs } from '../src/media/ffmpeg-args.ts';

@@ -88,6 +88,14 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** The pipeline's state, read from Postgres at each scrape: medias by status, the outbox backlog. */
+export function registerStateGauges(metrics: Metrics, state: { countByStatus(): Promise<Record<string, number>>; backlog(): Promise<number> }) {
+  metrics.gaugeFrom('gilfoyle_medias', 'Medias by status', ['status'], async (set) => {
+    for (const [status, n] of Object.entries(await state.countByStatus())) set({ status }, n);
+  });
+  metrics.gaugeFrom('gilfoyle_outbox_backlog', 'Outbox messages not yet published to RabbitMQ', [], async (set) => set({}, await state.backlog()));
+}
+
 /** /metrics on its own port, for processes that run no API (a worker or bridge machine). */
 export async function serveMetrics(metrics: Metrics, host: string, port: number, logger: Logger): Promise<Server | null> {
   const server = createServer((req, res) => {

@@ -1,15 +1,21 @@
+import type { ActivityDeps } from './deps.ts';
+import { createDownloadActivities } from './download.ts';
 import { createEncodeActivities } from './encode.ts';
-import { createMirrorActivities } from './mirror.ts';
-import { createPackageActivities } from './package.ts';
+import { createFetchSourceActivities } from './fetch-source.ts';
+import { createLifecycleActivities } from './lifecycle.ts';
+import { createPictureActivities } from './pictures.ts';
 import { createProbeActivities } from './probe.ts';
-import type { ActivityDeps } from './support.ts';
+import { createPublishActivities } from './publish.ts';
 
-export type { ActivityDeps } from './support.ts';
+export type { ActivityDeps } from './deps.ts';
 
 /** Every activity of the pipeline, bound to its dependencies (the worker passes real ones, tests fakes). */
 export const createActivities = (deps: ActivityDeps) => ({
+  ...createFetchSourceActivities(deps),
   ...createProbeActivities(deps),
   ...createEncodeActivities(deps),
-  ...createPackageActivities(deps),
-  ...createMirrorActivities(deps),
+  ...createPictureActivities(deps),
+  ...createDownloadActivities(deps),
+  ...createPublishActivities(deps),
+  ...createLifecycleActivities(deps),
 });

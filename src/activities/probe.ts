@@ -7,8 +7,11 @@ import { planRenditions, type EncodingLadder, type RenditionPlan } from '../doma
 import type { SourceKind } from '../domain/status.ts';
 import { ffprobeArgs, parseProbe, unplayableReason, unreadableReason, type RawProbe } from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
-import { activityContext, claimRun, fetchStored, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
-import { fetchUrlToStorage } from './url-source.ts';
+import { activityContext } from './context.ts';
+import type { ActivityDeps } from './deps.ts';
+import { claimRun } from './media-guard.ts';
+import { fetchStored } from './stored-files.ts';
+import { withTempDir } from './temp-dirs.ts';
 
 export interface ProbeInput {
   mediaId: string;
@@ -25,23 +28,6 @@ export interface ProbeResult {
 }
 
 export const createProbeActivities = (deps: ActivityDeps) => ({
-  /** Upload from URL: streams the remote file into the media's source, capped and timed out. */
-  async fetchSourceFromUrl({ mediaId, sourceKey, url, kind }: { mediaId: string; sourceKey: string; url: string; kind: SourceKind }): Promise<number> {
-    const ctx = activityContext();
-    await claimRun(deps, ctx, mediaId);
-    let size = 0;
-    await withHeartbeat(ctx, () => ({ step: 'fetch' }), async () => {
-      size = await fetchUrlToStorage(url, sourceKey, deps.storage, deps.urlFetch, ctx?.cancellationSignal);
-    });
-    deps.metrics?.uploadBytes.inc({ kind, via: 'url' }, size);
-    await deps.medias.setState(mediaId, { sourceSize: size }, {
-      type: 'media.fetched',
-      message: `fetched ${size} bytes from ${new URL(url).origin}`,
-      data: { url, size },
-    });
-    return size;
-  },
-
   /**
    * ffprobe the source and plan its renditions from the ladder; anything that is not playable
    * media fails here, once, without retries.

@@ -1,7 +1,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { processMediaWorkflowType, workflowIdOf, type ProcessMediaInput } from '../domain/workflow.ts';
+import { processMediaWorkflowType, workflowIdOf, type ProcessingSettings, type ProcessMediaInput } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
@@ -20,8 +20,6 @@ export interface BridgeDeps {
   /** Wait before handing back a message whose workflow could not be started (Temporal down). */
   retryDelayMs?: number;
 }
-
-export type ProcessingSettings = Omit<ProcessMediaInput, 'mediaId' | 'sourceKey' | 'kind' | 'sourceUrl'>;
 
 export type StartOutcome = 'started' | 'already-started' | 'dead-lettered' | 'requeued';
 

@@ -1,21 +1,21 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Context } from '@temporalio/activity';
-import { NativeConnection, Runtime, Worker, type ActivityInterceptors, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
+import { attemptStartInterceptor, outagePatience } from '../activities/attempt.ts';
 import { createActivities } from '../activities/index.ts';
-import { ForegroundGate } from '../activities/foreground.ts';
 import { activityMetricsInterceptor } from '../activities/metrics-interceptor.ts';
-import { activityContext, sweepOrphanedTempDirs } from '../activities/support.ts';
+import { sweepOrphanedTempDirs } from '../activities/temp-dirs.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
 import { patientPool } from '../db/pool.ts';
-import type { PatienceOptions } from '../patience.ts';
 import { patientStorage } from '../storage/patient.ts';
 import { encodeTaskQueueOf } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
-import { availableEncoders, missingEncoders } from '../media/encoders.ts';
-import { openStorage, threadsPerEncode, type Resources, type Running } from './roles.ts';
+import { ForegroundGate } from '../media/foreground.ts';
+import { encoderProblems } from '../media/encoders.ts';
+import { threadsPerEncode } from '../config/processing.ts';
+import { openStorage, type Resources, type Running } from './roles.ts';
 
 /*
  * The worker role on its own module: the API and bridge roles never load the Temporal worker
@@ -50,55 +50,17 @@ function installTemporalLogger(logger: Logger) {
 
 /** An encoder the ladder asks for and ffmpeg lacks is a config error at start-up, not a failed media later. */
 export async function checkEncoders(config: Config): Promise<void> {
-  let available: Set<string>;
-  try {
-    available = await availableEncoders(config.encoding.ffmpeg_path);
-  } catch (err) {
-    throw new ConfigError(`encoding.ffmpeg_path: cannot run ${config.encoding.ffmpeg_path}: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const problems = missingEncoders(config.encoding.renditions.map((r) => r.codec), available);
+  const problems = await encoderProblems(config.encoding.ffmpeg_path, config.encoding.renditions.map((r) => r.codec)).catch((err: Error) => {
+    throw new ConfigError(`encoding.ffmpeg_path: cannot run ${config.encoding.ffmpeg_path}: ${err.message.split('\n')[0]}`);
+  });
   if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
-
-/**
- * How long an operation of the current activity may wait out an outage: the configured
- * patience, but never past the attempt's start-to-close timeout (2 s before it). A short
- * bookkeeping activity (30 s) then fails and is retried as before, instead of timing out while
- * its first attempt still waits and could still write alongside the second.
- */
-export function patienceLeft(configuredMs: number): number {
-  const ctx = activityContext();
-  if (!ctx?.info.startToCloseTimeoutMs) return configuredMs;
-  const started = attemptStarted.get(ctx) ?? ctx.info.currentAttemptScheduledTimestampMs;
-  const left = started + ctx.info.startToCloseTimeoutMs - Date.now() - 2000;
-  return Math.max(0, Math.min(configuredMs, left));
-}
-
-/**
- * When each activity attempt started on this worker: its start-to-close timer runs from then,
- * not from when it was scheduled (a ladder encode may wait long in the queue).
- */
-const attemptStarted = new WeakMap<Context, number>();
-export const attemptStartInterceptor = (ctx: Context): ActivityInterceptors => {
-  attemptStarted.set(ctx, Date.now());
-  return {};
-};
 
 export async function startWorker(config: Config, logger: Logger, res: Resources): Promise<Running> {
   await checkEncoders(config);
   // An outage of the database or the store is waited out (heartbeating), not spent as one of
   // an encode's attempts.
-  const patience = (service: string): PatienceOptions => ({
-    patienceMs: () => patienceLeft(config.encoding.outage_patience_seconds * 1000),
-    // Heartbeats at each try, often enough for the heartbeat timeout.
-    maxPauseMs: Math.min(5000, (config.encoding.heartbeat_timeout_seconds * 1000) / 2),
-    // A cancelled activity (cancel, or its run terminated, learnt through the heartbeat) stops waiting.
-    signal: () => activityContext()?.cancellationSignal,
-    onWait: (err, waitedMs) => {
-      activityContext()?.heartbeat();
-      logger.warn({ err: (err as Error).message, waitedMs }, `${service} unavailable: waiting for it`);
-    },
-  });
+  const patience = outagePatience(config.encoding.outage_patience_seconds, config.encoding.heartbeat_timeout_seconds, logger);
   const storage = patientStorage(await openStorage(config, logger), patience('storage'));
   const activities = createActivities({
     medias: createMediaRepository(patientPool(res.db(), patience('database'))),

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Probe } from '../domain/probe.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
-import { MediaStatus, type RenditionStatus, type SourceKind } from '../domain/status.ts';
+import { MediaStatus, mediaStatuses, type RenditionStatus, type SourceKind } from '../domain/status.ts';
 import type { MediaUploadedMessage } from '../messaging/messages.ts';
 import { inTransaction, type Db } from './pool.ts';
 
@@ -104,6 +104,12 @@ export function createMediaRepository(db: Db) {
         await addEvent(c, id, { type: 'media.created', message: `media created, awaiting upload` });
         return rows[0]!;
       });
+    },
+
+    /** How many medias are in each status (the metrics gauge). */
+    async countByStatus(): Promise<Record<MediaStatus, number>> {
+      const { rows } = await db.query<{ status: MediaStatus; n: string }>('SELECT status, count(*) AS n FROM medias GROUP BY status');
+      return Object.fromEntries(mediaStatuses.map((status) => [status, Number(rows.find((r) => r.status === status)?.n ?? 0)])) as Record<MediaStatus, number>;
     },
 
     async get(id: string): Promise<MediaRow | null> {

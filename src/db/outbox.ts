@@ -39,6 +39,11 @@ export function createOutboxRepository(db: Db) {
       });
     },
 
+    /** Messages not yet published to RabbitMQ (the metrics gauge). */
+    async backlog(): Promise<number> {
+      const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL');
+      return Number(rows[0]!.n);
+    },
   };
 }
 export type OutboxRepository = ReturnType<typeof createOutboxRepository>;

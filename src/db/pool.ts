@@ -11,6 +11,11 @@ export function createPool(url: string, max = 10): Db {
   return pool;
 }
 
+/** Whether the database answers a query. */
+export const pingDatabase = async (db: Db) => {
+  await db.query('SELECT 1');
+};
+
 /** Runs `fn` in one transaction on one client. */
 export async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();

@@ -33,6 +33,9 @@ export interface ProcessMediaInput {
   pictures: PictureSettings;
 }
 
+/** How to process (ladder, attempts, pictures…), from config: everything of the workflow input but the media. */
+export type ProcessingSettings = Omit<ProcessMediaInput, 'mediaId' | 'sourceKey' | 'kind' | 'sourceUrl'>;
+
 export interface ProcessMediaResult {
   mediaId: string;
   renditions: string[];

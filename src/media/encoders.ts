@@ -30,3 +30,8 @@ export function missingEncoders(codecs: VideoCodec[], available: Set<string>): s
   if (!available.has(audioEncoder)) problems.push(`encoding.ffmpeg_path: this ffmpeg has no ${audioEncoder} encoder`);
   return problems;
 }
+
+/** What keeps this ffmpeg from encoding the ladder's codecs (none: it can); throws when ffmpeg cannot be run. */
+export async function encoderProblems(ffmpegPath: string, codecs: VideoCodec[]): Promise<string[]> {
+  return missingEncoders(codecs, await availableEncoders(ffmpegPath));
+}

@@ -10,7 +10,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
-import { FailureType, nonRetryableFailureTypes } from '../domain/errors.ts';
+import { FailureType, isNotWanted, nonRetryableFailureTypes } from '../domain/errors.ts';
 import { downloadRendition, firstRenditions, type RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus } from '../domain/status.ts';
 import type { ProcessingProgress, ProcessMediaInput, ProcessMediaResult } from '../domain/workflow.ts';
@@ -71,7 +71,7 @@ const reasonOf = (err: unknown) => {
 /** The run found the media gone, or no longer waiting for it: there is nothing to mark failed. */
 const notWanted = (err: unknown) => {
   const e = rootOf(err);
-  return e instanceof ApplicationFailure && (e.type === FailureType.MediaNotFound || e.type === FailureType.MediaNotScheduled);
+  return e instanceof ApplicationFailure && isNotWanted(e.type);
 };
 
 /**

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../src/activities/index.ts';
-import { storeForMedia } from '../../src/activities/support.ts';
+import { storeForMedia } from '../../src/activities/media-guard.ts';
 import { createMediaRepository } from '../../src/db/medias.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool, type Db } from '../../src/db/pool.ts';

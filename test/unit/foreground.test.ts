@@ -1,4 +1,4 @@
-import { ForegroundGate } from '../../src/activities/foreground.ts';
+import { ForegroundGate } from '../../src/media/foreground.ts';
 import { runFfmpeg } from '../../src/media/runner.ts';
 import { procStat } from '../helpers/pipeline.ts';
 import { waitFor } from '../helpers/services.ts';

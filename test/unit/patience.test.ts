@@ -1,6 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
-import { attemptStartInterceptor, patienceLeft } from '../../src/cli/worker-role.ts';
+import { attemptStartInterceptor, patienceLeft } from '../../src/activities/attempt.ts';
 import { waitOut } from '../../src/patience.ts';
 
 class Outage extends Error {}

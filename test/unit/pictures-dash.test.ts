@@ -1,4 +1,4 @@
-import { threadsPerEncode } from '../../src/cli/roles.ts';
+import { threadsPerEncode } from '../../src/config/processing.ts';
 import { buildDashManifest } from '../../src/media/dash.ts';
 import { missingEncoders, parseEncoderList } from '../../src/media/encoders.ts';
 import type { VariantEntry } from '../../src/media/hls.ts';

@@ -1,17 +1,15 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  downloadName,
-  posterName,
-  storyboardImageName,
-  storyboardVttName,
-  streamKey,
-} from '../domain/paths.ts';
+import { posterName, storyboardImageName, storyboardVttName, streamKey } from '../domain/paths.ts';
 import type { PictureSettings } from '../domain/workflow.ts';
 import type { VariantEntry } from '../media/hls.ts';
-import { downloadArgs, planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../media/pictures.ts';
-import { runFfmpeg } from '../media/runner.ts';
-import { activityContext, fetchStored, storeForMedia, withHeartbeat, withTempDir, type ActivityDeps } from './support.ts';
+import { planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../media/pictures.ts';
+import { activityContext, withHeartbeat } from './context.ts';
+import type { ActivityDeps } from './deps.ts';
+import { backgroundFfmpeg } from './ffmpeg.ts';
+import { storeForMedia } from './media-guard.ts';
+import { fetchRendition, fetchStored } from './stored-files.ts';
+import { withTempDir } from './temp-dirs.ts';
 
 export interface PicturesInput {
   mediaId: string;
@@ -24,45 +22,18 @@ export interface PicturesInput {
   settings: PictureSettings;
 }
 
-export interface DownloadInput {
-  mediaId: string;
-  /** The rendition remuxed into the download with the audio; absent for audio-only media. */
-  video?: VariantEntry;
-  audio?: VariantEntry;
-}
 
 const isFile = async (file: string) => (await stat(file).catch(() => null))?.isFile() === true;
 
-export const createPackageActivities = (deps: ActivityDeps) => {
-  // Pictures and the download may wait: they run like the ladder, at its CPU priority, paused
-  // while a playable encode runs on this worker.
-  const run = (args: string[], signal?: AbortSignal) =>
-    runFfmpeg(deps.ffmpegPath, args, {
-      signal,
-      timeoutMs: deps.ffmpegTimeoutMs,
-      priority: deps.backgroundPriority,
-      ...(deps.foreground ? { onSpawn: (pid: number) => deps.foreground!.trackBackground(pid) } : {}),
-    });
-
-  /** A rendition's playlist as a local file, its init and segments beside it, so ffmpeg can read it as local HLS. */
-  async function fetchRendition(mediaId: string, v: VariantEntry, dir: string): Promise<string> {
-    // A local store keeps a rendition's files side by side, as its playlist names them: read in place.
-    const local = await deps.storage.localFile(streamKey(mediaId, v.playlist));
-    if (local) return local;
-    await mkdir(dir, { recursive: true });
-    for (const name of [v.playlist, v.init, ...v.segments.map((s) => s.uri)]) {
-      await fetchStored(deps, mediaId, streamKey(mediaId, name), path.join(dir, name));
-    }
-    return path.join(dir, v.playlist);
-  }
-
+export const createPictureActivities = (deps: ActivityDeps) => {
+  const run = backgroundFfmpeg(deps);
   return {
     /** Poster at a fraction of the duration, and the storyboard sprite with its WebVTT. */
     async makePictures({ mediaId, sourceKey, storyboardFrom, duration, displayWidth, displayHeight, settings }: PicturesInput): Promise<string[]> {
       const ctx = activityContext();
       return withHeartbeat(ctx, () => ({ step: 'pictures' }), () => withTempDir(deps.tempDir, `${mediaId}-pictures`, async (dir) => {
         const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
-        const rendition = storyboardFrom ? await fetchRendition(mediaId, storyboardFrom, path.join(dir, 'storyboard-source')) : null;
+        const rendition = storyboardFrom ? await fetchRendition(deps, mediaId, storyboardFrom, path.join(dir, 'storyboard-source')) : null;
         const made: string[] = [];
         const missing: string[] = [];
         // A damaged source may give no frame where the poster is asked for (ffmpeg then exits 0
@@ -105,23 +76,5 @@ export const createPackageActivities = (deps: ActivityDeps) => {
       }));
     },
 
-    /** The progressive download: the download rung and the audio remuxed into one MP4 (M4A for audio-only media). */
-    async makeDownload({ mediaId, video, audio }: DownloadInput): Promise<string> {
-      const ctx = activityContext();
-      return withHeartbeat(ctx, () => ({ step: 'download' }), () => withTempDir(deps.tempDir, `${mediaId}-download`, async (dir) => {
-        const inputs: string[] = [];
-        if (video) inputs.push(await fetchRendition(mediaId, video, path.join(dir, video.name)));
-        if (audio) inputs.push(await fetchRendition(mediaId, audio, path.join(dir, audio.name)));
-        const download = downloadName(!video);
-        await run(downloadArgs(inputs, path.join(dir, download)), ctx?.cancellationSignal);
-        await storeForMedia(deps, ctx, mediaId, () => deps.storage.putFile(streamKey(mediaId, download), path.join(dir, download)));
-        await deps.medias.addEvent(mediaId, {
-          type: 'media.download',
-          message: `${download} written${video ? ` (${video.name})` : ''}`,
-          data: { file: download, ...(video ? { rendition: video.name } : {}) },
-        });
-        return download;
-      }));
-    },
   };
 };

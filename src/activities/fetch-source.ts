@@ -5,14 +5,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import ipaddr from 'ipaddr.js';
 import { Agent, fetch } from 'undici';
 import { FailureType } from '../domain/errors.ts';
+import type { SourceKind } from '../domain/status.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { activityContext, withHeartbeat } from './context.ts';
+import type { ActivityDeps, UrlFetchSettings } from './deps.ts';
+import { claimRun } from './media-guard.ts';
 
-export interface UrlFetchSettings {
-  maxBytes: number;
-  timeoutMs: number;
-  /** Private, loopback and link-local addresses are refused unless this is set (tests, trusted networks). */
-  allowPrivateAddresses: boolean;
-}
 
 /** Why an address may not be fetched from, or null when it is a public unicast one. */
 export function forbiddenAddress(address: string): string | null {
@@ -114,3 +112,22 @@ export async function fetchUrlToStorage(url: string, key: string, storage: Stora
     await agent.close();
   }
 }
+
+export const createFetchSourceActivities = (deps: ActivityDeps) => ({
+  /** Upload from URL: streams the remote file into the media's source, capped and timed out. */
+  async fetchSourceFromUrl({ mediaId, sourceKey, url, kind }: { mediaId: string; sourceKey: string; url: string; kind: SourceKind }): Promise<number> {
+    const ctx = activityContext();
+    await claimRun(deps, ctx, mediaId);
+    let size = 0;
+    await withHeartbeat(ctx, () => ({ step: 'fetch' }), async () => {
+      size = await fetchUrlToStorage(url, sourceKey, deps.storage, deps.urlFetch, ctx?.cancellationSignal);
+    });
+    deps.metrics?.uploadBytes.inc({ kind, via: 'url' }, size);
+    await deps.medias.setState(mediaId, { sourceSize: size }, {
+      type: 'media.fetched',
+      message: `fetched ${size} bytes from ${new URL(url).origin}`,
+      data: { url, size },
+    });
+    return size;
+  },
+});
