@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (or stops) the services Gilfoyle needs, all on loopback:
-#   PostgreSQL 127.0.0.1:5432 (role gilfoyle/gilfoyle, databases gilfoyle and gilfoyle_test)
+#   PostgreSQL 127.0.0.1:5432 (role gilfoyle/gilfoyle, databases gilfoyle and gilfoyle_test; the tests make more)
 #   RabbitMQ   127.0.0.1:5672 (guest/guest)
 #   Temporal   127.0.0.1:7233 (dev server, namespace default), UI http://127.0.0.1:8233
 #   MinIO      http://127.0.0.1:9000 (S3 API, gilfoyle/gilfoyle-secret), console http://127.0.0.1:9001
@@ -140,9 +140,10 @@ pg_start() {
   # Role and databases, created only when missing; the password is (re)set quietly.
   if [ "$(pg_psql -c "SELECT 1 FROM pg_roles WHERE rolname = 'gilfoyle'")" != 1 ]; then
     say "creating PostgreSQL role gilfoyle"
-    pg_psql -c "CREATE ROLE gilfoyle LOGIN PASSWORD 'gilfoyle'"
+    pg_psql -c "CREATE ROLE gilfoyle LOGIN CREATEDB PASSWORD 'gilfoyle'"
   else
-    pg_psql -c "ALTER ROLE gilfoyle LOGIN PASSWORD 'gilfoyle'"
+    # CREATEDB: the tests give each Gilfoyle they start a database of its own.
+    pg_psql -c "ALTER ROLE gilfoyle LOGIN CREATEDB PASSWORD 'gilfoyle'"
   fi
   local db
   for db in gilfoyle gilfoyle_test; do

@@ -5,7 +5,7 @@ import { processMediaWorkflowType, workflowIdOf, type ProcessingSettings, type P
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
-import { mediaUploadedMessage } from '../messaging/messages.ts';
+import { mediaUploadedMessage } from '../domain/messages.ts';
 
 export interface BridgeDeps {
   rabbit: RabbitConnection;

@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
 import { createOutboxRepository } from '../db/outbox.ts';
 import { createPool, pingDatabase, type Db } from '../db/pool.ts';
+import { topics } from '../domain/messages.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics, registerStateGauges } from '../metrics.ts';
 import { connectRabbit, type RabbitConnection } from '../messaging/connection.ts';
@@ -72,7 +73,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     }),
   };
   registerStateGauges(res.metrics, { countByStatus: () => medias.countByStatus(), backlog: () => outbox.backlog() });
-  const relay = createOutboxRelay({ db, outbox, rabbit, logger });
+  const relay = createOutboxRelay({ db, outbox, rabbit, logger, destinations: { [topics.mediaUploaded]: { queue: config.rabbitmq.queue } } });
   await relay.start();
   const app = createApp(deps);
   app.tus.startCleanup();

@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Probe } from '../domain/probe.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus, mediaStatuses, type RenditionStatus, type SourceKind } from '../domain/status.ts';
-import type { MediaUploadedMessage } from '../messaging/messages.ts';
+import { topics } from '../domain/messages.ts';
+import { addToOutbox } from './outbox.ts';
 import { inTransaction, type Db } from './pool.ts';
 
 export interface MediaRow {
@@ -92,11 +93,6 @@ export function createMediaRepository(db: Db) {
     );
   };
 
-  const enqueueProcessing = async (c: Queryable, queue: string, message: MediaUploadedMessage) => {
-    await c.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [queue, JSON.stringify(message)]);
-    await c.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
-  };
-
   return {
     async create(id: string, title: string, isPrivate = false): Promise<MediaRow> {
       return inTransaction(db, async (c) => {
@@ -154,13 +150,12 @@ export function createMediaRepository(db: Db) {
 
     /**
      * The upload is stored: in one transaction, move to ScheduledProcessing and queue the
-     * "media uploaded" message for `queue`. Returns null when the media is gone or not in `fromStatuses`.
+     * "media uploaded" message. Returns null when the media is gone or not in `fromStatuses`.
      */
     async scheduleProcessing(
       id: string,
       upload: ScheduledUpload,
       fromStatuses: readonly MediaStatus[],
-      queue: string,
     ): Promise<(MediaRow & { previous_source_key: string | null }) | null> {
       return inTransaction(db, async (c) => {
         // previous_source_key: the file this upload replaces (an Errored media uploaded again).
@@ -182,7 +177,7 @@ export function createMediaRepository(db: Db) {
             : `${upload.kind} file received (${upload.size} bytes), scheduled for processing`,
           data: { size: upload.size, filename: upload.filename, contentType: upload.contentType, ...(upload.url ? { url: upload.url } : {}) },
         });
-        await enqueueProcessing(c, queue, { mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) });
+        await addToOutbox(c, topics.mediaUploaded, { mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) });
         return media;
       });
     },
@@ -192,7 +187,7 @@ export function createMediaRepository(db: Db) {
      * never succeeded): status, rendition states, a `media.retry` event and the outbox
      * message in one transaction. Null when the media is gone or not Errored.
      */
-    async retry(id: string, queue: string, reason: string): Promise<MediaRow | null> {
+    async retry(id: string, reason: string): Promise<MediaRow | null> {
       return inTransaction(db, async (c) => {
         // The run id is cleared: until the new run takes the media, no run's activity may write for it.
         const { rows } = await c.query<MediaRow & { previous_error: string | null; previous_run_id: string | null }>(
@@ -211,7 +206,7 @@ export function createMediaRepository(db: Db) {
           message: `retry requested: ${reason}`,
           data: { previousRunId: media.previous_run_id, previousError: media.previous_error, refetch },
         });
-        await enqueueProcessing(c, queue, {
+        await addToOutbox(c, topics.mediaUploaded, {
           mediaId: id,
           sourceKey: media.source_key!,
           kind: media.source_kind ?? 'video',

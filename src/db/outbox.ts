@@ -1,11 +1,22 @@
+import type pg from 'pg';
+import type { Topic, TopicMessages } from '../domain/messages.ts';
 import type { Db } from './pool.ts';
 import { inTransaction } from './pool.ts';
 
 export interface OutboxMessage {
   id: string;
-  /** The RabbitMQ queue the message goes to (chosen by the API that wrote it). */
+  /** What the message is about (a topic of domain/messages.ts): the relay publishes it where that topic goes. */
   topic: string;
   payload: unknown;
+}
+
+/**
+ * Adds a message to the outbox, in the caller's transaction (the state change and its message
+ * commit together), and wakes the relays.
+ */
+export async function addToOutbox<T extends Topic>(q: Pick<pg.ClientBase, 'query'>, topic: T, message: TopicMessages[T]): Promise<void> {
+  await q.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [topic, JSON.stringify(message)]);
+  await q.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
 }
 
 export function createOutboxRepository(db: Db) {

@@ -4,13 +4,15 @@ import type { Db } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RabbitConnection } from './connection.ts';
 import { assertTopology } from './connection.ts';
-import { mediaUploadedTopic } from './messages.ts';
+import type { Topic } from '../domain/messages.ts';
 
 export interface RelayDeps {
   db: Db;
   outbox: OutboxRepository;
   rabbit: RabbitConnection;
   logger: Logger;
+  /** Where each topic's messages go: the RabbitMQ queue (declared with its dead-letter queue) of its consumers. */
+  destinations: Record<Topic, { queue: string }>;
   /** Fallback poll when no NOTIFY arrives. */
   pollMs?: number;
 }
@@ -19,15 +21,14 @@ export interface RelayDeps {
  * Publishes outbox rows to RabbitMQ with publisher confirms, marking each published only
  * once the broker confirmed it. Woken by NOTIFY gilfoyle_outbox, and polls as a fallback.
  */
-export function createOutboxRelay({ db, outbox, rabbit, logger, pollMs = 1000 }: RelayDeps) {
+export function createOutboxRelay({ db, outbox, rabbit, logger, destinations, pollMs = 1000 }: RelayDeps) {
   let channel: ConfirmChannel | null = null;
   let stopped = false;
   let wake: (() => void) | null = null;
   let loop: Promise<void> | null = null;
   let listener: import('pg').PoolClient | null = null;
 
-  // Queues this channel has declared; each row names its destination queue, written by the API
-  // that scheduled it, so any relay sends it where its bridge listens.
+  // Queues this channel has declared.
   const declared = new Set<string>();
 
   async function getChannel(): Promise<ConfirmChannel> {
@@ -43,14 +44,18 @@ export function createOutboxRelay({ db, outbox, rabbit, logger, pollMs = 1000 }:
   }
 
   async function publish(m: { topic: string; payload: unknown }) {
+    const destination = destinations[m.topic as Topic];
+    // A topic this relay has no destination for (a newer version's) stays in the outbox, in order, and says so.
+    if (!destination) throw new Error(`no destination for outbox topic ${JSON.stringify(m.topic)}`);
+    const { queue } = destination;
     const ch = await getChannel();
-    if (!declared.has(m.topic)) {
-      await assertTopology(ch, m.topic);
-      declared.add(m.topic);
+    if (!declared.has(queue)) {
+      await assertTopology(ch, queue);
+      declared.add(queue);
     }
     const body = Buffer.from(JSON.stringify(m.payload));
     await new Promise<void>((resolve, reject) => {
-      ch.sendToQueue(m.topic, body, { persistent: true, contentType: 'application/json', type: mediaUploadedTopic }, (err) =>
+      ch.sendToQueue(queue, body, { persistent: true, contentType: 'application/json', type: m.topic }, (err) =>
         err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
       );
     });

@@ -124,7 +124,7 @@ it('a late activity of a run terminated by a force cancel changes nothing, befor
   expect(await renditionOf()).not.toBe('Ready');
 
   // Retried: a new run will take the media; the old run's activities still change nothing.
-  expect(await medias.retry(mediaId, 'gilfoyle.test.unused', 'test')).not.toBeNull();
+  expect(await medias.retry(mediaId, 'test')).not.toBeNull();
   expect((await medias.get(mediaId))!.workflow_run_id).toBeNull();
   await expect(late.encode()).rejects.toMatchObject(notThisRun);
   await expect(late.finalize()).rejects.toMatchObject(notThisRun);

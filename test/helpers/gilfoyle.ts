@@ -5,7 +5,8 @@ import { execa, type ResultPromise } from 'execa';
 import type { StorageDriver } from '../../src/storage/driver.ts';
 import { createFsDriver } from '../../src/storage/fs-driver.ts';
 import { createS3Driver } from '../../src/storage/s3-driver.ts';
-import { freePort, rabbitUrl, repoRoot, temporalAddress, testDatabaseUrl, waitFor } from './services.ts';
+import { createDeploymentDatabase } from './database.ts';
+import { freePort, rabbitUrl, repoRoot, temporalAddress, waitFor } from './services.ts';
 
 export interface RunningGilfoyle {
   url: string;
@@ -18,6 +19,8 @@ export interface RunningGilfoyle {
   tempDir: string;
   /** Where resumable uploads keep their parts. */
   tusDir: string;
+  /** The deployment's database (its own, unless the environment named one). */
+  databaseUrl: string;
   queue: string;
   taskQueue: string;
   logs: () => string;
@@ -28,9 +31,10 @@ export interface RunningGilfoyle {
 
 /**
  * The environment of another role (worker, bridge) of the same deployment as `first`: its
- * RabbitMQ queue, Temporal task queue, storage folder and temp folder, plus `env`.
+ * database, RabbitMQ queue, Temporal task queue, storage folder and temp folder, plus `env`.
  */
 export const joining = (first: RunningGilfoyle, env: Record<string, string> = {}): Record<string, string> => ({
+  GILFOYLE_DATABASE_URL: first.databaseUrl,
   GILFOYLE_RABBITMQ_QUEUE: first.queue,
   GILFOYLE_TEMPORAL_TASK_QUEUE: first.taskQueue,
   GILFOYLE_STORAGE_FS_ROOT: first.storageRoot,
@@ -58,7 +62,7 @@ export async function startWithoutWorkers(env: Record<string, string> = {}) {
 
 /**
  * Starts `gilfoyle all` as a child process against the real local services, with its own
- * port, storage folder, RabbitMQ queue and Temporal task queue so tests never share work.
+ * port, database, storage folder, RabbitMQ queue and Temporal task queue so tests never share work.
  */
 export async function startGilfoyle(
   env: Record<string, string> = {},
@@ -70,6 +74,9 @@ export async function startGilfoyle(
   const tusDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-tus-'));
   const id = Math.random().toString(36).slice(2, 8);
   const queue = `gilfoyle.test.${id}.media.uploaded`;
+  // A role joining a deployment uses its database; a new deployment gets one of its own, dropped at stop.
+  const own = env.GILFOYLE_DATABASE_URL ? null : await createDeploymentDatabase();
+  const databaseUrl = env.GILFOYLE_DATABASE_URL ?? own!.url;
   const taskQueue = `gilfoyle-test-${id}`;
   let output = '';
   const child: ResultPromise = execa('node', [entry, role], {
@@ -79,7 +86,7 @@ export async function startGilfoyle(
       GILFOYLE_SERVER_PORT: String(port),
       // Worker and bridge processes answer /metrics on this port instead.
       GILFOYLE_METRICS_PORT: String(port),
-      GILFOYLE_DATABASE_URL: testDatabaseUrl,
+      GILFOYLE_DATABASE_URL: databaseUrl,
       GILFOYLE_RABBITMQ_URL: rabbitUrl,
       GILFOYLE_RABBITMQ_QUEUE: queue,
       GILFOYLE_TEMPORAL_ADDRESS: temporalAddress,
@@ -115,8 +122,9 @@ export async function startGilfoyle(
       return res.status === 200 || (!expectHealthy && res.status === 503) ? true : undefined;
     },
     90_000,
-  ).catch((err) => {
+  ).catch(async (err) => {
     child.kill('SIGKILL');
+    await own?.drop();
     throw new Error(`${(err as Error).message}\n--- gilfoyle output ---\n${output}`);
   });
   return {
@@ -135,6 +143,7 @@ export async function startGilfoyle(
       : createFsDriver(storageRoot),
     tempDir,
     tusDir,
+    databaseUrl,
     queue,
     taskQueue,
     logs: () => output,
@@ -147,6 +156,7 @@ export async function startGilfoyle(
       await rm(storageRoot, { recursive: true, force: true });
       await rm(tempDir, { recursive: true, force: true });
       await rm(tusDir, { recursive: true, force: true });
+      await own?.drop();
     },
   };
 }

@@ -1,13 +1,19 @@
 import amqp from 'amqplib';
 import { execa } from 'execa';
+import { prepareTemplateDatabase } from './database.ts';
 import { rabbitUrl } from './services.ts';
 
 /**
- * Before a test run: deletes the RabbitMQ queues earlier runs left (each test server declares
+ * Before a test run: the template of the tests' databases, and no RabbitMQ queues earlier runs left (each test server declares
  * its own durable `gilfoyle.test.<id>…` queue and dead-letter queue). Left to pile up, a
  * thousand of them make RabbitMQ's restart in the outage tests take minutes.
  */
 export default async function globalSetup(): Promise<void> {
+  await prepareTemplateDatabase();
+  await removeStaleQueues();
+}
+
+async function removeStaleQueues(): Promise<void> {
   const listed = await execa('rabbitmqctl', ['-q', 'list_queues', 'name', 'consumers', '--no-table-headers'], { reject: false, timeout: 60_000 });
   if (listed.exitCode !== 0) {
     console.warn(`could not list RabbitMQ queues to remove old test queues: ${String(listed.stderr).split('\n')[0]}`);

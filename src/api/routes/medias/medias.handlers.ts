@@ -114,7 +114,7 @@ export const retryMedia: RouteHandler<typeof routes.retryMedia, AppEnv> = async 
   if (await temporalCall('retry', () => workflowRunning(id))) {
     throw new HttpError(409, `media ${id}: its last run is still closing, retry in a moment`);
   }
-  const scheduled = await medias.retry(id, config.rabbitmq.queue, 'requested through the API');
+  const scheduled = await medias.retry(id, 'requested through the API');
   if (!scheduled) throw new HttpError(409, `media ${id} is no longer Errored: it was retried or changed meanwhile`);
   logger.info({ mediaId: id }, 'retry scheduled');
   return c.json({ code: 202, data: toMediaJson(scheduled, config.temporal) }, 202);

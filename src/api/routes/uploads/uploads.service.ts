@@ -35,14 +35,14 @@ export type UploadWay = 'multipart' | 'tus' | 'url' | 'direct';
 
 /** The source is stored: schedule processing (status + outbox, one transaction), as every way of uploading does. */
 export async function scheduleSource(
-  { medias, storage, logger, config, metrics }: AppDeps,
+  { medias, storage, logger, metrics }: AppDeps,
   id: string,
   kind: SourceKind,
   via: UploadWay,
   file: ReceivedFile & { url?: string },
   key = sourceKey(id),
 ) {
-  const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses, config.rabbitmq.queue);
+  const scheduled = await medias.scheduleProcessing(id, { kind, key, ...file }, uploadableStatuses);
   if (!scheduled) {
     const now = await medias.get(id);
     // This upload lost (the media was deleted, or another upload was scheduled first): its file goes.
