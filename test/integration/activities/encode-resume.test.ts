@@ -3,20 +3,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, type ActivityDeps } from '../../src/activities/index.ts';
-import { storeForMedia } from '../../src/activities/media-guard.ts';
-import { createMediaRepository } from '../../src/db/medias.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createPool, type Db } from '../../src/db/pool.ts';
-import { FailureType } from '../../src/domain/errors.ts';
-import { planRenditions } from '../../src/domain/renditions.ts';
-import { MediaStatus, RenditionStatus } from '../../src/domain/status.ts';
-import { createLogger } from '../../src/logger.ts';
-import type { VariantEntry } from '../../src/media/hls.ts';
-import { createFsDriver } from '../../src/storage/fs-driver.ts';
-import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
-import { makeVideo } from '../helpers/media.ts';
-import { testDatabaseUrl } from '../helpers/services.ts';
+import { createActivities, type ActivityDeps } from '../../../src/activities/index.ts';
+import { storeForMedia } from '../../../src/activities/media-guard.ts';
+import { createMediaRepository } from '../../../src/db/medias.ts';
+import { migrate } from '../../../src/db/migrate.ts';
+import { createPool, type Db } from '../../../src/db/pool.ts';
+import { FailureType } from '../../../src/domain/errors.ts';
+import { planRenditions } from '../../../src/domain/renditions.ts';
+import { MediaStatus, RenditionStatus } from '../../../src/domain/status.ts';
+import { createLogger } from '../../../src/logger.ts';
+import type { VariantEntry } from '../../../src/media/hls.ts';
+import { createFsDriver } from '../../../src/storage/fs-driver.ts';
+import { defaultLadder, videoProbe } from '../../helpers/fixtures.ts';
+import { makeVideo } from '../../helpers/media.ts';
+import { testDatabaseUrl } from '../../helpers/services.ts';
 
 /**
  * The encode activity against real Postgres, storage and FFmpeg, attempt by attempt: a retry of

@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { createPool, isDatabaseUnavailable, patientPool, type Db } from '../../src/db/pool.ts';
-import { freePort, testDatabaseUrl } from '../helpers/services.ts';
+import { createPool, isDatabaseUnavailable, patientPool, type Db } from '../../../src/db/pool.ts';
+import { freePort, testDatabaseUrl } from '../../helpers/services.ts';
 
 /**
  * The worker's pool waits out a database outage. The outage is a real one as the pool sees it:

@@ -3,10 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { InvalidKeyError, StorageNotFoundError, type StorageDriver } from '../../src/storage/driver.ts';
-import { createFsDriver } from '../../src/storage/fs-driver.ts';
-import { createS3Driver } from '../../src/storage/s3-driver.ts';
-import { createTestBucket, minio, removeTestBucket } from '../helpers/minio.ts';
+import { InvalidKeyError, StorageNotFoundError, type StorageDriver } from '../../../src/storage/driver.ts';
+import { createFsDriver } from '../../../src/storage/fs-driver.ts';
+import { createS3Driver } from '../../../src/storage/s3-driver.ts';
+import { createTestBucket, minio, removeTestBucket } from '../../helpers/minio.ts';
 
 /** One suite, every driver: the filesystem, and S3 on a real MinIO server. */
 interface Subject {
@@ -203,7 +203,7 @@ describe('s3 driver specifics', () => {
   });
 
   it('reports a missing bucket and wrong credentials as unavailable, and only an unreachable store as an outage to wait out', async () => {
-    const { StorageUnavailableError } = await import('../../src/storage/driver.ts');
+    const { StorageUnavailableError } = await import('../../../src/storage/driver.ts');
     const transient = async (p: Promise<unknown>) => {
       const err = await p.then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(StorageUnavailableError);

@@ -1,5 +1,5 @@
-import { migrate } from '../../src/db/migrate.ts';
-import { testDatabaseUrl } from '../helpers/services.ts';
+import { migrate } from '../../../src/db/migrate.ts';
+import { testDatabaseUrl } from '../../helpers/services.ts';
 
 /** Several processes starting at once (an API and workers scaled out) each apply the migrations. */
 it('lets concurrent starts migrate one after the other instead of failing on the lock', async () => {
