@@ -1,6 +1,18 @@
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https', 'stream', 'worker_threads', 'url'];
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'crypto',
+  'child_process',
+  'net',
+  'http',
+  'https',
+  'stream',
+  'worker_threads',
+  'url',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', '.tools/**', 'dist/**', 'coverage/**'] },
@@ -16,15 +28,30 @@ export default tseslint.config(
     files: ['src/workflows/**/*.ts'],
     ignores: ['src/workflows/control.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: nodeBuiltins.flatMap((m) => [m, `node:${m}`]).concat(['execa', 'pg', 'amqplib', '@temporalio/activity', '@temporalio/client', '@temporalio/worker']),
-        patterns: [
-          { group: ['@aws-sdk/*'], message: 'no I/O in workflows' },
-          { group: ['**/db/**', '**/storage/**', '**/api/**', '**/messaging/**', '**/media/runner*'], message: 'no I/O in workflows' },
-          { group: ['**/activities/**'], message: 'workflows may only `import type` activities', allowTypeImports: true },
-          { group: ['./control*', '**/workflows/control*'], message: 'control.ts is the API side: it imports the Temporal client' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins
+            .flatMap((m) => [m, `node:${m}`])
+            .concat(['execa', 'pg', 'amqplib', '@temporalio/activity', '@temporalio/client', '@temporalio/worker']),
+          patterns: [
+            { group: ['@aws-sdk/*'], message: 'no I/O in workflows' },
+            {
+              group: ['**/db/**', '**/storage/**', '**/api/**', '**/messaging/**', '**/media/runner*'],
+              message: 'no I/O in workflows',
+            },
+            {
+              group: ['**/activities/**'],
+              message: 'workflows may only `import type` activities',
+              allowTypeImports: true,
+            },
+            {
+              group: ['./control*', '**/workflows/control*'],
+              message: 'control.ts is the API side: it imports the Temporal client',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -32,7 +59,10 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'only src/cli reads the environment' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'only src/cli reads the environment' },
+      ],
     },
   },
 );

@@ -15,7 +15,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ladderOf, threadsPerEncode } from '../src/config/processing.ts';
 import { loadConfig } from '../src/config/load.ts';
-import { downloadRendition, firstRenditions, planRenditions, type RenditionPlan, type VideoRendition } from '../src/domain/renditions.ts';
+import {
+  downloadRendition,
+  firstRenditions,
+  planRenditions,
+  type RenditionPlan,
+  type VideoRendition,
+} from '../src/domain/renditions.ts';
 import { encodeRenditionArgs, renditionFiles, threadOptions } from '../src/media/ffmpeg-args.ts';
 import { downloadArgs, planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../src/media/pictures.ts';
 import { ffprobeArgs, parseProbe, type RawProbe } from '../src/media/probe.ts';
@@ -23,7 +29,9 @@ import { runFfmpeg, runFfprobe } from '../src/media/runner.ts';
 import { makeVideo } from '../test/helpers/media.ts';
 import { benchSetup, fmt, median, timed, timeUpload } from './common.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '20' } },
+});
 const runs = Math.max(1, Number(values.runs));
 const seconds = Number(values.seconds);
 const config = loadConfig({ env: {}, defaultFile: '/nonexistent' });
@@ -53,14 +61,32 @@ async function activitiesBackToBack(): Promise<number> {
     for (const r of first) await runFfmpeg('ffmpeg', encodeArgs(r, out, r.type === 'video'));
     for (const r of plan.filter((p) => !first.includes(p))) await runFfmpeg('ffmpeg', encodeArgs(r, out, false));
     const video = probe.video!;
-    await runFfmpeg('ffmpeg', posterArgs(source, path.join(out, 'poster.jpg'), probe.duration * e.poster_at, video.displayWidth, video.displayHeight));
+    await runFfmpeg(
+      'ffmpeg',
+      posterArgs(
+        source,
+        path.join(out, 'poster.jpg'),
+        probe.duration * e.poster_at,
+        video.displayWidth,
+        video.displayHeight,
+      ),
+    );
     const sb = planStoryboard(probe.duration, video.displayWidth, video.displayHeight, {
-      thumbnailWidth: e.storyboard.thumbnail_width, columns: e.storyboard.columns, maxThumbnails: e.storyboard.max_thumbnails, minIntervalSeconds: e.storyboard.min_interval_seconds,
+      thumbnailWidth: e.storyboard.thumbnail_width,
+      columns: e.storyboard.columns,
+      maxThumbnails: e.storyboard.max_thumbnails,
+      minIntervalSeconds: e.storyboard.min_interval_seconds,
     });
     await runFfmpeg('ffmpeg', storyboardArgs(source, path.join(out, 'storyboard.jpg'), sb));
     await writeFile(path.join(out, 'storyboard.vtt'), storyboardVtt(sb, probe.duration, 'storyboard.jpg'));
     const dl = downloadRendition(plan, e.mp4_rendition ?? '720p')!;
-    await runFfmpeg('ffmpeg', downloadArgs([path.join(out, renditionFiles(dl.name).playlist), path.join(out, 'audio.m3u8')], path.join(out, 'download.mp4')));
+    await runFfmpeg(
+      'ffmpeg',
+      downloadArgs(
+        [path.join(out, renditionFiles(dl.name).playlist), path.join(out, 'audio.m3u8')],
+        path.join(out, 'download.mp4'),
+      ),
+    );
   });
 }
 
@@ -68,7 +94,8 @@ async function activitiesBackToBack(): Promise<number> {
 async function singleDecode(): Promise<number> {
   const out = await scratch('b');
   const videos = plan.filter((r): r is VideoRendition => r.type === 'video');
-  const graph = `[0:v]split=${videos.length}${videos.map((_, i) => `[s${i}]`).join('')};` +
+  const graph =
+    `[0:v]split=${videos.length}${videos.map((_, i) => `[s${i}]`).join('')};` +
     videos.map((r, i) => `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`).join(';');
   const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-i', source, '-filter_complex', graph];
   for (const [i, r] of videos.entries()) {

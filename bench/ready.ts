@@ -34,7 +34,10 @@ async function direct(): Promise<number> {
       Array.from({ length: config.encoding.concurrency }, async () => {
         for (let r = queue.shift(); r; r = queue.shift()) {
           const out = await mkdtemp(path.join(dir, `direct-${r.name}-`));
-          await runFfmpeg('ffmpeg', encodeRenditionArgs(r, { input: source, outputDir: out, preset: config.encoding.preset, threads }));
+          await runFfmpeg(
+            'ffmpeg',
+            encodeRenditionArgs(r, { input: source, outputDir: out, preset: config.encoding.preset, threads }),
+          );
         }
       }),
     ),
@@ -47,12 +50,16 @@ try {
     const d = await direct();
     const { ready } = await timeUpload(g, source);
     rows.push({ direct: d, ready });
-    console.log(`run ${i}: encodes run directly ${fmt(d)}, upload→Ready ${fmt(ready)}, ratio ${(ready / d).toFixed(2)}`);
+    console.log(
+      `run ${i}: encodes run directly ${fmt(d)}, upload→Ready ${fmt(ready)}, ratio ${(ready / d).toFixed(2)}`,
+    );
   }
   const d = median(rows.map((r) => r.direct));
   const p = median(rows.map((r) => r.ready));
   console.log(
-    `bench:ready 10 s 720p30, ladder ${ladderOf(config).rungs.map((r) => r.name).join('/')}+audio, preset ${config.encoding.preset}, concurrency ${config.encoding.concurrency}: ` +
+    `bench:ready 10 s 720p30, ladder ${ladderOf(config)
+      .rungs.map((r) => r.name)
+      .join('/')}+audio, preset ${config.encoding.preset}, concurrency ${config.encoding.concurrency}: ` +
       `median upload→Ready ${fmt(p)} vs the encodes alone ${fmt(d)} = ${(p / d).toFixed(2)}x`,
   );
 } finally {

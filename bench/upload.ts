@@ -20,7 +20,9 @@ import { startGilfoyle } from '../test/helpers/gilfoyle.ts';
 import { createTestBucket, minio, minioEnv, removeTestBucket } from '../test/helpers/minio.ts';
 import { median, timed } from './common.ts';
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { mib: { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } },
+});
 const mib = Number(values.mib);
 const runs = Number(values.runs);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-bench-upload-'));
@@ -44,7 +46,16 @@ async function uploadThroughApi(url: string): Promise<number> {
   const { body } = await api.createMedia('bench upload');
   await settle();
   const seconds = await timed(async () => {
-    const { stdout } = await execa('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-F', `file=@${file};type=application/octet-stream`, `${url}/medias/${body.data.id}/upload/video`]);
+    const { stdout } = await execa('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-F',
+      `file=@${file};type=application/octet-stream`,
+      `${url}/medias/${body.data.id}/upload/video`,
+    ]);
     if (stdout !== '200') throw new Error(`upload answered ${stdout}`);
   });
   const deleted = await fetch(`${url}/medias/${body.data.id}`, { method: 'DELETE' });
@@ -61,7 +72,9 @@ try {
   const straight = {
     disk: async () => {
       await settle();
-      const seconds = await timed(() => pipeline(createReadStream(file), createWriteStream(path.join(dir, 'straight.bin'))));
+      const seconds = await timed(() =>
+        pipeline(createReadStream(file), createWriteStream(path.join(dir, 'straight.bin'))),
+      );
       await rm(path.join(dir, 'straight.bin'));
       return seconds;
     },
@@ -92,15 +105,21 @@ try {
         const baseline = Math.min(await straight[baselineName](), await straight[baselineName]());
         const seconds = await uploadThroughApi(g.url);
         ratios.push(baseline / seconds);
-        results.push(`  ${driver} run ${run}: API ${seconds.toFixed(2)} s (${rate(seconds)}) vs straight to ${baselineName} ${baseline.toFixed(2)} s (${rate(baseline)}) = ${(baseline / seconds).toFixed(2)}`);
+        results.push(
+          `  ${driver} run ${run}: API ${seconds.toFixed(2)} s (${rate(seconds)}) vs straight to ${baselineName} ${baseline.toFixed(2)} s (${rate(baseline)}) = ${(baseline / seconds).toFixed(2)}`,
+        );
       }
       const rss = await peakRssMb(g.pid);
-      results.push(`  ${driver}: median ratio ${median(ratios).toFixed(2)} (target ≥ 0.8); API peak RSS ${rss.toFixed(0)} MB (${before.toFixed(0)} MB before; target < 200)`);
+      results.push(
+        `  ${driver}: median ratio ${median(ratios).toFixed(2)} (target ≥ 0.8); API peak RSS ${rss.toFixed(0)} MB (${before.toFixed(0)} MB before; target < 200)`,
+      );
     } finally {
       await g.stop();
     }
   }
-  console.log(`bench:upload ${mib} MiB, multipart POST with curl, ${runs} run(s), throughput ratio = straight write time / API upload time:\n${results.join('\n')}`);
+  console.log(
+    `bench:upload ${mib} MiB, multipart POST with curl, ${runs} run(s), throughput ratio = straight write time / API upload time:\n${results.join('\n')}`,
+  );
 } finally {
   await removeTestBucket(bucket);
   await rm(dir, { recursive: true, force: true });

@@ -70,7 +70,12 @@ export function createMetrics() {
       registers,
     }),
     /** A gauge read from somewhere (Postgres) each time /metrics is scraped. */
-    gaugeFrom<L extends string>(name: string, help: string, labelNames: readonly L[], read: (set: (labels: Record<L, string>, value: number) => void) => Promise<void>) {
+    gaugeFrom<L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      read: (set: (labels: Record<L, string>, value: number) => void) => Promise<void>,
+    ) {
       return new Gauge({
         name,
         help,
@@ -89,23 +94,38 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** The pipeline's state, read from Postgres at each scrape: medias by status, the outbox backlog. */
-export function registerStateGauges(metrics: Metrics, state: { countByStatus(): Promise<Record<string, number>>; backlog(): Promise<number> }) {
+export function registerStateGauges(
+  metrics: Metrics,
+  state: { countByStatus(): Promise<Record<string, number>>; backlog(): Promise<number> },
+) {
   metrics.gaugeFrom('gilfoyle_medias', 'Medias by status', ['status'], async (set) => {
     for (const [status, n] of Object.entries(await state.countByStatus())) set({ status }, n);
   });
-  metrics.gaugeFrom('gilfoyle_outbox_backlog', 'Outbox messages not yet published to RabbitMQ', [], async (set) => set({}, await state.backlog()));
+  metrics.gaugeFrom('gilfoyle_outbox_backlog', 'Outbox messages not yet published to RabbitMQ', [], async (set) =>
+    set({}, await state.backlog()),
+  );
 }
 
 /** /metrics on its own port, for processes that run no API (a worker or bridge machine). */
-export async function serveMetrics(metrics: Metrics, host: string, port: number, logger: Logger): Promise<Server | null> {
+export async function serveMetrics(
+  metrics: Metrics,
+  host: string,
+  port: number,
+  logger: Logger,
+): Promise<Server | null> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 404, message: 'only /metrics here' }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ code: 404, message: 'only /metrics here' }));
       return;
     }
     metrics.registry.metrics().then(
       (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-      (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 503, message: err.message })),
+      (err: Error) =>
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ code: 503, message: err.message })),
     );
   });
   return new Promise((resolve) => {

@@ -20,7 +20,11 @@ export interface PatienceOptions {
  * Runs `op`, and while it fails with an error `isOutage` recognises, tries again with backoff
  * for up to `patienceMs`. Any other error, or the outage outlasting the patience, is thrown.
  */
-export async function waitOut<T>(op: () => Promise<T>, isOutage: (err: unknown) => boolean, o: PatienceOptions): Promise<T> {
+export async function waitOut<T>(
+  op: () => Promise<T>,
+  isOutage: (err: unknown) => boolean,
+  o: PatienceOptions,
+): Promise<T> {
   const started = Date.now();
   const patience = typeof o.patienceMs === 'function' ? o.patienceMs() : o.patienceMs;
   const signal = o.signal?.();

@@ -33,7 +33,12 @@ export function ListPage({ params }: { params: URLSearchParams }) {
   usePoll(
     async () => {
       try {
-        const res = await api.listMedias({ limit: pageSize, offset: (page - 1) * pageSize, q: q || undefined, status: status || undefined });
+        const res = await api.listMedias({
+          limit: pageSize,
+          offset: (page - 1) * pageSize,
+          q: q || undefined,
+          status: status || undefined,
+        });
         setMedias(res.data);
         setMeta(res.metadata ?? null);
         setListError(null);
@@ -107,7 +112,9 @@ export function ListPage({ params }: { params: URLSearchParams }) {
                 <td>
                   <StatusBadge status={m.status} />
                 </td>
-                <td class="col-progress">{isProcessing(m.status) ? <ProgressBar value={m.progress} /> : <span class="muted">—</span>}</td>
+                <td class="col-progress">
+                  {isProcessing(m.status) ? <ProgressBar value={m.progress} /> : <span class="muted">—</span>}
+                </td>
                 <td class="num">{formatDuration(m.duration)}</td>
                 <td class="nowrap">{formatDate(m.created_at)}</td>
               </tr>
@@ -129,13 +136,23 @@ export function ListPage({ params }: { params: URLSearchParams }) {
           </tbody>
         </table>
         <nav class="pager">
-          <button type="button" disabled={page <= 1} onClick={() => setFilters({ page: page - 1 })} data-testid="prev-page">
+          <button
+            type="button"
+            disabled={page <= 1}
+            onClick={() => setFilters({ page: page - 1 })}
+            data-testid="prev-page"
+          >
             ← Previous
           </button>
           <span class="muted" data-testid="page-info">
             Page {Math.min(page, pages)} of {pages}
           </span>
-          <button type="button" disabled={page >= pages} onClick={() => setFilters({ page: page + 1 })} data-testid="next-page">
+          <button
+            type="button"
+            disabled={page >= pages}
+            onClick={() => setFilters({ page: page + 1 })}
+            data-testid="next-page"
+          >
             Next →
           </button>
         </nav>

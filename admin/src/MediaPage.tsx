@@ -1,6 +1,26 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, describeError, isProcessing, isSettled, type Media, type MediaEvent, type Rendition } from './api.ts';
-import { Card, ErrorBanner, ProgressBar, StatusBadge, formatBitrate, formatBytes, formatDate, formatDuration, formatFrameRate, formatTime } from './components.tsx';
+import {
+  api,
+  ApiError,
+  describeError,
+  isProcessing,
+  isSettled,
+  type Media,
+  type MediaEvent,
+  type Rendition,
+} from './api.ts';
+import {
+  Card,
+  ErrorBanner,
+  ProgressBar,
+  StatusBadge,
+  formatBitrate,
+  formatBytes,
+  formatDate,
+  formatDuration,
+  formatFrameRate,
+  formatTime,
+} from './components.tsx';
 import { navigate, usePoll } from './hooks.ts';
 import { Player } from './Player.tsx';
 import { ReplaceSourceForm } from './upload.tsx';
@@ -98,7 +118,8 @@ export function MediaPage({ id }: { id: string }) {
       setCancelAsked(true);
     });
   const forceCancel = () => {
-    if (!confirm('Terminate its run now, without waiting for it to stop? Its encodes in flight write nothing more.')) return;
+    if (!confirm('Terminate its run now, without waiting for it to stop? Its encodes in flight write nothing more.'))
+      return;
     void act('Force cancel', async () => setMedia(await api.cancel(id, true)));
   };
   const remove = async () => {
@@ -159,7 +180,14 @@ export function MediaPage({ id }: { id: string }) {
                 </button>
               )}
               {isProcessing(media.status) && (cancelAsked || cancelRequestedIn(events)) && (
-                <button type="button" class="danger" onClick={forceCancel} disabled={busy} data-testid="force-cancel" title="The run has not stopped: terminate it">
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={forceCancel}
+                  disabled={busy}
+                  data-testid="force-cancel"
+                  title="The run has not stopped: terminate it"
+                >
                   Force cancel
                 </button>
               )}
@@ -179,7 +207,9 @@ export function MediaPage({ id }: { id: string }) {
 
           {media.status === 'Errored' && (
             <Card title="Replace source">
-              <p class="muted hint">A new file replaces the source and is processed at once; Retry processes the stored source again.</p>
+              <p class="muted hint">
+                A new file replaces the source and is processed at once; Retry processes the stored source again.
+              </p>
               <ReplaceSourceForm media={media} onError={setError} onDone={(m) => (setMedia(m), reload())} />
             </Card>
           )}
@@ -187,7 +217,11 @@ export function MediaPage({ id }: { id: string }) {
           <div class="grid">
             <Card title="Playback">
               {view?.links.master ? (
-                <Player src={view.links.master} poster={view.links.poster} audioOnly={media.source?.kind === 'audio' || media.probe?.video === null} />
+                <Player
+                  src={view.links.master}
+                  poster={view.links.poster}
+                  audioOnly={media.source?.kind === 'audio' || media.probe?.video === null}
+                />
               ) : (
                 <div class="player-placeholder muted">
                   {media.status === 'Errored'
@@ -431,7 +465,10 @@ function usePlaybackLinks(media: Media | null): Media | null {
   useEffect(() => {
     if (!needsToken || !media) return;
     let live = true;
-    api.playbackToken(media.id).then((t) => live && setQuery(t.query), () => undefined);
+    api.playbackToken(media.id).then(
+      (t) => live && setQuery(t.query),
+      () => undefined,
+    );
     return () => {
       live = false;
     };
@@ -439,7 +476,17 @@ function usePlaybackLinks(media: Media | null): Media | null {
   if (!media?.private) return media;
   const add = (link: string | null) => (link && query ? `${link}${link.includes('?') ? '&' : '?'}${query}` : null);
   const l = media.links;
-  return { ...media, links: { ...l, master: add(l.master), dash: add(l.dash), download: add(l.download), poster: add(l.poster), storyboard: add(l.storyboard) } };
+  return {
+    ...media,
+    links: {
+      ...l,
+      master: add(l.master),
+      dash: add(l.dash),
+      download: add(l.download),
+      poster: add(l.poster),
+      storyboard: add(l.storyboard),
+    },
+  };
 }
 
 /** Whether the current run was asked to cancel: a media.cancel_requested since the last retry or upload. */

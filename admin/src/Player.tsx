@@ -21,7 +21,8 @@ export function Player({ src, poster, audioOnly }: { src: string; poster?: strin
       ({ default: HlsJs }) => {
         if (cancelled) return;
         if (!HlsJs.isSupported()) {
-          if (el.canPlayType('application/vnd.apple.mpegurl')) el.src = src; // Safari plays HLS natively
+          if (el.canPlayType('application/vnd.apple.mpegurl'))
+            el.src = src; // Safari plays HLS natively
           else setError('this browser cannot play HLS');
           return;
         }

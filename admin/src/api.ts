@@ -27,7 +27,11 @@ export class ApiError extends Error {
 
 /** An error as the banner shows it: the server's message, with the HTTP status when there was one. */
 export const describeError = (err: unknown) =>
-  err instanceof ApiError && err.code ? `(HTTP ${err.code}) ${err.message}` : err instanceof Error ? err.message : String(err);
+  err instanceof ApiError && err.code
+    ? `(HTTP ${err.code}) ${err.message}`
+    : err instanceof Error
+      ? err.message
+      : String(err);
 
 export const isProcessing = (s: MediaStatus) => s === 'ScheduledProcessing' || s === 'Processing';
 export const isSettled = (s: MediaStatus) => s === 'Ready' || s === 'Errored';
@@ -41,7 +45,10 @@ function readEnvelope<T>(status: number, text: string): { data: T; metadata?: Li
     body = undefined;
   }
   if (status < 200 || status >= 300) {
-    throw new ApiError(status, body?.message ?? (status ? `HTTP ${status}` : 'network error: the server did not answer'));
+    throw new ApiError(
+      status,
+      body?.message ?? (status ? `HTTP ${status}` : 'network error: the server did not answer'),
+    );
   }
   if (!body) throw new ApiError(status, 'the server answered without a JSON body');
   return { data: body.data as T, metadata: body.metadata };
@@ -61,7 +68,12 @@ function askForKey(message: string): boolean {
   return true;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, asked = false): Promise<{ data: T; metadata?: ListMetadata }> {
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  asked = false,
+): Promise<{ data: T; metadata?: ListMetadata }> {
   let res: Response;
   const usedKey = localStorage.getItem(keyItem);
   try {
@@ -102,13 +114,16 @@ export const api = {
   },
   createMedia: async (title: string) => (await request<Media>('POST', '/medias', { title })).data,
   getMedia: async (id: string) => (await request<Media>('GET', media(id))).data,
-  events: (id: string, offset: number) => request<MediaEvent[]>('GET', `${media(id)}/events?limit=500&offset=${offset}`),
+  events: (id: string, offset: number) =>
+    request<MediaEvent[]>('GET', `${media(id)}/events?limit=500&offset=${offset}`),
   renditions: async (id: string) => (await request<Rendition[]>('GET', `${media(id)}/renditions`)).data,
   retry: async (id: string) => (await request<Media>('POST', `${media(id)}/retry`)).data,
-  cancel: async (id: string, force = false) => (await request<Media>('POST', `${media(id)}/cancel${force ? '?force=true' : ''}`)).data,
+  cancel: async (id: string, force = false) =>
+    (await request<Media>('POST', `${media(id)}/cancel${force ? '?force=true' : ''}`)).data,
   remove: async (id: string) => (await request<{ id: string }>('DELETE', media(id))).data,
   /** Stream URLs of a private media, carrying a fresh playback token. */
-  playbackToken: async (id: string) => (await request<{ query: string; links: { master: string } }>('POST', `${media(id)}/playback-token`, {})).data,
+  playbackToken: async (id: string) =>
+    (await request<{ query: string; links: { master: string } }>('POST', `${media(id)}/playback-token`, {})).data,
 };
 
 export interface UploadHandle {
@@ -120,7 +135,11 @@ export interface UploadHandle {
  * Uploads a file as multipart/form-data (field "file") with XMLHttpRequest, which, unlike
  * fetch, reports upload progress. Audio files go to /upload/audio, everything else to /upload/video.
  */
-export function uploadSource(id: string, file: File, onProgress: (loaded: number, total: number) => void): UploadHandle {
+export function uploadSource(
+  id: string,
+  file: File,
+  onProgress: (loaded: number, total: number) => void,
+): UploadHandle {
   const xhr = new XMLHttpRequest();
   const kind = file.type.startsWith('audio/') ? 'audio' : 'video';
   const promise = new Promise<Media>((resolve, reject) => {

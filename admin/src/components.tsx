@@ -11,7 +11,15 @@ export function StatusBadge({ status, testId }: { status: string; testId?: strin
 export function ProgressBar({ value, label, testId }: { value: number; label?: string; testId?: string }) {
   const pct = Math.max(0, Math.min(100, Math.round(value)));
   return (
-    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} data-testid={testId} data-value={pct}>
+    <div
+      class="progress"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={pct}
+      data-testid={testId}
+      data-value={pct}
+    >
       <div class="progress-track">
         <div class="progress-fill" style={{ width: `${pct}%` }} />
       </div>
@@ -30,7 +38,15 @@ export function ErrorBanner({ message, onDismiss }: { message: string | null; on
   );
 }
 
-export function Card({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+export function Card({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
   return (
     <section class="card">
       <header class="card-header">
@@ -79,4 +95,5 @@ export const formatTime = (iso: string) => {
   return `${d.toLocaleTimeString(undefined, { hour12: false })}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 };
 
-export const formatFrameRate = (fps: number | null | undefined) => (fps == null ? '—' : `${Number(fps.toFixed(3))} fps`);
+export const formatFrameRate = (fps: number | null | undefined) =>
+  fps == null ? '—' : `${Number(fps.toFixed(3))} fps`;

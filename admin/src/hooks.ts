@@ -9,7 +9,9 @@ export interface Route {
 const parseHash = (): Route => {
   const raw = location.hash.replace(/^#/, '') || '/';
   const q = raw.indexOf('?');
-  return q < 0 ? { path: raw, params: new URLSearchParams() } : { path: raw.slice(0, q), params: new URLSearchParams(raw.slice(q + 1)) };
+  return q < 0
+    ? { path: raw, params: new URLSearchParams() }
+    : { path: raw.slice(0, q), params: new URLSearchParams(raw.slice(q + 1)) };
 };
 
 /** The current hash route (/admin/#/…), updated on every hashchange. */
@@ -38,7 +40,12 @@ export function navigate(path: string, params?: Record<string, string | number |
  * says so. The next run is scheduled after the previous one finished, so slow answers never pile up.
  * Returns `reload` to run it at once (after an action), which also resumes polling.
  */
-export function usePoll<T>(load: () => Promise<T>, intervalMs: number, active: (result: T) => boolean, deps: unknown[]) {
+export function usePoll<T>(
+  load: () => Promise<T>,
+  intervalMs: number,
+  active: (result: T) => boolean,
+  deps: unknown[],
+) {
   const [tick, setTick] = useState(0);
   const latest = useRef({ load, active });
   latest.current = { load, active };

@@ -17,7 +17,10 @@ function App() {
     <>
       <header class="topbar">
         <a href="#/" class="brand">
-          <span class="logo" aria-hidden="true">▶</span> Gilfoyle <span class="muted">admin</span>
+          <span class="logo" aria-hidden="true">
+            ▶
+          </span>{' '}
+          Gilfoyle <span class="muted">admin</span>
         </a>
         <nav>
           <a href="#/">Medias</a>

@@ -36,7 +36,13 @@ function useUpload() {
 const titleOf = (file: File) => file.name.replace(/\.[^.]+$/, '') || file.name;
 
 /** The list page's form: create a media, upload its file, then open its page. */
-export function NewMediaForm({ onError, onCreated }: { onError: (message: string | null) => void; onCreated: (media: Media) => void }) {
+export function NewMediaForm({
+  onError,
+  onCreated,
+}: {
+  onError: (message: string | null) => void;
+  onCreated: (media: Media) => void;
+}) {
   const [title, setTitle] = useState('');
   const [file, setFile] = useState<File | null>(null);
   const upload = useUpload();
@@ -89,7 +95,15 @@ export function NewMediaForm({ onError, onCreated }: { onError: (message: string
 }
 
 /** On an Errored media: upload a new source (the media stays Errored until Retry). */
-export function ReplaceSourceForm({ media, onError, onDone }: { media: Media; onError: (m: string | null) => void; onDone: (m: Media) => void }) {
+export function ReplaceSourceForm({
+  media,
+  onError,
+  onDone,
+}: {
+  media: Media;
+  onError: (m: string | null) => void;
+  onDone: (m: Media) => void;
+}) {
   const [file, setFile] = useState<File | null>(null);
   const upload = useUpload();
 

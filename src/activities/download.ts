@@ -19,23 +19,30 @@ export interface DownloadInput {
 export const createDownloadActivities = (deps: ActivityDeps) => {
   const run = backgroundFfmpeg(deps);
   return {
-  /** The progressive download: the download rung and the audio remuxed into one MP4 (M4A for audio-only media). */
-  async makeDownload({ mediaId, video, audio }: DownloadInput): Promise<string> {
-    const ctx = activityContext();
-    return withHeartbeat(ctx, () => ({ step: 'download' }), () => withTempDir(deps.tempDir, `${mediaId}-download`, async (dir) => {
-      const inputs: string[] = [];
-      if (video) inputs.push(await fetchRendition(deps, mediaId, video, path.join(dir, video.name)));
-      if (audio) inputs.push(await fetchRendition(deps, mediaId, audio, path.join(dir, audio.name)));
-      const download = downloadName(!video);
-      await run(downloadArgs(inputs, path.join(dir, download)), ctx?.cancellationSignal);
-      await storeForMedia(deps, ctx, mediaId, () => deps.storage.putFile(streamKey(mediaId, download), path.join(dir, download)));
-      await deps.medias.addEvent(mediaId, {
-        type: 'media.download',
-        message: `${download} written${video ? ` (${video.name})` : ''}`,
-        data: { file: download, ...(video ? { rendition: video.name } : {}) },
-      });
-      return download;
-    }));
-  },
+    /** The progressive download: the download rung and the audio remuxed into one MP4 (M4A for audio-only media). */
+    async makeDownload({ mediaId, video, audio }: DownloadInput): Promise<string> {
+      const ctx = activityContext();
+      return withHeartbeat(
+        ctx,
+        () => ({ step: 'download' }),
+        () =>
+          withTempDir(deps.tempDir, `${mediaId}-download`, async (dir) => {
+            const inputs: string[] = [];
+            if (video) inputs.push(await fetchRendition(deps, mediaId, video, path.join(dir, video.name)));
+            if (audio) inputs.push(await fetchRendition(deps, mediaId, audio, path.join(dir, audio.name)));
+            const download = downloadName(!video);
+            await run(downloadArgs(inputs, path.join(dir, download)), ctx?.cancellationSignal);
+            await storeForMedia(deps, ctx, mediaId, () =>
+              deps.storage.putFile(streamKey(mediaId, download), path.join(dir, download)),
+            );
+            await deps.medias.addEvent(mediaId, {
+              type: 'media.download',
+              message: `${download} written${video ? ` (${video.name})` : ''}`,
+              data: { file: download, ...(video ? { rendition: video.name } : {}) },
+            });
+            return download;
+          }),
+      );
+    },
   };
 };

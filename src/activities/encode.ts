@@ -8,7 +8,13 @@ import type { RenditionPlan } from '../domain/renditions.ts';
 import { RenditionStatus } from '../domain/status.ts';
 import { videoCodecFromInit } from '../media/codec-string.ts';
 import { encodeRenditionArgs, fixTargetDuration, renditionFiles, threadOptions } from '../media/ffmpeg-args.ts';
-import { aacLcCodec, measureBandwidth, parseMediaPlaylist, type MediaPlaylist, type VariantEntry } from '../media/hls.ts';
+import {
+  aacLcCodec,
+  measureBandwidth,
+  parseMediaPlaylist,
+  type MediaPlaylist,
+  type VariantEntry,
+} from '../media/hls.ts';
 import { decodesCleanly, FfmpegError, runFfmpeg, type FfmpegProgress } from '../media/runner.ts';
 import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
@@ -49,7 +55,8 @@ interface EncodedOutput {
 async function codecsOf(rendition: RenditionPlan, initFile: string): Promise<string> {
   if (rendition.type === 'audio') return aacLcCodec;
   const codecs = videoCodecFromInit(await readFile(initFile));
-  if (!codecs) throw new Error(`the init segment of ${rendition.name} holds no decoder configuration Gilfoyle can read`);
+  if (!codecs)
+    throw new Error(`the init segment of ${rendition.name} holds no decoder configuration Gilfoyle can read`);
   return codecs;
 }
 
@@ -65,7 +72,11 @@ async function readOutput(rendition: RenditionPlan, outDir: string): Promise<Enc
   }
   const sizes = await Promise.all(playlist.segments.map(async (s) => (await stat(path.join(outDir, s.uri))).size));
   const initBytes = (await stat(path.join(outDir, playlist.initUri))).size;
-  const bw = measureBandwidth(playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })), initBytes, playlist.targetDuration);
+  const bw = measureBandwidth(
+    playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })),
+    initBytes,
+    playlist.targetDuration,
+  );
   return { playlist, ...bw, codecs: await codecsOf(rendition, path.join(outDir, playlist.initUri)) };
 }
 
@@ -79,7 +90,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
    * instead of encoding it again.
    */
   async function alreadyEncoded(mediaId: string, rendition: RenditionPlan): Promise<VariantEntry | null> {
-    const entry = readyEntry(rendition, (await medias.listRenditions(mediaId)).find((r) => r.name === rendition.name));
+    const entry = readyEntry(
+      rendition,
+      (await medias.listRenditions(mediaId)).find((r) => r.name === rendition.name),
+    );
     if (!entry) return null;
     const playlist = parseMediaPlaylist(await streamText(await deps.storage.get(streamKey(mediaId, entry.playlist))));
     if (!playlist.initUri || playlist.segments.length === 0) return null;
@@ -109,11 +123,24 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
    * background. Copied audio carries the source's damage with it (an encode would conceal it):
    * when it does not decode cleanly, it is encoded after all, with the same channels.
    */
-  async function runEncode(ctx: Context | null, mediaId: string, rendition: RenditionPlan, source: string, outDir: string, stage: EncodeInput['stage'], onProgress: (p: FfmpegProgress) => void) {
+  async function runEncode(
+    ctx: Context | null,
+    mediaId: string,
+    rendition: RenditionPlan,
+    source: string,
+    outDir: string,
+    stage: EncodeInput['stage'],
+    onProgress: (p: FfmpegProgress) => void,
+  ) {
     const playable = stage === 'playable';
     const signal = ctx?.cancellationSignal;
     const run = (r: RenditionPlan) => {
-      const args = encodeRenditionArgs(r, { input: source, outputDir: outDir, preset: deps.preset, ...threadOptions(playable && r.type === 'video', deps.threads) });
+      const args = encodeRenditionArgs(r, {
+        input: source,
+        outputDir: outDir,
+        preset: deps.preset,
+        ...threadOptions(playable && r.type === 'video', deps.threads),
+      });
       return playable
         ? runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs, priority: 'normal', onProgress })
         : background(args, signal, { onProgress });
@@ -122,7 +149,11 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     try {
       await run(rendition);
       const playlistFile = path.join(outDir, renditionFiles(rendition.name).playlist);
-      if (rendition.type === 'audio' && rendition.copy && !(await decodesCleanly(deps.ffmpegPath, playlistFile, { signal, timeoutMs: deps.ffmpegTimeoutMs }))) {
+      if (
+        rendition.type === 'audio' &&
+        rendition.copy &&
+        !(await decodesCleanly(deps.ffmpegPath, playlistFile, { signal, timeoutMs: deps.ffmpegTimeoutMs }))
+      ) {
         logger.info({ mediaId }, 'copied audio does not decode cleanly: encoding it instead');
         await rm(outDir, { recursive: true, force: true });
         await mkdir(outDir);
@@ -134,25 +165,53 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
   }
 
   /** Stores the rendition's files (unless the media is gone meanwhile), then marks it Ready with its event, in one transaction. */
-  async function storeRendition(ctx: Context | null, mediaId: string, rendition: RenditionPlan, outDir: string, out: EncodedOutput, attempt: number) {
+  async function storeRendition(
+    ctx: Context | null,
+    mediaId: string,
+    rendition: RenditionPlan,
+    outDir: string,
+    out: EncodedOutput,
+    attempt: number,
+  ) {
     await storeForMedia(deps, ctx, mediaId, async () => {
-      for (const name of await readdir(outDir)) await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
+      for (const name of await readdir(outDir))
+        await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
     });
     const { bandwidth, averageBandwidth, codecs } = out;
     await medias.updateRendition(
       mediaId,
       rendition.name,
-      { status: RenditionStatus.Ready, progress: 100, bandwidth, average_bandwidth: averageBandwidth, codecs, playlist: renditionFiles(rendition.name).playlist },
+      {
+        status: RenditionStatus.Ready,
+        progress: 100,
+        bandwidth,
+        average_bandwidth: averageBandwidth,
+        codecs,
+        playlist: renditionFiles(rendition.name).playlist,
+      },
       {
         type: 'rendition.ready',
         message: `rendition ${rendition.name} encoded (${out.playlist.segments.length} segments, ${Math.round(averageBandwidth / 1000)} kb/s average)`,
-        data: { rendition: rendition.name, attempt, segments: out.playlist.segments.length, codecs, bandwidth, averageBandwidth },
+        data: {
+          rendition: rendition.name,
+          attempt,
+          segments: out.playlist.segments.length,
+          codecs,
+          bandwidth,
+          averageBandwidth,
+        },
       },
     );
   }
 
   /** An attempt that failed: ffmpeg's own words as an event, and the rendition Errored when no attempt is left. */
-  async function recordFailure(ctx: Context | null, mediaId: string, rendition: RenditionPlan, attempt: number, err: unknown) {
+  async function recordFailure(
+    ctx: Context | null,
+    mediaId: string,
+    rendition: RenditionPlan,
+    attempt: number,
+    err: unknown,
+  ) {
     if (err instanceof CancelledFailure) return;
     if (err instanceof FfmpegError) {
       await medias.addEvent(mediaId, {
@@ -164,44 +223,75 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     }
     logger.warn({ mediaId, rendition: rendition.name, attempt, err: (err as Error).message }, 'encode attempt failed');
     const maxAttempts = ctx?.info.retryPolicy?.maximumAttempts ?? 0;
-    const final = (err instanceof ApplicationFailure && err.nonRetryable) || (maxAttempts > 0 && attempt >= maxAttempts);
+    const final =
+      (err instanceof ApplicationFailure && err.nonRetryable) || (maxAttempts > 0 && attempt >= maxAttempts);
     // A media gone, or no longer this run's (force-cancelled, retried since): its rendition is not ours to mark.
     const notOurs = err instanceof ApplicationFailure && isNotWanted(err.type);
     // The last attempt: /renditions shows the rung Errored (the workflow marks the media).
-    if (final && !notOurs) await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Errored }).catch(() => undefined);
+    if (final && !notOurs)
+      await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Errored }).catch(() => undefined);
   }
 
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
-  async function encodeRendition({ mediaId, sourceKey, rendition, duration, stage, publishWith }: EncodeInput): Promise<VariantEntry> {
+  async function encodeRendition({
+    mediaId,
+    sourceKey,
+    rendition,
+    duration,
+    stage,
+    publishWith,
+  }: EncodeInput): Promise<VariantEntry> {
     const ctx = activityContext();
     const attempt = ctx?.info.attempt ?? 1;
     try {
       const resumed = attempt > 1 ? await alreadyEncoded(mediaId, rendition) : null;
       if (resumed) {
-        logger.info({ mediaId, rendition: rendition.name, attempt }, 'rendition already encoded and stored by an earlier attempt');
+        logger.info(
+          { mediaId, rendition: rendition.name, attempt },
+          'rendition already encoded and stored by an earlier attempt',
+        );
         if (publishWith?.length) await publishIfAllReady(deps, mediaId, publishWith);
         return resumed;
       }
-      await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Encoding, progress: 0, attempts: attempt });
+      await medias.updateRendition(mediaId, rendition.name, {
+        status: RenditionStatus.Encoding,
+        progress: 0,
+        attempts: attempt,
+      });
       const progress = progressReporter(ctx, mediaId, rendition, duration);
       const label = `${mediaId}-${rendition.name}-a${attempt}`;
-      return await withHeartbeat(ctx, () => progress.state, () => withTempDir(deps.tempDir, label, async (dir) => {
-        const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
-        const outDir = path.join(dir, 'out');
-        await mkdir(outDir);
-        const started = performance.now();
-        await runEncode(ctx, mediaId, rendition, source, outDir, stage, progress.onProgress);
-        const seconds = (performance.now() - started) / 1000;
-        const labels = { rendition: rendition.name, codec: rendition.type === 'video' ? rendition.codec : 'aac' };
-        deps.metrics?.encodeDuration.observe(labels, seconds);
-        if (duration > 0 && seconds > 0) deps.metrics?.encodeRealtime.observe(labels, duration / seconds);
-        const out = await readOutput(rendition, outDir);
-        await storeRendition(ctx, mediaId, rendition, outDir, out, attempt);
-        if (publishWith?.length) await publishIfAllReady(deps, mediaId, publishWith);
-        const { playlist, bandwidth, averageBandwidth, codecs } = out;
-        const files = renditionFiles(rendition.name);
-        return { type: rendition.type, name: rendition.name, playlist: files.playlist, init: playlist.initUri!, segments: playlist.segments, codecs, bandwidth, averageBandwidth, ...shapeOf(rendition) };
-      }));
+      return await withHeartbeat(
+        ctx,
+        () => progress.state,
+        () =>
+          withTempDir(deps.tempDir, label, async (dir) => {
+            const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
+            const outDir = path.join(dir, 'out');
+            await mkdir(outDir);
+            const started = performance.now();
+            await runEncode(ctx, mediaId, rendition, source, outDir, stage, progress.onProgress);
+            const seconds = (performance.now() - started) / 1000;
+            const labels = { rendition: rendition.name, codec: rendition.type === 'video' ? rendition.codec : 'aac' };
+            deps.metrics?.encodeDuration.observe(labels, seconds);
+            if (duration > 0 && seconds > 0) deps.metrics?.encodeRealtime.observe(labels, duration / seconds);
+            const out = await readOutput(rendition, outDir);
+            await storeRendition(ctx, mediaId, rendition, outDir, out, attempt);
+            if (publishWith?.length) await publishIfAllReady(deps, mediaId, publishWith);
+            const { playlist, bandwidth, averageBandwidth, codecs } = out;
+            const files = renditionFiles(rendition.name);
+            return {
+              type: rendition.type,
+              name: rendition.name,
+              playlist: files.playlist,
+              init: playlist.initUri!,
+              segments: playlist.segments,
+              codecs,
+              bandwidth,
+              averageBandwidth,
+              ...shapeOf(rendition),
+            };
+          }),
+      );
     } catch (err) {
       await recordFailure(ctx, mediaId, rendition, attempt, err);
       throw err;

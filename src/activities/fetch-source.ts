@@ -11,7 +11,6 @@ import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps, UrlFetchSettings } from './deps.ts';
 import { claimRun } from './media-guard.ts';
 
-
 /** Why an address may not be fetched from, or null when it is a public unicast one. */
 export function forbiddenAddress(address: string): string | null {
   let ip: ipaddr.IPv4 | ipaddr.IPv6;
@@ -31,14 +30,21 @@ const invalid = (message: string) => ApplicationFailure.nonRetryable(message, Fa
  * connected to (redirects included) is checked when the name is resolved, so neither a name
  * nor a redirect can lead to a private or loopback address unless that is allowed.
  */
-export async function fetchUrlToStorage(url: string, key: string, storage: StorageDriver, s: UrlFetchSettings, signal?: AbortSignal): Promise<number> {
+export async function fetchUrlToStorage(
+  url: string,
+  key: string,
+  storage: StorageDriver,
+  s: UrlFetchSettings,
+  signal?: AbortSignal,
+): Promise<number> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw invalid(`not a URL: ${url}`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalid(`only http and https URLs can be fetched, not ${parsed.protocol}`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw invalid(`only http and https URLs can be fetched, not ${parsed.protocol}`);
   const checkLiteral = (u: URL) => {
     const host = u.hostname.replace(/^\[|\]$/g, '');
     if (!s.allowPrivateAddresses && isIP(host)) {
@@ -54,9 +60,15 @@ export async function fetchUrlToStorage(url: string, key: string, storage: Stora
           if (err) return callback(err, '', 0);
           const list = addresses as LookupAddress[];
           const bad = s.allowPrivateAddresses ? null : list.map((a) => forbiddenAddress(a.address)).find(Boolean);
-          if (bad) return callback(Object.assign(new Error(`refused to connect to ${hostname}: ${bad}`), { code: 'EPRIVATE' }), '', 0);
+          if (bad)
+            return callback(
+              Object.assign(new Error(`refused to connect to ${hostname}: ${bad}`), { code: 'EPRIVATE' }),
+              '',
+              0,
+            );
           const first = list[0]!;
-          if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+          if ((options as { all?: boolean }).all)
+            (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
           else callback(null, first.address, first.family);
         });
       },
@@ -79,9 +91,11 @@ export async function fetchUrlToStorage(url: string, key: string, storage: Stora
       if (res.status < 300 || res.status >= 400) break;
       const location = res.headers.get('location');
       await res.body?.cancel();
-      if (!location || hop >= 5) throw invalid(`${url} redirects ${location ? 'more than 5 times' : 'without a Location'}`);
+      if (!location || hop >= 5)
+        throw invalid(`${url} redirects ${location ? 'more than 5 times' : 'without a Location'}`);
       current = new URL(location, current);
-      if (current.protocol !== 'http:' && current.protocol !== 'https:') throw invalid(`${url} redirects to a ${current.protocol} URL`);
+      if (current.protocol !== 'http:' && current.protocol !== 'https:')
+        throw invalid(`${url} redirects to a ${current.protocol} URL`);
       checkLiteral(current);
     }
     if (res.status >= 400) {
@@ -94,14 +108,19 @@ export async function fetchUrlToStorage(url: string, key: string, storage: Stora
     const declared = Number(res.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > s.maxBytes) {
       await res.body?.cancel();
-      throw invalid(`the file at ${current.href} is ${declared} bytes, larger than the maximum of ${s.maxBytes} (max_file_size)`);
+      throw invalid(
+        `the file at ${current.href} is ${declared} bytes, larger than the maximum of ${s.maxBytes} (max_file_size)`,
+      );
     }
     if (!res.body) throw invalid(`${current.href} sent no body`);
     let received = 0;
     const cap = new Transform({
       transform(chunk: Buffer, _enc, done) {
         received += chunk.length;
-        if (received > s.maxBytes) done(invalid(`the file at ${current.href} is larger than the maximum of ${s.maxBytes} bytes (max_file_size)`));
+        if (received > s.maxBytes)
+          done(
+            invalid(`the file at ${current.href} is larger than the maximum of ${s.maxBytes} bytes (max_file_size)`),
+          );
         else done(null, chunk);
       },
     });
@@ -115,19 +134,37 @@ export async function fetchUrlToStorage(url: string, key: string, storage: Stora
 
 export const createFetchSourceActivities = (deps: ActivityDeps) => ({
   /** Upload from URL: streams the remote file into the media's source, capped and timed out. */
-  async fetchSourceFromUrl({ mediaId, sourceKey, url, kind }: { mediaId: string; sourceKey: string; url: string; kind: SourceKind }): Promise<number> {
+  async fetchSourceFromUrl({
+    mediaId,
+    sourceKey,
+    url,
+    kind,
+  }: {
+    mediaId: string;
+    sourceKey: string;
+    url: string;
+    kind: SourceKind;
+  }): Promise<number> {
     const ctx = activityContext();
     await claimRun(deps, ctx, mediaId);
     let size = 0;
-    await withHeartbeat(ctx, () => ({ step: 'fetch' }), async () => {
-      size = await fetchUrlToStorage(url, sourceKey, deps.storage, deps.urlFetch, ctx?.cancellationSignal);
-    });
+    await withHeartbeat(
+      ctx,
+      () => ({ step: 'fetch' }),
+      async () => {
+        size = await fetchUrlToStorage(url, sourceKey, deps.storage, deps.urlFetch, ctx?.cancellationSignal);
+      },
+    );
     deps.metrics?.uploadBytes.inc({ kind, via: 'url' }, size);
-    await deps.medias.setState(mediaId, { sourceSize: size }, {
-      type: 'media.fetched',
-      message: `fetched ${size} bytes from ${new URL(url).origin}`,
-      data: { url, size },
-    });
+    await deps.medias.setState(
+      mediaId,
+      { sourceSize: size },
+      {
+        type: 'media.fetched',
+        message: `fetched ${size} bytes from ${new URL(url).origin}`,
+        data: { url, size },
+      },
+    );
     return size;
   },
 });

@@ -9,11 +9,16 @@ export const createLifecycleActivities = (deps: ActivityDeps) => {
   return {
     /** The media is Processing: its encodes are handed out (the renditions were planned by the probe). */
     async startProcessing({ mediaId, plan }: { mediaId: string; plan: RenditionPlan[] }): Promise<void> {
-      const processing = await medias.setState(mediaId, { status: MediaStatus.Processing, progress: 0 }, {
-        type: 'media.processing',
-        message: `encoding ${plan.length} rendition(s): ${plan.map((r) => r.name).join(', ')}`,
-        data: { renditions: plan },
-      }, thisRun(processingStatuses));
+      const processing = await medias.setState(
+        mediaId,
+        { status: MediaStatus.Processing, progress: 0 },
+        {
+          type: 'media.processing',
+          message: `encoding ${plan.length} rendition(s): ${plan.map((r) => r.name).join(', ')}`,
+          data: { renditions: plan },
+        },
+        thisRun(processingStatuses),
+      );
       if (!processing) throw notThisRun(mediaId, 'not taking it to Processing');
     },
 
@@ -25,12 +30,17 @@ export const createLifecycleActivities = (deps: ActivityDeps) => {
       // What the API shows names no machine paths (temp folders, storage roots); the event keeps them.
       const shown = reason.replace(/(?:\/[\w.@%+-]+){2,}\/?/g, '<path>');
       // Only the run that processes the media marks it (not a late one of a run terminated since).
-      await medias.setState(mediaId, { status: MediaStatus.Errored, playable: false, error: shown }, {
-        type: 'media.errored',
-        level: 'error',
-        message: shown,
-        ...(shown !== reason ? { data: { detail: reason } } : {}),
-      }, thisRun());
+      await medias.setState(
+        mediaId,
+        { status: MediaStatus.Errored, playable: false, error: shown },
+        {
+          type: 'media.errored',
+          level: 'error',
+          message: shown,
+          ...(shown !== reason ? { data: { detail: reason } } : {}),
+        },
+        thisRun(),
+      );
     },
   };
 };

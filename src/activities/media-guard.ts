@@ -13,7 +13,12 @@ import type { ActivityDeps } from './deps.ts';
  * stored was deleted meanwhile: its files, these included, are removed again, and nothing is
  * left behind whichever of the two came first.
  */
-export async function storeForMedia(deps: ActivityDeps, ctx: Context | null, mediaId: string, put: () => Promise<unknown>): Promise<void> {
+export async function storeForMedia(
+  deps: ActivityDeps,
+  ctx: Context | null,
+  mediaId: string,
+  put: () => Promise<unknown>,
+): Promise<void> {
   await assertStillWanted(deps, ctx, mediaId);
   await put();
   if (!(await deps.medias.get(mediaId))) {
@@ -32,15 +37,20 @@ async function assertStillWanted(deps: ActivityDeps, ctx: Context | null, mediaI
   const media = await deps.medias.get(mediaId);
   if (!media) throw mediaGone(mediaId);
   const runId = ctx?.info.workflowExecution?.runId;
-  if (runId && (media.workflow_run_id !== runId || !processingStatuses.includes(media.status))) throw notThisRun(mediaId, `${media.status}, run ${runId}`);
+  if (runId && (media.workflow_run_id !== runId || !processingStatuses.includes(media.status)))
+    throw notThisRun(mediaId, `${media.status}, run ${runId}`);
 }
 
 /** The failure of an activity whose media was deleted: nothing more is written for it. */
-export const mediaGone = (mediaId: string) => ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
+export const mediaGone = (mediaId: string) =>
+  ApplicationFailure.nonRetryable(`media ${mediaId} no longer exists`, FailureType.MediaNotFound);
 
 /** The failure of an activity whose run no longer processes the media: nothing of it is written. */
 export const notThisRun = (mediaId: string, detail: string) =>
-  ApplicationFailure.nonRetryable(`media ${mediaId} is no longer processed by this run (${detail})`, FailureType.MediaNotScheduled);
+  ApplicationFailure.nonRetryable(
+    `media ${mediaId} is no longer processed by this run (${detail})`,
+    FailureType.MediaNotScheduled,
+  );
 
 /**
  * The first step of a run: it takes the media only while the media waits for processing, so
@@ -52,10 +62,15 @@ export async function claimRun(deps: ActivityDeps, ctx: Context | null, mediaId:
   const claimed = await deps.medias.claimRun(mediaId, runId);
   if (claimed === null) throw mediaGone(mediaId);
   if (claimed !== 'claimed') {
-    throw ApplicationFailure.nonRetryable(`media ${mediaId} is ${claimed}: it no longer waits for this run`, FailureType.MediaNotScheduled);
+    throw ApplicationFailure.nonRetryable(
+      `media ${mediaId} is ${claimed}: it no longer waits for this run`,
+      FailureType.MediaNotScheduled,
+    );
   }
 }
 
 /** The guard of a mirror write: the media is processed by this activity's run (when in one), in one of these statuses. */
-export const thisRun = (statuses?: readonly MediaStatus[]) => ({ runId: activityContext()?.info.workflowExecution?.runId, ...(statuses ? { statuses } : {}) });
-
+export const thisRun = (statuses?: readonly MediaStatus[]) => ({
+  runId: activityContext()?.info.workflowExecution?.runId,
+  ...(statuses ? { statuses } : {}),
+});

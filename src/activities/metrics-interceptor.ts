@@ -13,7 +13,12 @@ export const activityMetricsInterceptor =
         try {
           return await next(input);
         } catch (err) {
-          const type = err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : err instanceof CancelledFailure ? 'Cancelled' : ((err as Error).name ?? 'Error');
+          const type =
+            err instanceof ApplicationFailure
+              ? (err.type ?? 'ApplicationFailure')
+              : err instanceof CancelledFailure
+                ? 'Cancelled'
+                : ((err as Error).name ?? 'Error');
           metrics.activityFailures.inc({ activity, type });
           throw err;
         }

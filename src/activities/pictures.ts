@@ -22,59 +22,79 @@ export interface PicturesInput {
   settings: PictureSettings;
 }
 
-
 const isFile = async (file: string) => (await stat(file).catch(() => null))?.isFile() === true;
 
 export const createPictureActivities = (deps: ActivityDeps) => {
   const run = backgroundFfmpeg(deps);
   return {
     /** Poster at a fraction of the duration, and the storyboard sprite with its WebVTT. */
-    async makePictures({ mediaId, sourceKey, storyboardFrom, duration, displayWidth, displayHeight, settings }: PicturesInput): Promise<string[]> {
+    async makePictures({
+      mediaId,
+      sourceKey,
+      storyboardFrom,
+      duration,
+      displayWidth,
+      displayHeight,
+      settings,
+    }: PicturesInput): Promise<string[]> {
       const ctx = activityContext();
-      return withHeartbeat(ctx, () => ({ step: 'pictures' }), () => withTempDir(deps.tempDir, `${mediaId}-pictures`, async (dir) => {
-        const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
-        const rendition = storyboardFrom ? await fetchRendition(deps, mediaId, storyboardFrom, path.join(dir, 'storyboard-source')) : null;
-        const made: string[] = [];
-        const missing: string[] = [];
-        // A damaged source may give no frame where the poster is asked for (ffmpeg then exits 0
-        // and writes nothing): try the encoded rendition, then the first frame.
-        const poster = path.join(dir, posterName);
-        const attempts = [
-          { input: source, at: duration * settings.posterAt },
-          ...(rendition ? [{ input: rendition, at: duration * settings.posterAt }] : []),
-          { input: rendition ?? source, at: 0 },
-        ];
-        for (const a of attempts) {
-          await run(posterArgs(a.input, poster, a.at, displayWidth, displayHeight), ctx?.cancellationSignal);
-          if (await isFile(poster)) break;
-        }
-        if (await isFile(poster)) made.push(posterName);
-        else missing.push(posterName);
-        if (settings.storyboard) {
-          const plan = planStoryboard(duration, displayWidth, displayHeight, settings.storyboard);
-          await run(storyboardArgs(rendition ?? source, path.join(dir, storyboardImageName), plan), ctx?.cancellationSignal);
-          if (await isFile(path.join(dir, storyboardImageName))) {
-            await writeFile(path.join(dir, storyboardVttName), storyboardVtt(plan, duration, storyboardImageName));
-            made.push(storyboardImageName, storyboardVttName);
-          } else {
-            missing.push(storyboardImageName);
-          }
-        }
-        if (missing.length) {
-          await deps.medias.addEvent(mediaId, {
-            type: 'media.pictures_missing',
-            level: 'warn',
-            message: `no frame could be taken for ${missing.join(' and ')}: the media streams without them`,
-            data: { missing },
-          });
-        }
-        await storeForMedia(deps, ctx, mediaId, async () => {
-          for (const name of made) await deps.storage.putFile(streamKey(mediaId, name), path.join(dir, name));
-        });
-        await deps.medias.addEvent(mediaId, { type: 'media.pictures', message: `poster${settings.storyboard ? ' and storyboard' : ''} made`, data: { files: made } });
-        return made;
-      }));
+      return withHeartbeat(
+        ctx,
+        () => ({ step: 'pictures' }),
+        () =>
+          withTempDir(deps.tempDir, `${mediaId}-pictures`, async (dir) => {
+            const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
+            const rendition = storyboardFrom
+              ? await fetchRendition(deps, mediaId, storyboardFrom, path.join(dir, 'storyboard-source'))
+              : null;
+            const made: string[] = [];
+            const missing: string[] = [];
+            // A damaged source may give no frame where the poster is asked for (ffmpeg then exits 0
+            // and writes nothing): try the encoded rendition, then the first frame.
+            const poster = path.join(dir, posterName);
+            const attempts = [
+              { input: source, at: duration * settings.posterAt },
+              ...(rendition ? [{ input: rendition, at: duration * settings.posterAt }] : []),
+              { input: rendition ?? source, at: 0 },
+            ];
+            for (const a of attempts) {
+              await run(posterArgs(a.input, poster, a.at, displayWidth, displayHeight), ctx?.cancellationSignal);
+              if (await isFile(poster)) break;
+            }
+            if (await isFile(poster)) made.push(posterName);
+            else missing.push(posterName);
+            if (settings.storyboard) {
+              const plan = planStoryboard(duration, displayWidth, displayHeight, settings.storyboard);
+              await run(
+                storyboardArgs(rendition ?? source, path.join(dir, storyboardImageName), plan),
+                ctx?.cancellationSignal,
+              );
+              if (await isFile(path.join(dir, storyboardImageName))) {
+                await writeFile(path.join(dir, storyboardVttName), storyboardVtt(plan, duration, storyboardImageName));
+                made.push(storyboardImageName, storyboardVttName);
+              } else {
+                missing.push(storyboardImageName);
+              }
+            }
+            if (missing.length) {
+              await deps.medias.addEvent(mediaId, {
+                type: 'media.pictures_missing',
+                level: 'warn',
+                message: `no frame could be taken for ${missing.join(' and ')}: the media streams without them`,
+                data: { missing },
+              });
+            }
+            await storeForMedia(deps, ctx, mediaId, async () => {
+              for (const name of made) await deps.storage.putFile(streamKey(mediaId, name), path.join(dir, name));
+            });
+            await deps.medias.addEvent(mediaId, {
+              type: 'media.pictures',
+              message: `poster${settings.storyboard ? ' and storyboard' : ''} made`,
+              data: { files: made },
+            });
+            return made;
+          }),
+      );
     },
-
   };
 };

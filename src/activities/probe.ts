@@ -38,11 +38,14 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
     return withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
       const file = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
       const { size } = await stat(file);
-      const invalid = (why: string) => ApplicationFailure.nonRetryable(`cannot process this file: ${why}`, FailureType.InvalidMedia);
+      const invalid = (why: string) =>
+        ApplicationFailure.nonRetryable(`cannot process this file: ${why}`, FailureType.InvalidMedia);
       if (size === 0) throw invalid('the uploaded file is empty (0 bytes)');
       let raw: RawProbe;
       try {
-        raw = JSON.parse(await runFfprobe(deps.ffprobePath, ffprobeArgs(file), { signal: ctx?.cancellationSignal })) as RawProbe;
+        raw = JSON.parse(
+          await runFfprobe(deps.ffprobePath, ffprobeArgs(file), { signal: ctx?.cancellationSignal }),
+        ) as RawProbe;
       } catch (err) {
         if (err instanceof FfmpegError) {
           // The user reads the cause; ffprobe's own lines go to the worker log.
@@ -53,16 +56,22 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
         throw err;
       }
       const probe = parseProbe(raw);
-      const why = unplayableReason(probe, raw) ?? (kind === 'audio' && !probe.audio ? 'the file uploaded as audio has no audio stream' : null);
+      const why =
+        unplayableReason(probe, raw) ??
+        (kind === 'audio' && !probe.audio ? 'the file uploaded as audio has no audio stream' : null);
       if (why) throw invalid(why);
       const summary = probe.video
         ? `${probe.video.codec} ${probe.video.displayWidth}x${probe.video.displayHeight}${probe.audio ? ` + ${probe.audio.codec} ${probe.audio.channels} ch` : ''}`
         : `${probe.audio!.codec} audio, ${probe.audio!.channels} ch`;
-      await deps.medias.setState(mediaId, { probe, duration: probe.duration }, {
-        type: 'media.probed',
-        message: `probed: ${probe.formatName}, ${summary}, ${probe.duration.toFixed(2)} s`,
-        data: { formatName: probe.formatName, duration: probe.duration, video: probe.video, audio: probe.audio },
-      });
+      await deps.medias.setState(
+        mediaId,
+        { probe, duration: probe.duration },
+        {
+          type: 'media.probed',
+          message: `probed: ${probe.formatName}, ${summary}, ${probe.duration.toFixed(2)} s`,
+          data: { formatName: probe.formatName, duration: probe.duration, video: probe.video, audio: probe.audio },
+        },
+      );
       // Uploaded as audio: the picture (cover art, or a video sent by mistake) is not encoded.
       const used = kind === 'audio' ? { ...probe, video: null } : probe;
       const plan = planRenditions(used, ladder);

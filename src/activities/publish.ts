@@ -20,7 +20,8 @@ export const shapeOf = (r: RenditionPlan): Pick<MasterEntry, 'width' | 'height' 
 
 /** A rendition's master playlist entry from its row, once it is Ready and measured; null before. */
 export function readyEntry(plan: RenditionPlan, row: RenditionRow | undefined): MasterEntry | null {
-  if (row?.status !== RenditionStatus.Ready || !row.playlist || row.bandwidth === null || row.codecs === null) return null;
+  if (row?.status !== RenditionStatus.Ready || !row.playlist || row.bandwidth === null || row.codecs === null)
+    return null;
   return {
     type: plan.type,
     name: plan.name,
@@ -43,13 +44,19 @@ export interface FinalizeInput {
 }
 
 /** Publishes the playable renditions if they are all encoded by now (whichever finishes last does it). */
-export async function publishIfAllReady(deps: ActivityDeps, mediaId: string, publishWith: RenditionPlan[]): Promise<void> {
+export async function publishIfAllReady(
+  deps: ActivityDeps,
+  mediaId: string,
+  publishWith: RenditionPlan[],
+): Promise<void> {
   const { medias } = deps;
   const rows = new Map((await medias.listRenditions(mediaId)).map((r) => [r.name, r]));
   const entries = publishWith.map((p) => readyEntry(p, rows.get(p.name)));
   if (!entries.every((e) => e !== null)) return;
   // The playlist first: once the flag is set, the API serves it.
-  await storeForMedia(deps, null, mediaId, () => deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(entries)));
+  await storeForMedia(deps, null, mediaId, () =>
+    deps.storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(entries)),
+  );
   const names = publishWith.map((p) => p.name);
   await medias.markPlayable(mediaId, {
     type: 'media.playable',
@@ -61,18 +68,23 @@ export async function publishIfAllReady(deps: ActivityDeps, mediaId: string, pub
 export const createPublishActivities = (deps: ActivityDeps) => {
   const { medias, storage } = deps;
   return {
-  /** The whole ladder's master playlist and DASH manifest, then Ready. */
-  async finalizeMedia({ mediaId, outputs, duration, segmentSeconds, files }: FinalizeInput): Promise<void> {
-    await storeForMedia(deps, activityContext(), mediaId, async () => {
-      await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
-      await storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
-    });
-    const ready = await medias.setState(mediaId, { status: MediaStatus.Ready, playable: true, progress: 100 }, {
-      type: 'media.ready',
-      message: `ready to stream (${duration.toFixed(2)} s)`,
-      data: { renditions: outputs.map((o) => o.name), files: [masterPlaylistName, dashManifestName, ...files] },
-    }, thisRun([MediaStatus.Processing]));
-    if (!ready) throw notThisRun(mediaId, 'not marking it Ready');
-  },
+    /** The whole ladder's master playlist and DASH manifest, then Ready. */
+    async finalizeMedia({ mediaId, outputs, duration, segmentSeconds, files }: FinalizeInput): Promise<void> {
+      await storeForMedia(deps, activityContext(), mediaId, async () => {
+        await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
+        await storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
+      });
+      const ready = await medias.setState(
+        mediaId,
+        { status: MediaStatus.Ready, playable: true, progress: 100 },
+        {
+          type: 'media.ready',
+          message: `ready to stream (${duration.toFixed(2)} s)`,
+          data: { renditions: outputs.map((o) => o.name), files: [masterPlaylistName, dashManifestName, ...files] },
+        },
+        thisRun([MediaStatus.Processing]),
+      );
+      if (!ready) throw notThisRun(mediaId, 'not marking it Ready');
+    },
   };
 };

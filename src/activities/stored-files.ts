@@ -30,7 +30,12 @@ export async function fetchStored(deps: ActivityDeps, mediaId: string, key: stri
 }
 
 /** A rendition's playlist as a local file, its init and segments beside it, so ffmpeg can read it as local HLS. */
-export async function fetchRendition(deps: ActivityDeps, mediaId: string, v: VariantEntry, dir: string): Promise<string> {
+export async function fetchRendition(
+  deps: ActivityDeps,
+  mediaId: string,
+  v: VariantEntry,
+  dir: string,
+): Promise<string> {
   // A local store keeps a rendition's files side by side, as its playlist names them: read in place.
   const local = await deps.storage.localFile(streamKey(mediaId, v.playlist));
   if (local) return local;

@@ -6,7 +6,11 @@ import path from 'node:path';
  * A per-attempt temp folder, removed when `use` ends, whatever happens. Its name carries the
  * worker's pid, so that a worker killed outright leaves folders the next one can recognise.
  */
-export async function withTempDir<T>(parent: string | undefined, label: string, use: (dir: string) => Promise<T>): Promise<T> {
+export async function withTempDir<T>(
+  parent: string | undefined,
+  label: string,
+  use: (dir: string) => Promise<T>,
+): Promise<T> {
   const dir = await mkdtemp(path.join(parent ?? os.tmpdir(), `gilfoyle-w${process.pid}-${label}-`));
   try {
     return await use(dir);

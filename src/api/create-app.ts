@@ -46,13 +46,36 @@ export function createApp(deps: AppDeps) {
   });
   if (deps.config.cors.origins.length) {
     const origins = deps.config.cors.origins;
-    app.use('*', cors({
-      origin: origins.includes('*') ? '*' : origins,
-      allowHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id', 'Tus-Resumable', 'Upload-Length', 'Upload-Offset', 'Upload-Metadata', 'Upload-Defer-Length', 'Upload-Concat'],
-      allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposeHeaders: ['Location', 'X-Request-Id', 'Content-Range', 'Upload-Offset', 'Upload-Length', 'Tus-Resumable', 'Upload-Expires', 'Retry-After'],
-      maxAge: 600,
-    }));
+    app.use(
+      '*',
+      cors({
+        origin: origins.includes('*') ? '*' : origins,
+        allowHeaders: [
+          'Authorization',
+          'Content-Type',
+          'Range',
+          'X-Request-Id',
+          'Tus-Resumable',
+          'Upload-Length',
+          'Upload-Offset',
+          'Upload-Metadata',
+          'Upload-Defer-Length',
+          'Upload-Concat',
+        ],
+        allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+        exposeHeaders: [
+          'Location',
+          'X-Request-Id',
+          'Content-Range',
+          'Upload-Offset',
+          'Upload-Length',
+          'Tus-Resumable',
+          'Upload-Expires',
+          'Retry-After',
+        ],
+        maxAge: 600,
+      }),
+    );
   }
   app.use('*', httpMetrics);
   app.use('*', apiKeys(deps.config.auth));
@@ -79,7 +102,8 @@ export function createApp(deps: AppDeps) {
     app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
       type: 'http',
       scheme: 'bearer',
-      description: 'One of auth.api_keys. /healthz and /metrics (unless configured otherwise) and the stream routes need none.',
+      description:
+        'One of auth.api_keys. /healthz and /metrics (unless configured otherwise) and the stream routes need none.',
     });
   }
   app.doc31('/openapi.json', {
@@ -94,13 +118,17 @@ export function createApp(deps: AppDeps) {
 
   // A path the API has, asked with a method it does not take: 405 with the methods it does.
   const routes = app.openAPIRegistry.definitions.flatMap((d) =>
-    d.type === 'route' ? [{ method: d.route.method.toUpperCase(), path: new RegExp(`^${d.route.path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }] : [],
+    d.type === 'route'
+      ? [{ method: d.route.method.toUpperCase(), path: new RegExp(`^${d.route.path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }]
+      : [],
   );
   app.notFound((c) => {
     const allowed = [...new Set(routes.filter((r) => r.path.test(c.req.path)).map((r) => r.method))];
     if (allowed.length) {
       if (allowed.includes('GET')) allowed.push('HEAD');
-      return c.json(errorBody(405, `${c.req.method} is not allowed on ${c.req.path}: ${allowed.join(', ')}`), 405, { Allow: allowed.join(', ') });
+      return c.json(errorBody(405, `${c.req.method} is not allowed on ${c.req.path}: ${allowed.join(', ')}`), 405, {
+        Allow: allowed.join(', '),
+      });
     }
     return c.json(errorBody(404, `no route for ${c.req.method} ${c.req.path}`), 404);
   });

@@ -2,13 +2,20 @@ import { z } from '@hono/zod-openapi';
 
 /** The Gilfoyle v1 envelopes: {"code", "data", "metadata"} and {"code", "message"}. */
 export const errorSchema = z
-  .object({ code: z.number().int().openapi({ example: 404 }), message: z.string().openapi({ example: 'media not found' }) })
+  .object({
+    code: z.number().int().openapi({ example: 404 }),
+    message: z.string().openapi({ example: 'media not found' }),
+  })
   .openapi('Error');
 
-export const envelope = <T extends z.ZodType>(data: T) => z.object({ code: z.number().int().openapi({ example: 200 }), data });
+export const envelope = <T extends z.ZodType>(data: T) =>
+  z.object({ code: z.number().int().openapi({ example: 200 }), data });
 
 /** A JSON request body of a route. */
-export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } });
+export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
+  required,
+  content: { 'application/json': { schema } },
+});
 
 export const listMetadataSchema = z.object({
   total: z.number().int(),
@@ -18,7 +25,10 @@ export const listMetadataSchema = z.object({
 
 export const errorResponses = (...codes: (400 | 401 | 404 | 409 | 413 | 415 | 425 | 429 | 503)[]) =>
   Object.fromEntries(
-    codes.map((code) => [code, { description: errorDescriptions[code], content: { 'application/json': { schema: errorSchema } } }]),
+    codes.map((code) => [
+      code,
+      { description: errorDescriptions[code], content: { 'application/json': { schema: errorSchema } } },
+    ]),
   ) as Record<number, { description: string; content: { 'application/json': { schema: typeof errorSchema } } }>;
 
 const errorDescriptions: Record<number, string> = {

@@ -12,7 +12,8 @@ export function createRouter() {
     strict: false,
     // One hook turns every validation failure into the v1 error envelope, naming the field.
     defaultHook: (result, c) => {
-      if (!result.success) return c.json(errorBody(400, `invalid ${result.target}: ${describeIssues(result.error)}`), 400);
+      if (!result.success)
+        return c.json(errorBody(400, `invalid ${result.target}: ${describeIssues(result.error)}`), 400);
     },
   });
 }

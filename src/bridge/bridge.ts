@@ -1,7 +1,12 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { processMediaWorkflowType, workflowIdOf, type ProcessingSettings, type ProcessMediaInput } from '../domain/workflow.ts';
+import {
+  processMediaWorkflowType,
+  workflowIdOf,
+  type ProcessingSettings,
+  type ProcessMediaInput,
+} from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
@@ -66,13 +71,22 @@ export function createBridge(deps: BridgeDeps) {
       parsed = null;
     }
     if (!parsed?.success) {
-      logger.error({ body: msg.content.toString('utf8').slice(0, 200) }, 'unparseable message sent to the dead-letter queue');
+      logger.error(
+        { body: msg.content.toString('utf8').slice(0, 200) },
+        'unparseable message sent to the dead-letter queue',
+      );
       ch.nack(msg, false, false);
       return 'dead-lettered';
     }
     const m = parsed.data;
     try {
-      const outcome = await startWorkflow({ ...deps.processing, mediaId: m.mediaId, sourceKey: m.sourceKey, kind: m.kind, ...(m.url ? { sourceUrl: m.url } : {}) });
+      const outcome = await startWorkflow({
+        ...deps.processing,
+        mediaId: m.mediaId,
+        sourceKey: m.sourceKey,
+        kind: m.kind,
+        ...(m.url ? { sourceUrl: m.url } : {}),
+      });
       logger.info({ mediaId: m.mediaId, outcome }, 'workflow start');
       ch.ack(msg);
       return outcome;

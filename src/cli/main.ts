@@ -36,10 +36,13 @@ async function run(roles: Role[], opts: { config?: string }) {
     // A stuck request or connection must not keep a stopped process alive: the worker cancels
     // its activities at 75% of the grace period; this is the last resort.
     const grace = config.shutdown.grace_seconds;
-    setTimeout(() => {
-      logger.warn({ grace_seconds: grace }, 'shutdown took longer than the grace period, exiting');
-      process.exit(1);
-    }, (grace + 5) * 1000).unref();
+    setTimeout(
+      () => {
+        logger.warn({ grace_seconds: grace }, 'shutdown took longer than the grace period, exiting');
+        process.exit(1);
+      },
+      (grace + 5) * 1000,
+    ).unref();
     for (const r of [...running].reverse()) {
       await r.stop().catch((err) => logger.error({ err, role: r.name }, 'stop failed'));
     }
@@ -54,7 +57,8 @@ async function run(roles: Role[], opts: { config?: string }) {
       const applied = await migrate(config.database.url);
       if (applied.length) logger.info({ applied }, 'migrations applied');
     }
-    const startWorker: typeof import('./worker-role.ts').startWorker = async (...args) => (await import('./worker-role.ts')).startWorker(...args);
+    const startWorker: typeof import('./worker-role.ts').startWorker = async (...args) =>
+      (await import('./worker-role.ts')).startWorker(...args);
     const starters = { worker: startWorker, bridge: startBridge, api: startApi };
     for (const role of (['worker', 'bridge', 'api'] as const).filter((r) => roles.includes(r))) {
       running.push(await starters[role](config, logger, resources));
@@ -62,7 +66,8 @@ async function run(roles: Role[], opts: { config?: string }) {
     if (!roles.includes('api') && config.metrics.enabled) {
       // Worker and bridge machines have no API to scrape: their metrics get a port of their own.
       const server = await serveMetrics(resources.metrics, config.metrics.host, config.metrics.port, logger);
-      if (server) running.push({ name: 'metrics', stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+      if (server)
+        running.push({ name: 'metrics', stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
     }
   } catch (err) {
     await Promise.all(running.map((r) => r.stop().catch(() => undefined)));
@@ -107,7 +112,13 @@ program
   .action(() => {
     const config = configFrom(program.opts());
     // Secrets stay out of terminals and logs.
-    const shown = { ...config, storage: { ...config.storage, s3: { ...config.storage.s3, ...(config.storage.s3.secret_access_key ? { secret_access_key: '(set)' } : {}) } } };
+    const shown = {
+      ...config,
+      storage: {
+        ...config.storage,
+        s3: { ...config.storage.s3, ...(config.storage.s3.secret_access_key ? { secret_access_key: '(set)' } : {}) },
+      },
+    };
     process.stdout.write(stringify(shown));
   });
 

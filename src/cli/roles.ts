@@ -73,7 +73,13 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     }),
   };
   registerStateGauges(res.metrics, { countByStatus: () => medias.countByStatus(), backlog: () => outbox.backlog() });
-  const relay = createOutboxRelay({ db, outbox, rabbit, logger, destinations: { [topics.mediaUploaded]: { queue: config.rabbitmq.queue } } });
+  const relay = createOutboxRelay({
+    db,
+    outbox,
+    rabbit,
+    logger,
+    destinations: { [topics.mediaUploaded]: { queue: config.rabbitmq.queue } },
+  });
   await relay.start();
   const app = createApp(deps);
   app.tus.startCleanup();
@@ -117,6 +123,8 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
  */
 export async function openStorage(config: Config, logger: Logger) {
   const storage = await createStorage(config.storage);
-  await storage.check().catch((err: Error) => logger.warn({ driver: storage.name, err: err.message }, 'storage is not available yet'));
+  await storage
+    .check()
+    .catch((err: Error) => logger.warn({ driver: storage.name, err: err.message }, 'storage is not available yet'));
   return storage;
 }

@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type LogMetadata,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { attemptStartInterceptor, outagePatience } from '../activities/attempt.ts';
 import { createActivities } from '../activities/index.ts';
 import { activityMetricsInterceptor } from '../activities/metrics-interceptor.ts';
@@ -23,13 +30,22 @@ import { openStorage, type Resources, type Running } from './roles.ts';
  */
 
 // index.ts when run from the sources (tsx, jest), index.js when run from the build (dist/).
-export const workflowsPath = fileURLToPath(new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+export const workflowsPath = fileURLToPath(
+  new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /** The Temporal SDK logs through Gilfoyle's logger, so a worker's output is one JSON stream. */
 function installTemporalLogger(logger: Logger) {
   const child = logger.child({ component: 'temporal' });
-  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: LogMetadata) => child[level](meta ?? {}, message);
-  const levels: Record<LogLevel, ReturnType<typeof at>> = { TRACE: at('trace'), DEBUG: at('debug'), INFO: at('info'), WARN: at('warn'), ERROR: at('error') };
+  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: LogMetadata) =>
+    child[level](meta ?? {}, message);
+  const levels: Record<LogLevel, ReturnType<typeof at>> = {
+    TRACE: at('trace'),
+    DEBUG: at('debug'),
+    INFO: at('info'),
+    WARN: at('warn'),
+    ERROR: at('error'),
+  };
   try {
     Runtime.install({
       // Gilfoyle's own SIGTERM handling shuts the workers down, in order and within the grace period.
@@ -50,8 +66,13 @@ function installTemporalLogger(logger: Logger) {
 
 /** An encoder the ladder asks for and ffmpeg lacks is a config error at start-up, not a failed media later. */
 export async function checkEncoders(config: Config): Promise<void> {
-  const problems = await encoderProblems(config.encoding.ffmpeg_path, config.encoding.renditions.map((r) => r.codec)).catch((err: Error) => {
-    throw new ConfigError(`encoding.ffmpeg_path: cannot run ${config.encoding.ffmpeg_path}: ${err.message.split('\n')[0]}`);
+  const problems = await encoderProblems(
+    config.encoding.ffmpeg_path,
+    config.encoding.renditions.map((r) => r.codec),
+  ).catch((err: Error) => {
+    throw new ConfigError(
+      `encoding.ffmpeg_path: cannot run ${config.encoding.ffmpeg_path}: ${err.message.split('\n')[0]}`,
+    );
   });
   if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
@@ -60,7 +81,11 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
   await checkEncoders(config);
   // An outage of the database or the store is waited out (heartbeating), not spent as one of
   // an encode's attempts.
-  const patience = outagePatience(config.encoding.outage_patience_seconds, config.encoding.heartbeat_timeout_seconds, logger);
+  const patience = outagePatience(
+    config.encoding.outage_patience_seconds,
+    config.encoding.heartbeat_timeout_seconds,
+    logger,
+  );
   const storage = patientStorage(await openStorage(config, logger), patience('storage'));
   const activities = createActivities({
     medias: createMediaRepository(patientPool(res.db(), patience('database'))),

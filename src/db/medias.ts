@@ -96,7 +96,10 @@ export function createMediaRepository(db: Db) {
   return {
     async create(id: string, title: string, isPrivate = false): Promise<MediaRow> {
       return inTransaction(db, async (c) => {
-        const { rows } = await c.query<MediaRow>('INSERT INTO medias (id, title, private) VALUES ($1, $2, $3) RETURNING *', [id, title, isPrivate]);
+        const { rows } = await c.query<MediaRow>(
+          'INSERT INTO medias (id, title, private) VALUES ($1, $2, $3) RETURNING *',
+          [id, title, isPrivate],
+        );
         await addEvent(c, id, { type: 'media.created', message: `media created, awaiting upload` });
         return rows[0]!;
       });
@@ -104,8 +107,12 @@ export function createMediaRepository(db: Db) {
 
     /** How many medias are in each status (the metrics gauge). */
     async countByStatus(): Promise<Record<MediaStatus, number>> {
-      const { rows } = await db.query<{ status: MediaStatus; n: string }>('SELECT status, count(*) AS n FROM medias GROUP BY status');
-      return Object.fromEntries(mediaStatuses.map((status) => [status, Number(rows.find((r) => r.status === status)?.n ?? 0)])) as Record<MediaStatus, number>;
+      const { rows } = await db.query<{ status: MediaStatus; n: string }>(
+        'SELECT status, count(*) AS n FROM medias GROUP BY status',
+      );
+      return Object.fromEntries(
+        mediaStatuses.map((status) => [status, Number(rows.find((r) => r.status === status)?.n ?? 0)]),
+      ) as Record<MediaStatus, number>;
     },
 
     async get(id: string): Promise<MediaRow | null> {
@@ -165,7 +172,17 @@ export function createMediaRepository(db: Db) {
              playable = false, progress = 0, error = NULL, workflow_run_id = NULL, updated_at = now()
            FROM (SELECT source_key FROM medias WHERE id = $1 FOR UPDATE) old
            WHERE m.id = $1 AND m.status = ANY($8) RETURNING m.*, old.source_key AS previous_source_key`,
-          [id, MediaStatus.ScheduledProcessing, upload.kind, upload.key, upload.size, upload.filename, upload.contentType, fromStatuses, upload.url ?? null],
+          [
+            id,
+            MediaStatus.ScheduledProcessing,
+            upload.kind,
+            upload.key,
+            upload.size,
+            upload.filename,
+            upload.contentType,
+            fromStatuses,
+            upload.url ?? null,
+          ],
         );
         const media = rows[0];
         if (!media) return null;
@@ -175,9 +192,19 @@ export function createMediaRepository(db: Db) {
           message: upload.url
             ? `${upload.kind} file to be fetched from ${new URL(upload.url).origin}, scheduled for processing`
             : `${upload.kind} file received (${upload.size} bytes), scheduled for processing`,
-          data: { size: upload.size, filename: upload.filename, contentType: upload.contentType, ...(upload.url ? { url: upload.url } : {}) },
+          data: {
+            size: upload.size,
+            filename: upload.filename,
+            contentType: upload.contentType,
+            ...(upload.url ? { url: upload.url } : {}),
+          },
         });
-        await addToOutbox(c, topics.mediaUploaded, { mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) });
+        await addToOutbox(c, topics.mediaUploaded, {
+          mediaId: id,
+          sourceKey: upload.key,
+          kind: upload.kind,
+          ...(upload.url ? { url: upload.url } : {}),
+        });
         return media;
       });
     },
@@ -199,7 +226,10 @@ export function createMediaRepository(db: Db) {
         );
         const media = rows[0];
         if (!media) return null;
-        await c.query(`UPDATE renditions SET status = 'Pending', progress = 0, attempts = 0, updated_at = now() WHERE media_id = $1`, [id]);
+        await c.query(
+          `UPDATE renditions SET status = 'Pending', progress = 0, attempts = 0, updated_at = now() WHERE media_id = $1`,
+          [id],
+        );
         const refetch = media.source_url !== null && Number(media.source_size ?? 0) === 0;
         await addEvent(c, id, {
           type: 'media.retry',
@@ -256,9 +286,17 @@ export function createMediaRepository(db: Db) {
 
     addEvent: (mediaId: string, e: MediaEventInput) => addEvent(db, mediaId, e),
 
-    async listEvents(mediaId: string, limit: number, offset: number): Promise<{ items: MediaEventRow[]; total: number }> {
+    async listEvents(
+      mediaId: string,
+      limit: number,
+      offset: number,
+    ): Promise<{ items: MediaEventRow[]; total: number }> {
       const [items, total] = await Promise.all([
-        db.query<MediaEventRow>('SELECT * FROM media_events WHERE media_id = $1 ORDER BY id LIMIT $2 OFFSET $3', [mediaId, limit, offset]),
+        db.query<MediaEventRow>('SELECT * FROM media_events WHERE media_id = $1 ORDER BY id LIMIT $2 OFFSET $3', [
+          mediaId,
+          limit,
+          offset,
+        ]),
         db.query<{ count: string }>('SELECT count(*) FROM media_events WHERE media_id = $1', [mediaId]),
       ]);
       return { items: items.rows, total: Number(total.rows[0]!.count) };
@@ -304,7 +342,10 @@ export function createMediaRepository(db: Db) {
       if (only?.statuses) where.push(`status = ANY($${values.push(only.statuses)})`);
       return inTransaction(db, async (c) => {
         if (sets.length) {
-          const { rowCount } = await c.query(`UPDATE medias SET ${sets.join(', ')}, updated_at = now() WHERE ${where.join(' AND ')}`, values);
+          const { rowCount } = await c.query(
+            `UPDATE medias SET ${sets.join(', ')}, updated_at = now() WHERE ${where.join(' AND ')}`,
+            values,
+          );
           if (only && rowCount === 0) return false;
         }
         if (event) await addEvent(c, id, event);
@@ -318,7 +359,10 @@ export function createMediaRepository(db: Db) {
      */
     async markPlayable(id: string, event: MediaEventInput): Promise<boolean> {
       return inTransaction(db, async (c) => {
-        const r = await c.query(`UPDATE medias SET playable = true, updated_at = now() WHERE id = $1 AND NOT playable AND status = 'Processing'`, [id]);
+        const r = await c.query(
+          `UPDATE medias SET playable = true, updated_at = now() WHERE id = $1 AND NOT playable AND status = 'Processing'`,
+          [id],
+        );
         if (!r.rowCount) return false;
         await addEvent(c, id, event);
         return true;
@@ -343,7 +387,12 @@ export function createMediaRepository(db: Db) {
     async updateRendition(
       mediaId: string,
       name: string,
-      state: Partial<Pick<RenditionRow, 'status' | 'progress' | 'attempts' | 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'>>,
+      state: Partial<
+        Pick<
+          RenditionRow,
+          'status' | 'progress' | 'attempts' | 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'
+        >
+      >,
       /** Written in the same transaction: the state and its event are there together, or neither. */
       event?: MediaEventInput,
     ): Promise<void> {
@@ -356,7 +405,10 @@ export function createMediaRepository(db: Db) {
       }
       if (!sets.length) return;
       const write = async (q: Queryable) => {
-        await q.query(`UPDATE renditions SET ${sets.join(', ')}, updated_at = now() WHERE media_id = $1 AND name = $2`, values);
+        await q.query(
+          `UPDATE renditions SET ${sets.join(', ')}, updated_at = now() WHERE media_id = $1 AND name = $2`,
+          values,
+        );
         if (event) await addEvent(q, mediaId, event);
       };
       if (event) await inTransaction(db, write);

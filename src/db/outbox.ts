@@ -14,7 +14,11 @@ export interface OutboxMessage {
  * Adds a message to the outbox, in the caller's transaction (the state change and its message
  * commit together), and wakes the relays.
  */
-export async function addToOutbox<T extends Topic>(q: Pick<pg.ClientBase, 'query'>, topic: T, message: TopicMessages[T]): Promise<void> {
+export async function addToOutbox<T extends Topic>(
+  q: Pick<pg.ClientBase, 'query'>,
+  topic: T,
+  message: TopicMessages[T],
+): Promise<void> {
   await q.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [topic, JSON.stringify(message)]);
   await q.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
 }
@@ -26,7 +30,10 @@ export function createOutboxRepository(db: Db) {
      * as published, all under row locks (SKIP LOCKED) so that several relays never send
      * the same row at once. A failed publish is counted and retried on a later pass.
      */
-    async drain(batch: number, publish: (m: OutboxMessage) => Promise<void>): Promise<{ published: number; failed: number }> {
+    async drain(
+      batch: number,
+      publish: (m: OutboxMessage) => Promise<void>,
+    ): Promise<{ published: number; failed: number }> {
       return inTransaction(db, async (c) => {
         const { rows } = await c.query<OutboxMessage>(
           `SELECT id, topic, payload FROM outbox WHERE published_at IS NULL
@@ -41,7 +48,10 @@ export function createOutboxRepository(db: Db) {
             await c.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = $1', [m.id]);
             published++;
           } catch (err) {
-            await c.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [m.id, String((err as Error).message)]);
+            await c.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [
+              m.id,
+              String((err as Error).message),
+            ]);
             failed++;
             break; // keep order: stop at the first failure, retry on the next pass
           }

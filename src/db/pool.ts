@@ -33,9 +33,22 @@ export async function inTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Pr
 }
 
 const unavailableCodes = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
   // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, connection exceptions.
-  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
 ]);
 
 /** Whether an error means Postgres cannot be reached now (down, restarting), not that the query is wrong. */
@@ -45,7 +58,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (e.code && unavailableCodes.has(e.code)) return true;
   // AggregateError of a connection to several addresses (127.0.0.1 and ::1).
   if (Array.isArray(e.errors) && e.errors.some(isDatabaseUnavailable)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(e.message ?? '');
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
+    e.message ?? '',
+  );
 }
 
 /**
@@ -59,7 +74,9 @@ export function patientPool(pool: Db, o: PatienceOptions): Db {
   const patiently = <T>(op: () => Promise<T>) => waitOut(op, isDatabaseUnavailable, o);
   return new Proxy(pool, {
     get(target, prop, receiver) {
-      if (prop === 'query') return (...args: Parameters<Db['query']>) => patiently(() => (target.query as (...a: unknown[]) => Promise<unknown>)(...args));
+      if (prop === 'query')
+        return (...args: Parameters<Db['query']>) =>
+          patiently(() => (target.query as (...a: unknown[]) => Promise<unknown>)(...args));
       if (prop === 'connect') return () => patiently(() => target.connect());
       const value = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? value.bind(target) : value;

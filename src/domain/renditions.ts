@@ -79,7 +79,8 @@ export function planRenditions(probe: Probe, ladder: EncodingLadder): RenditionP
     const portrait = video.displayHeight > video.displayWidth;
     const shortSide = Math.min(video.displayWidth, video.displayHeight);
     const longSide = Math.max(video.displayWidth, video.displayHeight);
-    const scaleOf = (r: LadderRung) => (r.width !== undefined ? r.width / longSide : (r.height ?? shortSide) / shortSide);
+    const scaleOf = (r: LadderRung) =>
+      r.width !== undefined ? r.width / longSide : (r.height ?? shortSide) / shortSide;
     const rungs = [...ladder.rungs].sort((a, b) => scaleOf(b) - scaleOf(a));
     let fitting = rungs.map((rung) => ({ rung, scale: scaleOf(rung) })).filter((r) => r.scale <= 1 + 1e-9);
     if (fitting.length === 0 && rungs.length > 0) {
@@ -110,7 +111,9 @@ export function planRenditions(probe: Probe, ladder: EncodingLadder): RenditionP
       name: 'audio',
       audioBitrate: ladder.audioBitrate,
       segmentSeconds: ladder.segmentSeconds,
-      ...(ladder.audioCopy && canCopyAudio(probe, ladder.audioBitrate) ? { copy: true, channels: probe.audio.channels } : { channels: 2 }),
+      ...(ladder.audioCopy && canCopyAudio(probe, ladder.audioBitrate)
+        ? { copy: true, channels: probe.audio.channels }
+        : { channels: 2 }),
     });
   }
   return plans;
@@ -151,5 +154,8 @@ export function firstRenditions(plan: RenditionPlan[]): RenditionPlan[] {
 /** The rung remuxed into the MP4 download: the preferred one if planned, else the largest planned. */
 export function downloadRendition(plan: RenditionPlan[], preferred: string): VideoRendition | null {
   const videos = plan.filter((r): r is VideoRendition => r.type === 'video');
-  return videos.find((r) => r.name === preferred) ?? videos.reduce<VideoRendition | null>((max, r) => (!max || pixels(r) > pixels(max) ? r : max), null);
+  return (
+    videos.find((r) => r.name === preferred) ??
+    videos.reduce<VideoRendition | null>((max, r) => (!max || pixels(r) > pixels(max) ? r : max), null)
+  );
 }

@@ -94,7 +94,9 @@ export function videoCodecFromInit(buf: Buffer): string | null {
     for (const entry of boxes(buf, box.start + 8, box.end)) {
       const known = configs[entry.type];
       if (!known) continue;
-      const config = [...boxes(buf, entry.start + visualSampleEntryFields, entry.end)].find((b) => b.type === known.box);
+      const config = [...boxes(buf, entry.start + visualSampleEntryFields, entry.end)].find(
+        (b) => b.type === known.box,
+      );
       if (config) return known.read(entry.type, buf.subarray(config.start, config.end));
     }
   }

@@ -25,7 +25,9 @@ function segmentTemplate(v: VariantEntry): string {
     if (last && last.d === d) last.r++;
     else runs.push({ d, r: 0 });
   }
-  const timeline = runs.map((r, i) => `<S ${attrs({ t: i === 0 ? 0 : undefined, d: r.d, r: r.r || undefined })}/>`).join('');
+  const timeline = runs
+    .map((r, i) => `<S ${attrs({ t: i === 0 ? 0 : undefined, d: r.d, r: r.r || undefined })}/>`)
+    .join('');
   return (
     `<SegmentTemplate ${attrs({ timescale, initialization: v.init, media: `${m[1]}$Number%0${width}d$${m[3]}`, startNumber: Number(m[2]) })}>` +
     `<SegmentTimeline>${timeline}</SegmentTimeline></SegmentTemplate>`

@@ -25,7 +25,10 @@ export function missingEncoders(codecs: VideoCodec[], available: Set<string>): s
   const problems: string[] = [];
   codecs.forEach((codec, i) => {
     const encoder = encoderOf[codec];
-    if (!available.has(encoder)) problems.push(`encoding.renditions.${i}.codec: ${codec} needs the ffmpeg encoder ${encoder}, which this ffmpeg lacks`);
+    if (!available.has(encoder))
+      problems.push(
+        `encoding.renditions.${i}.codec: ${codec} needs the ffmpeg encoder ${encoder}, which this ffmpeg lacks`,
+      );
   });
   if (!available.has(audioEncoder)) problems.push(`encoding.ffmpeg_path: this ffmpeg has no ${audioEncoder} encoder`);
   return problems;

@@ -18,7 +18,10 @@ export interface EncodeOptions {
  * frame-threaded decoding costs more CPU in all (about 0.4 s of 1.5 s for a 20 s 1080p source),
  * and a core's worth of other encodes is there to use the rest.
  */
-export const threadOptions = (exclusive: boolean, sharedThreads: number): Pick<EncodeOptions, 'threads' | 'decoderThreads'> =>
+export const threadOptions = (
+  exclusive: boolean,
+  sharedThreads: number,
+): Pick<EncodeOptions, 'threads' | 'decoderThreads'> =>
   exclusive ? { threads: 0 } : { threads: sharedThreads, decoderThreads: 1 };
 
 /** File names of a rendition's HLS output, flat inside the media's stream folder. */
@@ -31,13 +34,20 @@ export const renditionFiles = (name: string) => ({
 const hlsOutput = (r: RenditionPlan, outputDir: string): string[] => {
   const files = renditionFiles(r.name);
   return [
-    '-f', 'hls',
-    '-hls_time', String(r.segmentSeconds),
-    '-hls_playlist_type', 'vod',
-    '-hls_segment_type', 'fmp4',
-    '-hls_flags', 'independent_segments',
-    '-hls_fmp4_init_filename', files.init,
-    '-hls_segment_filename', `${outputDir}/${files.segmentPattern}`,
+    '-f',
+    'hls',
+    '-hls_time',
+    String(r.segmentSeconds),
+    '-hls_playlist_type',
+    'vod',
+    '-hls_segment_type',
+    'fmp4',
+    '-hls_flags',
+    'independent_segments',
+    '-hls_fmp4_init_filename',
+    files.init,
+    '-hls_segment_filename',
+    `${outputDir}/${files.segmentPattern}`,
     `${outputDir}/${files.playlist}`,
   ];
 };
@@ -51,12 +61,19 @@ export const fixTargetDuration = (playlist: string): string =>
   playlist.replace(/^#EXT-X-TARGETDURATION:0+(\r?)$/m, '#EXT-X-TARGETDURATION:1$1');
 
 const common = (o: EncodeOptions): string[] => [
-  '-hide_banner', '-nostdin', '-y',
-  '-loglevel', 'error',
-  '-progress', 'pipe:1', '-nostats',
+  '-hide_banner',
+  '-nostdin',
+  '-y',
+  '-loglevel',
+  'error',
+  '-progress',
+  'pipe:1',
+  '-nostats',
   ...(o.decoderThreads ? ['-threads', String(o.decoderThreads)] : []),
-  '-i', o.input,
-  '-map_metadata', '-1',
+  '-i',
+  o.input,
+  '-map_metadata',
+  '-1',
 ];
 
 /** Encoder arguments of each codec: same GOP on every rung and no scene-cut keyframes. */
@@ -65,41 +82,88 @@ function codecArgs(r: VideoRendition, o: EncodeOptions): string[] {
   switch (r.codec) {
     case 'h264':
       return [
-        '-c:v', 'libx264', '-preset', o.preset, '-profile:v', 'high', '-threads', String(o.threads),
-        '-g', g, '-keyint_min', g, '-sc_threshold', '0', '-x264-params', 'scenecut=0:open_gop=0',
+        '-c:v',
+        'libx264',
+        '-preset',
+        o.preset,
+        '-profile:v',
+        'high',
+        '-threads',
+        String(o.threads),
+        '-g',
+        g,
+        '-keyint_min',
+        g,
+        '-sc_threshold',
+        '0',
+        '-x264-params',
+        'scenecut=0:open_gop=0',
       ];
     case 'hevc':
       return [
-        '-c:v', 'libx265', '-preset', o.preset, '-profile:v', 'main', '-tag:v', 'hvc1',
-        '-g', g, '-keyint_min', g,
-        '-x265-params', `scenecut=0:open-gop=0:log-level=error${o.threads > 0 ? `:pools=${o.threads}` : ''}`,
+        '-c:v',
+        'libx265',
+        '-preset',
+        o.preset,
+        '-profile:v',
+        'main',
+        '-tag:v',
+        'hvc1',
+        '-g',
+        g,
+        '-keyint_min',
+        g,
+        '-x265-params',
+        `scenecut=0:open-gop=0:log-level=error${o.threads > 0 ? `:pools=${o.threads}` : ''}`,
       ];
     case 'av1':
       return [
-        '-c:v', 'libsvtav1', '-preset', String(svtPresets[o.preset] ?? 10),
-        '-g', g,
-        '-svtav1-params', `keyint=${g}:scd=0${o.threads > 0 ? `:lp=${o.threads}` : ''}`,
+        '-c:v',
+        'libsvtav1',
+        '-preset',
+        String(svtPresets[o.preset] ?? 10),
+        '-g',
+        g,
+        '-svtav1-params',
+        `keyint=${g}:scd=0${o.threads > 0 ? `:lp=${o.threads}` : ''}`,
       ];
   }
 }
 
 /** x264 preset names → SVT-AV1 presets of similar speed. */
-const svtPresets: Record<string, number> = { ultrafast: 12, superfast: 12, veryfast: 10, faster: 9, fast: 8, medium: 7, slow: 5 };
+const svtPresets: Record<string, number> = {
+  ultrafast: 12,
+  superfast: 12,
+  veryfast: 10,
+  faster: 9,
+  fast: 8,
+  medium: 7,
+  slow: 5,
+};
 
 function videoArgs(r: VideoRendition, o: EncodeOptions): string[] {
   return [
     ...common(o),
-    '-map', '0:v:0',
-    '-an', '-sn', '-dn',
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
     // Scale to the planned display size; ffmpeg has already applied any rotation.
-    '-vf', `scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p`,
+    '-vf',
+    `scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p`,
     // Constant frame rate out, whatever came in (VFR phone video included).
-    '-r', String(r.frameRate),
-    '-fps_mode', 'cfr',
+    '-r',
+    String(r.frameRate),
+    '-fps_mode',
+    'cfr',
     ...codecArgs(r, o),
-    '-b:v', `${r.videoBitrate}k`,
-    '-maxrate', `${r.maxRate}k`,
-    '-bufsize', `${r.maxRate * 2}k`,
+    '-b:v',
+    `${r.videoBitrate}k`,
+    '-maxrate',
+    `${r.maxRate}k`,
+    '-bufsize',
+    `${r.maxRate * 2}k`,
     ...hlsOutput(r, o.outputDir),
   ];
 }
@@ -107,9 +171,14 @@ function videoArgs(r: VideoRendition, o: EncodeOptions): string[] {
 function audioArgs(r: AudioRendition, o: EncodeOptions): string[] {
   return [
     ...common(o),
-    '-map', '0:a:0',
-    '-vn', '-sn', '-dn',
-    ...(r.copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', `${r.audioBitrate}k`, '-ac', String(r.channels), '-ar', '48000']),
+    '-map',
+    '0:a:0',
+    '-vn',
+    '-sn',
+    '-dn',
+    ...(r.copy
+      ? ['-c:a', 'copy']
+      : ['-c:a', 'aac', '-b:a', `${r.audioBitrate}k`, '-ac', String(r.channels), '-ar', '48000']),
     ...hlsOutput(r, o.outputDir),
   ];
 }

@@ -56,7 +56,11 @@ export class ForegroundGate {
 
   /** What the gate holds, for tests and logs. */
   get state() {
-    return { foreground: this.foreground, background: this.background.size, paused: this.foreground > 0 ? this.background.size : 0 };
+    return {
+      foreground: this.foreground,
+      background: this.background.size,
+      paused: this.foreground > 0 ? this.background.size : 0,
+    };
   }
 }
 

@@ -13,7 +13,10 @@ export interface MediaPlaylist {
 }
 
 export function parseMediaPlaylist(text: string): MediaPlaylist {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   const out: MediaPlaylist = { targetDuration: 0, initUri: null, segments: [], ended: false };
   let pendingDuration: number | null = null;
   for (const line of lines) {

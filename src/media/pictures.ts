@@ -18,7 +18,12 @@ export interface StoryboardPlan {
 
 const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
 
-export function planStoryboard(duration: number, displayWidth: number, displayHeight: number, s: StoryboardSettings): StoryboardPlan {
+export function planStoryboard(
+  duration: number,
+  displayWidth: number,
+  displayHeight: number,
+  s: StoryboardSettings,
+): StoryboardPlan {
   const count = Math.max(1, Math.min(s.maxThumbnails, Math.floor(duration / s.minIntervalSeconds)));
   const tileWidth = even(Math.min(s.thumbnailWidth, displayWidth));
   const tileHeight = even((tileWidth * displayHeight) / displayWidth);
@@ -28,11 +33,26 @@ export function planStoryboard(duration: number, displayWidth: number, displayHe
 
 /** One sprite sheet of `count` thumbnails taken every `interval` seconds. */
 export const storyboardArgs = (input: string, output: string, p: StoryboardPlan): string[] => [
-  '-hide_banner', '-nostdin', '-y', '-loglevel', 'error',
-  '-i', input,
-  '-map', '0:v:0', '-an', '-sn', '-dn',
-  '-vf', `fps=1/${p.interval.toFixed(6)}:round=down,scale=${p.tileWidth}:${p.tileHeight},setsar=1,tile=${p.columns}x${p.rows}`,
-  '-frames:v', '1', '-q:v', '4', '-update', '1',
+  '-hide_banner',
+  '-nostdin',
+  '-y',
+  '-loglevel',
+  'error',
+  '-i',
+  input,
+  '-map',
+  '0:v:0',
+  '-an',
+  '-sn',
+  '-dn',
+  '-vf',
+  `fps=1/${p.interval.toFixed(6)}:round=down,scale=${p.tileWidth}:${p.tileHeight},setsar=1,tile=${p.columns}x${p.rows}`,
+  '-frames:v',
+  '1',
+  '-q:v',
+  '4',
+  '-update',
+  '1',
   output,
 ];
 
@@ -52,31 +72,63 @@ export function storyboardVtt(p: StoryboardPlan, duration: number, spriteName: s
     const end = i === p.count - 1 ? duration : (i + 1) * p.interval;
     const x = (i % p.columns) * p.tileWidth;
     const y = Math.floor(i / p.columns) * p.tileHeight;
-    cues.push(`${vttTime(start)} --> ${vttTime(end)}`, `${spriteName}#xywh=${x},${y},${p.tileWidth},${p.tileHeight}`, '');
+    cues.push(
+      `${vttTime(start)} --> ${vttTime(end)}`,
+      `${spriteName}#xywh=${x},${y},${p.tileWidth},${p.tileHeight}`,
+      '',
+    );
   }
   return cues.join('\n');
 }
 
 /** A poster frame at `at` seconds, no larger than 1280 on its long side. */
-export function posterArgs(input: string, output: string, at: number, displayWidth: number, displayHeight: number): string[] {
+export function posterArgs(
+  input: string,
+  output: string,
+  at: number,
+  displayWidth: number,
+  displayHeight: number,
+): string[] {
   const scale = Math.min(1, 1280 / Math.max(displayWidth, displayHeight));
   return [
-    '-hide_banner', '-nostdin', '-y', '-loglevel', 'error',
-    '-ss', at.toFixed(3),
-    '-i', input,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', `scale=${even(displayWidth * scale)}:${even(displayHeight * scale)},setsar=1`,
-    '-frames:v', '1', '-q:v', '3', '-update', '1',
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'error',
+    '-ss',
+    at.toFixed(3),
+    '-i',
+    input,
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    `scale=${even(displayWidth * scale)}:${even(displayHeight * scale)},setsar=1`,
+    '-frames:v',
+    '1',
+    '-q:v',
+    '3',
+    '-update',
+    '1',
     output,
   ];
 }
 
 /** Remux HLS renditions (video and/or audio playlists) into one progressive file with moov first. */
 export const downloadArgs = (inputs: string[], output: string): string[] => [
-  '-hide_banner', '-nostdin', '-y', '-loglevel', 'error',
+  '-hide_banner',
+  '-nostdin',
+  '-y',
+  '-loglevel',
+  'error',
   ...inputs.flatMap((i) => ['-i', i]),
   ...inputs.flatMap((_, n) => ['-map', `${n}`]),
-  '-c', 'copy',
-  '-movflags', '+faststart',
+  '-c',
+  'copy',
+  '-movflags',
+  '+faststart',
   output,
 ];

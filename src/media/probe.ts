@@ -25,8 +25,10 @@ export interface RawProbe {
 }
 
 export const ffprobeArgs = (input: string): string[] => [
-  '-v', 'error',
-  '-print_format', 'json',
+  '-v',
+  'error',
+  '-print_format',
+  'json',
   '-show_format',
   '-show_streams',
   input,
@@ -52,7 +54,7 @@ function rotationOf(s: RawStream): number {
   const fromTag = s.tags?.rotate !== undefined ? -Number(s.tags.rotate) : undefined;
   const raw = fromSide ?? fromTag ?? 0;
   // Display-matrix rotation is counter-clockwise and may be negative; normalise to 0/90/180/270.
-  const r = ((Math.round(raw / 90) * 90) % 360 + 360) % 360;
+  const r = (((Math.round(raw / 90) * 90) % 360) + 360) % 360;
   return r;
 }
 
@@ -62,7 +64,9 @@ export function parseProbe(raw: RawProbe): Probe {
   // Cover art and still pictures are not video: beside audio they are ignored like cover art,
   // alone they make the file a picture, which unplayableReason names.
   const still = stillImage(raw);
-  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic && (s.width ?? 0) > 0 && s !== still?.stream);
+  const v = streams.find(
+    (s) => s.codec_type === 'video' && !s.disposition?.attached_pic && (s.width ?? 0) > 0 && s !== still?.stream,
+  );
   const a = streams.find((s) => s.codec_type === 'audio');
   let video: VideoStreamInfo | null = null;
   if (v) {
@@ -105,9 +109,31 @@ export function parseProbe(raw: RawProbe): Probe {
 
 /** Picture codecs, named as people know them. */
 const imageCodecs: Record<string, string> = {
-  mjpeg: 'JPEG', png: 'PNG', apng: 'PNG', webp: 'WebP', gif: 'GIF', bmp: 'BMP', tiff: 'TIFF', jpeg2000: 'JPEG 2000',
-  jpegls: 'JPEG-LS', svg: 'SVG', qoi: 'QOI', pcx: 'PCX', targa: 'TGA', sgi: 'SGI', psd: 'PSD', dds: 'DDS', exr: 'OpenEXR',
-  ppm: 'PPM', pgm: 'PGM', pbm: 'PBM', pam: 'PAM', xbm: 'XBM', xpm: 'XPM', photocd: 'Photo CD', hdr: 'HDR',
+  mjpeg: 'JPEG',
+  png: 'PNG',
+  apng: 'PNG',
+  webp: 'WebP',
+  gif: 'GIF',
+  bmp: 'BMP',
+  tiff: 'TIFF',
+  jpeg2000: 'JPEG 2000',
+  jpegls: 'JPEG-LS',
+  svg: 'SVG',
+  qoi: 'QOI',
+  pcx: 'PCX',
+  targa: 'TGA',
+  sgi: 'SGI',
+  psd: 'PSD',
+  dds: 'DDS',
+  exr: 'OpenEXR',
+  ppm: 'PPM',
+  pgm: 'PGM',
+  pbm: 'PBM',
+  pam: 'PAM',
+  xbm: 'XBM',
+  xpm: 'XPM',
+  photocd: 'Photo CD',
+  hdr: 'HDR',
 };
 
 /**
@@ -130,11 +156,16 @@ export function stillImage(raw: RawProbe): { stream: RawStream; label: string } 
 /** What a stream that is neither playable video nor audio is, for a message. */
 function streamKind(s: RawStream): string {
   switch (s.codec_type) {
-    case 'subtitle': return 'subtitles';
-    case 'data': return 'data';
-    case 'attachment': return 'attachments';
-    case 'video': return s.disposition?.attached_pic ? 'cover art' : 'a video stream without a picture size';
-    default: return 'unknown streams';
+    case 'subtitle':
+      return 'subtitles';
+    case 'data':
+      return 'data';
+    case 'attachment':
+      return 'attachments';
+    case 'video':
+      return s.disposition?.attached_pic ? 'cover art' : 'a video stream without a picture size';
+    default:
+      return 'unknown streams';
   }
 }
 
@@ -156,21 +187,32 @@ export function unplayableReason(probe: Probe, raw: RawProbe = {}): string | nul
 
 /** ffprobe's own words, without the file path and the `[demuxer @ 0x…]` prefixes: "moov atom not found". */
 const ffprobeWords = (line: string, file: string) =>
-  line.split(file).join('').replace(/\[[^\]]* @ 0x[0-9a-f]+\]\s*/g, '').replace(/^[:\s]+/, '').trim();
+  line
+    .split(file)
+    .join('')
+    .replace(/\[[^\]]* @ 0x[0-9a-f]+\]\s*/g, '')
+    .replace(/^[:\s]+/, '')
+    .trim();
 
 /**
  * Why ffprobe could not read a file, in words a user understands, from its stderr. When the
  * cause is not a known one, ffprobe's last line follows in parentheses, without the temp path.
  */
 export function unreadableReason(stderr: string, file: string): string {
-  const lines = stderr.split('\n').map((l) => ffprobeWords(l, file)).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => ffprobeWords(l, file))
+    .filter(Boolean);
   const detail = lines.length > 0 ? ` (ffprobe: ${lines[lines.length - 1]})` : '';
   const all = lines.join('\n');
   if (/moov atom not found/i.test(all)) {
     return 'it is an incomplete MP4 or MOV file: its index (the moov atom) is missing, as happens when a recording or an upload is cut short; upload the complete file';
   }
-  if (/EBML header parsing failed/i.test(all)) return 'it is a damaged Matroska or WebM file: its header cannot be read';
-  if (/Invalid data found when processing input/i.test(all)) return 'it is not a video or audio file (its content is in no format FFmpeg recognises)';
-  if (/End of file|truncated/i.test(all)) return `it is truncated: it ends before FFmpeg could read its header${detail}`;
+  if (/EBML header parsing failed/i.test(all))
+    return 'it is a damaged Matroska or WebM file: its header cannot be read';
+  if (/Invalid data found when processing input/i.test(all))
+    return 'it is not a video or audio file (its content is in no format FFmpeg recognises)';
+  if (/End of file|truncated/i.test(all))
+    return `it is truncated: it ends before FFmpeg could read its header${detail}`;
   return `FFmpeg cannot read it${detail}`;
 }

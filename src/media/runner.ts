@@ -27,7 +27,12 @@ function priorityPrefix(priority: CpuPriority): string[] {
 /** The argv that starts `command` dying with its parent, at the given CPU priority. */
 export function diesWithParent(command: string, args: string[], priority: CpuPriority = 'normal'): [string, string[]] {
   // setpriv first: the parent-death signal is set before anything else runs (it survives the execs).
-  const argv = [...(setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : []), ...priorityPrefix(priority), command, ...args];
+  const argv = [
+    ...(setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : []),
+    ...priorityPrefix(priority),
+    command,
+    ...args,
+  ];
   return [argv[0]!, argv.slice(1)];
 }
 
@@ -126,7 +131,9 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
     if (err instanceof ExecaError) {
       if (err.isCanceled) throw err.cause ?? err;
       const stderr = typeof err.stderr === 'string' ? err.stderr : '';
-      const why = err.timedOut ? `timed out after ${opts.timeoutMs} ms` : `exited with code ${err.exitCode ?? err.signal}`;
+      const why = err.timedOut
+        ? `timed out after ${opts.timeoutMs} ms`
+        : `exited with code ${err.exitCode ?? err.signal}`;
       throw new FfmpegError(`ffmpeg ${why}: ${tail(stderr, 3) || 'no output'}`, err.exitCode, tail(stderr));
     }
     throw err;
@@ -137,9 +144,17 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
 }
 
 /** Whether ffmpeg decodes the whole input without a single error (cheap for audio). */
-export async function decodesCleanly(ffmpegPath: string, input: string, opts: Pick<RunOptions, 'signal' | 'timeoutMs'> = {}): Promise<boolean> {
+export async function decodesCleanly(
+  ffmpegPath: string,
+  input: string,
+  opts: Pick<RunOptions, 'signal' | 'timeoutMs'> = {},
+): Promise<boolean> {
   try {
-    await runFfmpeg(ffmpegPath, ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, '-f', 'null', '-'], opts);
+    await runFfmpeg(
+      ffmpegPath,
+      ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, '-f', 'null', '-'],
+      opts,
+    );
     return true;
   } catch (err) {
     if (err instanceof FfmpegError) return false;
@@ -148,7 +163,11 @@ export async function decodesCleanly(ffmpegPath: string, input: string, opts: Pi
 }
 
 /** Runs ffprobe (no shell) and returns its stdout; a failure carries ffprobe's own message. */
-export async function runFfprobe(ffprobePath: string, args: string[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+export async function runFfprobe(
+  ffprobePath: string,
+  args: string[],
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<string> {
   try {
     const { stdout } = await execa(...diesWithParent(ffprobePath, args), {
       cancelSignal: opts.signal,
@@ -161,7 +180,11 @@ export async function runFfprobe(ffprobePath: string, args: string[], opts: { si
     if (err instanceof ExecaError) {
       if (err.isCanceled) throw err.cause ?? err;
       const stderr = typeof err.stderr === 'string' ? err.stderr : '';
-      throw new FfmpegError(`ffprobe could not read the file: ${tail(stderr, 3) || `exit code ${err.exitCode}`}`, err.exitCode, tail(stderr));
+      throw new FfmpegError(
+        `ffprobe could not read the file: ${tail(stderr, 3) || `exit code ${err.exitCode}`}`,
+        err.exitCode,
+        tail(stderr),
+      );
     }
     throw err;
   }

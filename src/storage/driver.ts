@@ -45,7 +45,8 @@ export interface StorageDriver {
 }
 
 /** A body that can be written again (a buffer or text), unlike a stream, which can be read once. */
-export const isRepeatableBody = (body: Readable | Buffer | string): body is Buffer | string => typeof body === 'string' || Buffer.isBuffer(body);
+export const isRepeatableBody = (body: Readable | Buffer | string): body is Buffer | string =>
+  typeof body === 'string' || Buffer.isBuffer(body);
 
 /** The store cannot be reached or refuses Gilfoyle's credentials: the API answers 503, activities retry. */
 export class StorageUnavailableError extends Error {

@@ -4,7 +4,14 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidKeyError, isRepeatableBody, StorageNotFoundError, type ByteRange, type StorageDriver, type StoredObject } from './driver.ts';
+import {
+  InvalidKeyError,
+  isRepeatableBody,
+  StorageNotFoundError,
+  type ByteRange,
+  type StorageDriver,
+  type StoredObject,
+} from './driver.ts';
 
 /** Stores objects as files under one root folder. */
 export function createFsDriver(rootDir: string): StorageDriver {
@@ -24,7 +31,11 @@ export function createFsDriver(rootDir: string): StorageDriver {
 
   const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
-  const exists = (p: string) => access(p).then(() => true, () => false);
+  const exists = (p: string) =>
+    access(p).then(
+      () => true,
+      () => false,
+    );
 
   async function statKey(key: string): Promise<StoredObject | null> {
     try {
@@ -41,7 +52,11 @@ export function createFsDriver(rootDir: string): StorageDriver {
    * whole or not at all. A concurrent deletePrefix may remove the folder between the mkdir and
    * the rename (ENOENT): a repeatable write then makes the folder again (a few times at most).
    */
-  async function writeAtomically(file: string, write: (temp: string) => Promise<unknown>, repeatable: boolean): Promise<number> {
+  async function writeAtomically(
+    file: string,
+    write: (temp: string) => Promise<unknown>,
+    repeatable: boolean,
+  ): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       const temp = tempFileFor(file);
       try {
@@ -81,7 +96,11 @@ export function createFsDriver(rootDir: string): StorageDriver {
       const file = fileOf(key);
       // Only a buffer or text is written again if the folder vanished meanwhile.
       const repeatable = isRepeatableBody(body);
-      return writeAtomically(file, (temp) => (repeatable ? writeFile(temp, body) : pipeline(body, createWriteStream(temp))), repeatable);
+      return writeAtomically(
+        file,
+        (temp) => (repeatable ? writeFile(temp, body) : pipeline(body, createWriteStream(temp))),
+        repeatable,
+      );
     },
 
     async putFile(key, localPath) {
@@ -119,7 +138,8 @@ export function createFsDriver(rootDir: string): StorageDriver {
     async deletePrefix(prefix) {
       const keys = await this.list(prefix);
       if (!prefix.endsWith('/')) {
-        for (const key of keys) await unlink(fileOf(key)).catch((err) => (isMissing(err) ? undefined : Promise.reject(err)));
+        for (const key of keys)
+          await unlink(fileOf(key)).catch((err) => (isMissing(err) ? undefined : Promise.reject(err)));
         return keys.length;
       }
       // A whole folder ("medias/{id}/") is first renamed out of the way, then removed with any

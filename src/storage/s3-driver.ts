@@ -31,16 +31,26 @@ export interface S3DriverOptions {
 }
 
 const isNotFound = (err: unknown) =>
-  err instanceof S3ServiceException && (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404);
+  err instanceof S3ServiceException &&
+  (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404);
 
 /** Network failures and refusals that no retry of the same request by the caller would fix now. */
 function unavailable(err: unknown, what: string): unknown {
   if (err instanceof S3ServiceException) {
     const status = err.$metadata?.httpStatusCode;
-    if (err.name === 'NoSuchBucket' || status === 403 || err.name === 'InvalidAccessKeyId' || err.name === 'SignatureDoesNotMatch') {
-      return new StorageUnavailableError(`object store refused ${what}: ${err.name} ${err.message}`, { cause: err, transient: false });
+    if (
+      err.name === 'NoSuchBucket' ||
+      status === 403 ||
+      err.name === 'InvalidAccessKeyId' ||
+      err.name === 'SignatureDoesNotMatch'
+    ) {
+      return new StorageUnavailableError(`object store refused ${what}: ${err.name} ${err.message}`, {
+        cause: err,
+        transient: false,
+      });
     }
-    if (status !== undefined && status >= 500) return new StorageUnavailableError(`object store failed ${what}: ${err.name}`, { cause: err });
+    if (status !== undefined && status >= 500)
+      return new StorageUnavailableError(`object store failed ${what}: ${err.name}`, { cause: err });
     return err;
   }
   if (err instanceof StorageUnavailableError || err instanceof InvalidKeyError) return err;
@@ -48,12 +58,14 @@ function unavailable(err: unknown, what: string): unknown {
   // the local file of a putFile or getToFile (missing, disk full), which waiting does not cure.
   const e = err as { code?: string; errors?: { code?: string }[]; message?: string; path?: unknown };
   const code = e?.code ?? e?.errors?.[0]?.code ?? e?.message ?? String(err);
-  if (typeof e?.path === 'string') return new StorageUnavailableError(`local file error during ${what}: ${code}`, { cause: err, transient: false });
+  if (typeof e?.path === 'string')
+    return new StorageUnavailableError(`local file error during ${what}: ${code}`, { cause: err, transient: false });
   return new StorageUnavailableError(`object store unreachable during ${what}: ${code}`, { cause: err });
 }
 
 const checkKey = (key: string) => {
-  if (!key || key.startsWith('/') || key.includes('\0') || key.split('/').some((p) => p === '..' || p === '.')) throw new InvalidKeyError(key);
+  if (!key || key.startsWith('/') || key.includes('\0') || key.split('/').some((p) => p === '..' || p === '.'))
+    throw new InvalidKeyError(key);
   return key;
 };
 
@@ -63,7 +75,10 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
     region: o.region,
     endpoint: o.endpoint,
     forcePathStyle: o.forcePathStyle,
-    credentials: o.accessKeyId && o.secretAccessKey ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey } : undefined,
+    credentials:
+      o.accessKeyId && o.secretAccessKey
+        ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey }
+        : undefined,
     // Our own retries (Temporal's) are the ones that span an outage; keep the SDK's short.
     maxAttempts: 3,
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -88,7 +103,12 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
             size += chunk.length;
           });
     // lib-storage: one PUT for small bodies, multipart for large ones, never the whole body in memory.
-    const upload = new Upload({ client, params: { Bucket, Key: checkKey(key), Body: counted, ContentType: contentTypeOf(key) }, partSize: o.partSize ?? 5 * 1024 * 1024, queueSize: 2 });
+    const upload = new Upload({
+      client,
+      params: { Bucket, Key: checkKey(key), Body: counted, ContentType: contentTypeOf(key) },
+      partSize: o.partSize ?? 5 * 1024 * 1024,
+      queueSize: 2,
+    });
     await guard(`upload of ${key}`, () => upload.done());
     return typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : size;
   }
@@ -97,7 +117,9 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
     const keys: string[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await guard(`listing ${prefix}`, () => client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken })));
+      const page = await guard(`listing ${prefix}`, () =>
+        client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken })),
+      );
       for (const obj of page.Contents ?? []) if (obj.Key) keys.push(obj.Key);
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
@@ -116,7 +138,11 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
     async get(key, range) {
       try {
         const res = await client.send(
-          new GetObjectCommand({ Bucket, Key: checkKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+          new GetObjectCommand({
+            Bucket,
+            Key: checkKey(key),
+            Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+          }),
         );
         return res.Body as Readable;
       } catch (err) {
@@ -131,7 +157,8 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       // A dropped connection can end a stream early without an error: compare sizes.
       const expected = await this.stat(key);
       const { size } = await statFile(localPath);
-      if (expected && expected.size !== size) throw new StorageUnavailableError(`download of ${key} ended at ${size} of ${expected.size} bytes`);
+      if (expected && expected.size !== size)
+        throw new StorageUnavailableError(`download of ${key} ended at ${size} of ${expected.size} bytes`);
     },
 
     async localFile() {
@@ -155,9 +182,14 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       for (let i = 0; i < keys.length; i += 1000) {
         const batch = keys.slice(i, i + 1000);
         const res = await guard(`delete under ${prefix}`, () =>
-          client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+          client.send(
+            new DeleteObjectsCommand({ Bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          ),
         );
-        if (res.Errors?.length) throw new StorageUnavailableError(`could not delete ${res.Errors.length} object(s) under ${prefix}: ${res.Errors[0]?.Message}`);
+        if (res.Errors?.length)
+          throw new StorageUnavailableError(
+            `could not delete ${res.Errors.length} object(s) under ${prefix}: ${res.Errors[0]?.Message}`,
+          );
       }
       return keys.length;
     },
@@ -166,23 +198,28 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       try {
         await client.send(new HeadBucketCommand({ Bucket }));
       } catch (err) {
-        if (isNotFound(err)) throw new StorageUnavailableError(`bucket ${Bucket} does not exist`, { cause: err, transient: false });
+        if (isNotFound(err))
+          throw new StorageUnavailableError(`bucket ${Bucket} does not exist`, { cause: err, transient: false });
         throw unavailable(err, `access to bucket ${Bucket}`);
       }
     },
 
     async directUrl(key, expiresSeconds) {
-      if (o.publicUrl) return `${o.publicUrl.replace(/\/+$/, '')}/${checkKey(key).split('/').map(encodeURIComponent).join('/')}`;
+      if (o.publicUrl)
+        return `${o.publicUrl.replace(/\/+$/, '')}/${checkKey(key).split('/').map(encodeURIComponent).join('/')}`;
       return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: checkKey(key) }), { expiresIn: expiresSeconds });
     },
 
     async uploadUrl(key, size, expiresSeconds, contentType) {
       // Content-Length is signed: the store refuses a body of any other size.
-      return getSignedUrl(client, new PutObjectCommand({ Bucket, Key: checkKey(key), ContentLength: size, ContentType: contentType }), {
-        expiresIn: expiresSeconds,
-        signableHeaders: new Set(['content-length', ...(contentType ? ['content-type'] : [])]),
-      });
+      return getSignedUrl(
+        client,
+        new PutObjectCommand({ Bucket, Key: checkKey(key), ContentLength: size, ContentType: contentType }),
+        {
+          expiresIn: expiresSeconds,
+          signableHeaders: new Set(['content-length', ...(contentType ? ['content-type'] : [])]),
+        },
+      );
     },
   };
 }
-

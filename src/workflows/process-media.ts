@@ -81,7 +81,8 @@ const notWanted = (err: unknown) => {
  */
 export async function processMedia(input: ProcessMediaInput): Promise<ProcessMediaResult> {
   const { mediaId, sourceKey } = input;
-  const heavy = (priorityKey: number) => proxyActivities<Activities>({ ...encodeOptions(input), priority: { priorityKey } });
+  const heavy = (priorityKey: number) =>
+    proxyActivities<Activities>({ ...encodeOptions(input), priority: { priorityKey } });
   const state: ProcessingProgress = { stage: 'probing', playable: false, progress: 0, renditions: {} };
   setHandler(progressQuery, () => state);
 
@@ -96,9 +97,24 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
   };
   const work = new CancellationScope();
 
-  const encode = async (rendition: RenditionPlan, duration: number, stage: 'playable' | 'ladder', priorityKey: number, publishWith?: RenditionPlan[]): Promise<VariantEntry> => {
+  const encode = async (
+    rendition: RenditionPlan,
+    duration: number,
+    stage: 'playable' | 'ladder',
+    priorityKey: number,
+    publishWith?: RenditionPlan[],
+  ): Promise<VariantEntry> => {
     state.renditions[rendition.name] = 'encoding';
-    const out = await job(heavy(priorityKey).encodeRendition({ mediaId, sourceKey, rendition, duration, stage, ...(publishWith ? { publishWith } : {}) }));
+    const out = await job(
+      heavy(priorityKey).encodeRendition({
+        mediaId,
+        sourceKey,
+        rendition,
+        duration,
+        stage,
+        ...(publishWith ? { publishWith } : {}),
+      }),
+    );
     state.renditions[rendition.name] = 'ready';
     const all = Object.values(state.renditions);
     state.progress = Math.floor((100 * all.filter((s) => s === 'ready').length) / all.length);
@@ -107,7 +123,13 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
 
   try {
     return await work.run(async () => {
-      if (input.sourceUrl) await heavy(priority.playable).fetchSourceFromUrl({ mediaId, sourceKey, url: input.sourceUrl, kind: input.kind });
+      if (input.sourceUrl)
+        await heavy(priority.playable).fetchSourceFromUrl({
+          mediaId,
+          sourceKey,
+          url: input.sourceUrl,
+          kind: input.kind,
+        });
       const { probe, plan } = await probeSource({ mediaId, sourceKey, kind: input.kind, ladder: input.ladder });
       for (const r of plan) state.renditions[r.name] = 'pending';
       state.stage = 'encoding';
@@ -121,39 +143,53 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
       // Marking the media Processing takes one short activity: when it is done, the playable
       // encodes have reached the workers, and the ladder can follow without racing them for a slot.
       await mirror.startProcessing({ mediaId, plan });
-      rest.forEach((r, i) => encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.ladderTo, priority.ladderFrom + i))));
+      rest.forEach((r, i) =>
+        encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.ladderTo, priority.ladderFrom + i))),
+      );
       const output = (name: string) => encodes.get(name)!;
 
-      const playable = job(Promise.all(first.map((r) => output(r.name))).then(() => {
-        if (publishWith) state.playable = true;
-      }));
+      const playable = job(
+        Promise.all(first.map((r) => output(r.name))).then(() => {
+          if (publishWith) state.playable = true;
+        }),
+      );
       const video = probe.video;
       const smallest = first.find((r) => r.type === 'video');
       // Pictures once the smallest rung exists: the storyboard is taken from it, far cheaper to decode than the source.
-      const pictures = job(video
-        ? (smallest ? output(smallest.name) : Promise.resolve(undefined)).then((storyboardFrom) =>
-            heavy(priority.short).makePictures({
-              mediaId,
-              sourceKey,
-              storyboardFrom,
-              duration: probe.duration,
-              displayWidth: video.displayWidth,
-              displayHeight: video.displayHeight,
-              settings: input.pictures,
-            }),
-          )
-        : Promise.resolve([]));
+      const pictures = job(
+        video
+          ? (smallest ? output(smallest.name) : Promise.resolve(undefined)).then((storyboardFrom) =>
+              heavy(priority.short).makePictures({
+                mediaId,
+                sourceKey,
+                storyboardFrom,
+                duration: probe.duration,
+                displayWidth: video.displayWidth,
+                displayHeight: video.displayHeight,
+                settings: input.pictures,
+              }),
+            )
+          : Promise.resolve([]),
+      );
       // The download as soon as its rung and the audio are encoded.
       const downloadRung = downloadRendition(plan, input.downloadRendition ?? '720p');
       const audio = plan.find((r) => r.type === 'audio');
-      const download = job(Promise.all([downloadRung && output(downloadRung.name), audio && output(audio.name)]).then(([v, a]) =>
-        heavy(priority.short).makeDownload({ mediaId, ...(v ? { video: v } : {}), ...(a ? { audio: a } : {}) }),
-      ));
+      const download = job(
+        Promise.all([downloadRung && output(downloadRung.name), audio && output(audio.name)]).then(([v, a]) =>
+          heavy(priority.short).makeDownload({ mediaId, ...(v ? { video: v } : {}), ...(a ? { audio: a } : {}) }),
+        ),
+      );
 
       const outputs = await Promise.all(plan.map((r) => output(r.name)));
       const [files] = await Promise.all([Promise.all([download, pictures]), playable]);
       state.stage = 'packaging';
-      await mirror.finalizeMedia({ mediaId, outputs, duration: probe.duration, segmentSeconds: input.ladder.segmentSeconds, files: files.flat() });
+      await mirror.finalizeMedia({
+        mediaId,
+        outputs,
+        duration: probe.duration,
+        segmentSeconds: input.ladder.segmentSeconds,
+        files: files.flat(),
+      });
       state.stage = 'done';
       state.playable = true;
       return { mediaId, renditions: plan.map((r) => r.name), duration: probe.duration };
@@ -170,13 +206,22 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
     if (notWanted(err)) {
       state.stage = 'failed';
       log.info('run not wanted any more', { mediaId, reason: reasonOf(err) });
-      throw ApplicationFailure.create({ message: reasonOf(err), type: FailureType.MediaNotScheduled, nonRetryable: true });
+      throw ApplicationFailure.create({
+        message: reasonOf(err),
+        type: FailureType.MediaNotScheduled,
+        nonRetryable: true,
+      });
     }
     state.stage = 'failed';
     const reason = reasonOf(err);
     log.warn('media processing failed', { mediaId, reason });
     await CancellationScope.nonCancellable(() => mirror.failMedia({ mediaId, reason }));
     // Fail the run, so the Temporal UI shows it failed and a retry may start a new run.
-    throw ApplicationFailure.create({ message: reason, type: 'MediaErrored', nonRetryable: true, details: [MediaStatus.Errored] });
+    throw ApplicationFailure.create({
+      message: reason,
+      type: 'MediaErrored',
+      nonRetryable: true,
+      details: [MediaStatus.Errored],
+    });
   }
 }

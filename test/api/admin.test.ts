@@ -21,13 +21,16 @@ describe('admin page route', () => {
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
-  it.each(['/admin', '/admin/', '/admin/index.html'])('serves index.html at %s, revalidated on every load', async (url) => {
-    const res = await app.request(url);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(res.headers.get('cache-control')).toBe('no-cache');
-    expect(await res.text()).toContain('<title>admin</title>');
-  });
+  it.each(['/admin', '/admin/', '/admin/index.html'])(
+    'serves index.html at %s, revalidated on every load',
+    async (url) => {
+      const res = await app.request(url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      expect(await res.text()).toContain('<title>admin</title>');
+    },
+  );
 
   it('serves hashed assets with their content type, cached for good', async () => {
     const js = await app.request('/admin/assets/index-abc123.js');

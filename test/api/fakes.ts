@@ -28,7 +28,13 @@ import type {
 } from '../../src/db/medias.ts';
 import { MediaStatus, RenditionStatus } from '../../src/domain/status.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
-import { StorageNotFoundError, StorageUnavailableError, type ByteRange, type StorageDriver, type StoredObject } from '../../src/storage/driver.ts';
+import {
+  StorageNotFoundError,
+  StorageUnavailableError,
+  type ByteRange,
+  type StorageDriver,
+  type StoredObject,
+} from '../../src/storage/driver.ts';
 
 /** Where the app's tus uploads would keep their parts (created by @tus/file-store, left empty by these tests). */
 export const tusDir = path.join(os.tmpdir(), 'gilfoyle-api-test-tus');
@@ -37,7 +43,18 @@ export const tusDir = path.join(os.tmpdir(), 'gilfoyle-api-test-tus');
 export type Journal = string[];
 
 /** The parts of MediaRepository the API's routes use. */
-type UsedByApi = 'get' | 'list' | 'create' | 'update' | 'delete' | 'retry' | 'cancel' | 'addEvent' | 'listEvents' | 'listRenditions' | 'scheduleProcessing';
+type UsedByApi =
+  | 'get'
+  | 'list'
+  | 'create'
+  | 'update'
+  | 'delete'
+  | 'retry'
+  | 'cancel'
+  | 'addEvent'
+  | 'listEvents'
+  | 'listRenditions'
+  | 'scheduleProcessing';
 
 const base = Date.parse('2026-01-01T00:00:00.000Z');
 
@@ -157,7 +174,9 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
     this.check();
     const q = filter.q?.toLowerCase();
     const matching = [...this.rows.values()]
-      .filter((m) => (q ? m.title.toLowerCase().includes(q) : true) && (filter.status ? m.status === filter.status : true))
+      .filter(
+        (m) => (q ? m.title.toLowerCase().includes(q) : true) && (filter.status ? m.status === filter.status : true),
+      )
       .sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || a.id.localeCompare(b.id));
     return { items: matching.slice(offset, offset + limit).map((m) => ({ ...m })), total: matching.length };
   }
@@ -206,9 +225,18 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
       error: null,
       workflow_run_id: null,
     });
-    for (let i = this.renditions.length - 1; i >= 0; i--) if (this.renditions[i]!.media_id === id) this.renditions.splice(i, 1);
-    this.record(id, { type: 'media.uploaded', message: `${upload.kind} file received (${upload.size} bytes), scheduled for processing` });
-    this.outbox.push({ mediaId: id, sourceKey: upload.key, kind: upload.kind, ...(upload.url ? { url: upload.url } : {}) });
+    for (let i = this.renditions.length - 1; i >= 0; i--)
+      if (this.renditions[i]!.media_id === id) this.renditions.splice(i, 1);
+    this.record(id, {
+      type: 'media.uploaded',
+      message: `${upload.kind} file received (${upload.size} bytes), scheduled for processing`,
+    });
+    this.outbox.push({
+      mediaId: id,
+      sourceKey: upload.key,
+      kind: upload.kind,
+      ...(upload.url ? { url: upload.url } : {}),
+    });
     return { ...media, previous_source_key: previous };
   }
 
@@ -217,13 +245,28 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
     const row = this.rows.get(id);
     if (!row || row.status !== MediaStatus.Errored || row.source_key === null) return null;
     this.journal.push(`medias.retry ${id}`);
-    const media = this.change(id, { status: MediaStatus.ScheduledProcessing, playable: false, progress: 0, error: null, workflow_run_id: null });
+    const media = this.change(id, {
+      status: MediaStatus.ScheduledProcessing,
+      playable: false,
+      progress: 0,
+      error: null,
+      workflow_run_id: null,
+    });
     for (const r of this.renditions) {
       if (r.media_id === id) Object.assign(r, { status: RenditionStatus.Pending, progress: 0, attempts: 0 });
     }
     const refetch = media.source_url !== null && Number(media.source_size ?? 0) === 0;
-    this.record(id, { type: 'media.retry', message: `retry requested: ${reason}`, data: { previousRunId: row.workflow_run_id, previousError: row.error, refetch } });
-    this.outbox.push({ mediaId: id, sourceKey: media.source_key!, kind: media.source_kind ?? 'video', ...(refetch ? { url: media.source_url! } : {}) });
+    this.record(id, {
+      type: 'media.retry',
+      message: `retry requested: ${reason}`,
+      data: { previousRunId: row.workflow_run_id, previousError: row.error, refetch },
+    });
+    this.outbox.push({
+      mediaId: id,
+      sourceKey: media.source_key!,
+      kind: media.source_kind ?? 'video',
+      ...(refetch ? { url: media.source_url! } : {}),
+    });
     return media;
   }
 
@@ -256,7 +299,9 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
     this.check();
     return this.renditions
       .filter((r) => r.media_id === mediaId)
-      .sort((a, b) => b.type.localeCompare(a.type) || (b.height ?? -1) - (a.height ?? -1) || a.name.localeCompare(b.name))
+      .sort(
+        (a, b) => b.type.localeCompare(a.type) || (b.height ?? -1) - (a.height ?? -1) || a.name.localeCompare(b.name),
+      )
       .map((r) => ({ ...r }));
   }
 }
@@ -409,7 +454,8 @@ export class FakeWorkflows {
 }
 
 /** The error a Temporal client gives when the server cannot be reached. */
-export const temporalDown = () => new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:7233');
+export const temporalDown = () =>
+  new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:7233');
 
 let sharedMetrics: Metrics | null = null;
 
@@ -442,7 +488,8 @@ export function buildApp(overrides: BuildOptions = {}) {
     stopWorkflow: workflows.stopWorkflow,
     workflowRunning: workflows.workflowRunning,
     cancelWorkflow: workflows.cancelWorkflow,
-    checkDependencies: overrides.checkDependencies ?? (async () => ({ database: 'up', rabbitmq: 'up', temporal: 'up', storage: 'up' })),
+    checkDependencies:
+      overrides.checkDependencies ?? (async () => ({ database: 'up', rabbitmq: 'up', temporal: 'up', storage: 'up' })),
   };
   const app = createApp(deps);
   return { app, medias, storage, workflows, journal: medias.journal, config };

@@ -24,7 +24,10 @@ interface SendOptions {
 }
 
 async function send<D = MediaJson>(app: App, method: string, path: string, o: SendOptions = {}): Promise<Answer<D>> {
-  const headers: Record<string, string> = { ...(o.json !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers };
+  const headers: Record<string, string> = {
+    ...(o.json !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...o.headers,
+  };
   const body = o.json !== undefined ? JSON.stringify(o.json) : o.body;
   const res = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await res.text();
@@ -39,7 +42,10 @@ async function send<D = MediaJson>(app: App, method: string, path: string, o: Se
 
 /** The v1 error envelope, exactly: {code, message}, the code the status, the message as given. */
 function expectError(res: Answer<unknown>, status: number, message: string | RegExp) {
-  expect({ status: res.status, body: res.body }).toEqual({ status, body: { code: status, message: expect.any(String) } });
+  expect({ status: res.status, body: res.body }).toEqual({
+    status,
+    body: { code: status, message: expect.any(String) },
+  });
   if (typeof message === 'string') expect(res.body.message).toBe(message);
   else expect(res.body.message).toMatch(message);
 }
@@ -61,12 +67,19 @@ function multipart(parts: { name: string; filename?: string; type?: string; cont
   const chunks: Buffer[] = [];
   for (const p of parts) {
     const disposition = `form-data; name="${p.name}"${p.filename !== undefined ? `; filename="${p.filename}"` : ''}`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.type ? `Content-Type: ${p.type}\r\n` : ''}\r\n`));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.type ? `Content-Type: ${p.type}\r\n` : ''}\r\n`,
+      ),
+    );
     chunks.push(Buffer.from(p.content), Buffer.from('\r\n'));
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   const body = new Uint8Array(Buffer.concat(chunks));
-  return { body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) } };
+  return {
+    body,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) },
+  };
 }
 
 describe('request validation', () => {
@@ -89,10 +102,13 @@ describe('request validation', () => {
     expectError(res, 400, /^invalid param: id: /);
   });
 
-  it.each(['/medias/nope/upload/video', '/medias/nope/upload/audio'])('%s (handled without the validator): the same 400 naming id', async (path) => {
-    const res = await send(app, 'POST', path, multipart([{ name: 'file', filename: 'a.mp4', content: 'x' }]));
-    expectError(res, 400, 'invalid param: id: "nope" is not a UUID');
-  });
+  it.each(['/medias/nope/upload/video', '/medias/nope/upload/audio'])(
+    '%s (handled without the validator): the same 400 naming id',
+    async (path) => {
+      const res = await send(app, 'POST', path, multipart([{ name: 'file', filename: 'a.mp4', content: 'x' }]));
+      expectError(res, 400, 'invalid param: id: "nope" is not a UUID');
+    },
+  );
 
   it.each([
     ['GET', `/medias/${unknownId}`, {}],
@@ -132,22 +148,37 @@ describe('request validation', () => {
   });
 
   it('POST /medias with private not a boolean: 400 naming private', async () => {
-    expectError(await send(app, 'POST', '/medias', { json: { title: 'x', private: 'yes' } }), 400, /^invalid json: private: /);
+    expectError(
+      await send(app, 'POST', '/medias', { json: { title: 'x', private: 'yes' } }),
+      400,
+      /^invalid json: private: /,
+    );
   });
 
   it('POST /medias ignores fields the schema does not name (status, id): the new media is AwaitingUpload with its own id', async () => {
     const { app, medias } = buildApp();
-    const res = await send(app, 'POST', '/medias', { json: { title: 'extra', status: 'Ready', id: unknownId, playable: true } });
+    const res = await send(app, 'POST', '/medias', {
+      json: { title: 'extra', status: 'Ready', id: unknownId, playable: true },
+    });
     expect(res.status).toBe(200);
     expect(res.body.code).toBe(200);
-    expect(res.body.data).toMatchObject({ title: 'extra', status: 'AwaitingUpload', playable: false, private: false, workflow: null });
+    expect(res.body.data).toMatchObject({
+      title: 'extra',
+      status: 'AwaitingUpload',
+      playable: false,
+      private: false,
+      workflow: null,
+    });
     expect(res.body.data.id).not.toBe(unknownId);
     expect([...medias.rows.keys()]).toEqual([res.body.data.id]);
     expect(medias.eventsOf(res.body.data.id).map((e) => e.type)).toEqual(['media.created']);
   });
 
   it('invalid JSON is a 400 that says so', async () => {
-    const res = await send(app, 'POST', '/medias', { body: '{"title": ', headers: { 'content-type': 'application/json' } });
+    const res = await send(app, 'POST', '/medias', {
+      body: '{"title": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expectError(res, 400, 'invalid JSON body: Malformed JSON in request body');
   });
 
@@ -188,9 +219,21 @@ describe('request validation', () => {
   it('PATCH with nothing to change (or only fields the schema does not name) is a 400 saying what to give', async () => {
     const { app, medias, journal } = buildApp();
     const m = medias.seed();
-    expectError(await send(app, 'PATCH', `/medias/${m.id}`, { json: {} }), 400, 'invalid json: give title, private, or both');
-    expectError(await send(app, 'PATCH', `/medias/${m.id}`, { json: { status: 'Ready' } }), 400, 'invalid json: give title, private, or both');
-    expectError(await send(app, 'PATCH', `/medias/${m.id}`, { json: { title: '' } }), 400, 'invalid json: title: title must not be empty');
+    expectError(
+      await send(app, 'PATCH', `/medias/${m.id}`, { json: {} }),
+      400,
+      'invalid json: give title, private, or both',
+    );
+    expectError(
+      await send(app, 'PATCH', `/medias/${m.id}`, { json: { status: 'Ready' } }),
+      400,
+      'invalid json: give title, private, or both',
+    );
+    expectError(
+      await send(app, 'PATCH', `/medias/${m.id}`, { json: { title: '' } }),
+      400,
+      'invalid json: title: title must not be empty',
+    );
     expect(journal).toEqual([]);
   });
 
@@ -205,7 +248,13 @@ describe('request validation', () => {
 describe('get, list, patch', () => {
   it('GET /medias/{id} answers the media in the v1 envelope', async () => {
     const { app, medias } = buildApp();
-    const m = medias.seed({ title: 'one', status: MediaStatus.Processing, workflow_run_id: 'run-1', progress: 40, playable: true });
+    const m = medias.seed({
+      title: 'one',
+      status: MediaStatus.Processing,
+      workflow_run_id: 'run-1',
+      progress: 40,
+      playable: true,
+    });
     const res = await send(app, 'GET', `/medias/${m.id}`);
     expect(res.status).toBe(200);
     expect(res.body.code).toBe(200);
@@ -215,8 +264,17 @@ describe('get, list, patch', () => {
       status: 'Processing',
       progress: 40,
       playable: true,
-      workflow: { id: `media-${m.id}`, run_id: 'run-1', url: `http://127.0.0.1:8233/namespaces/default/workflows/media-${m.id}/run-1/history` },
-      links: { master: `/medias/${m.id}/stream/master.m3u8`, dash: null, events: `/medias/${m.id}/events`, renditions: `/medias/${m.id}/renditions` },
+      workflow: {
+        id: `media-${m.id}`,
+        run_id: 'run-1',
+        url: `http://127.0.0.1:8233/namespaces/default/workflows/media-${m.id}/run-1/history`,
+      },
+      links: {
+        master: `/medias/${m.id}/stream/master.m3u8`,
+        dash: null,
+        events: `/medias/${m.id}/events`,
+        renditions: `/medias/${m.id}/renditions`,
+      },
       created_at: m.created_at.toISOString(),
     });
   });
@@ -244,15 +302,48 @@ describe('get, list, patch', () => {
     const { app, medias } = buildApp();
     const m = await medias.create(randomUUID(), 'with rows');
     await medias.addEvent(m.id, { type: 'media.probed', message: 'probed', data: { duration: 3 } });
-    medias.seedRendition(m.id, { name: '720p', type: 'video', height: 720, width: 1280, status: 'Ready', progress: 100, playlist: '720p.m3u8' });
-    const events = await send<{ id: number; type: string; data: unknown }[]>(app, 'GET', `/medias/${m.id}/events?limit=1&offset=1`);
+    medias.seedRendition(m.id, {
+      name: '720p',
+      type: 'video',
+      height: 720,
+      width: 1280,
+      status: 'Ready',
+      progress: 100,
+      playlist: '720p.m3u8',
+    });
+    const events = await send<{ id: number; type: string; data: unknown }[]>(
+      app,
+      'GET',
+      `/medias/${m.id}/events?limit=1&offset=1`,
+    );
     expect(events.status).toBe(200);
-    expect(events.body.data).toEqual([{ id: 2, type: 'media.probed', level: 'info', message: 'probed', data: { duration: 3 }, created_at: expect.any(String) }]);
+    expect(events.body.data).toEqual([
+      {
+        id: 2,
+        type: 'media.probed',
+        level: 'info',
+        message: 'probed',
+        data: { duration: 3 },
+        created_at: expect.any(String),
+      },
+    ]);
     expect(events.body.metadata).toEqual({ total: 2, limit: 1, offset: 1 });
     const renditions = await send<Record<string, unknown>[]>(app, 'GET', `/medias/${m.id}/renditions`);
     expect(renditions.status).toBe(200);
     expect(renditions.body.data).toEqual([
-      { name: '720p', type: 'video', status: 'Ready', width: 1280, height: 720, frame_rate: null, bandwidth: null, codecs: null, progress: 100, attempts: 0, playlist: '720p.m3u8' },
+      {
+        name: '720p',
+        type: 'video',
+        status: 'Ready',
+        width: 1280,
+        height: 720,
+        frame_rate: null,
+        bandwidth: null,
+        codecs: null,
+        progress: 100,
+        attempts: 0,
+        playlist: '720p.m3u8',
+      },
     ]);
   });
 
@@ -268,8 +359,13 @@ describe('get, list, patch', () => {
   it('making a media private without playback.signing_secret is a 409 naming the setting, and changes nothing', async () => {
     const { app, medias, journal } = buildApp();
     const m = medias.seed({ title: 'public' });
-    const message = 'private medias need playback.signing_secret in the configuration (GILFOYLE_PLAYBACK_SIGNING_SECRET)';
-    expectError(await send(app, 'PATCH', `/medias/${m.id}`, { json: { private: true, title: 'renamed' } }), 409, message);
+    const message =
+      'private medias need playback.signing_secret in the configuration (GILFOYLE_PLAYBACK_SIGNING_SECRET)';
+    expectError(
+      await send(app, 'PATCH', `/medias/${m.id}`, { json: { private: true, title: 'renamed' } }),
+      409,
+      message,
+    );
     expect(medias.rows.get(m.id)).toMatchObject({ private: false, title: 'public' });
     expectError(await send(app, 'POST', '/medias', { json: { title: 'secret', private: true } }), 409, message);
     expect(medias.rows.size).toBe(1);
@@ -320,9 +416,13 @@ describe('POST /medias/{id}/playback-token', () => {
     const { app, medias } = buildApp({ config: { playback: { signing_secret: secret } } });
     const m = medias.seed({ private: true });
     const before = Date.now();
-    const res = await send<{ token: string; expires_at: string; query: string; cookie: string; links: { master: string; dash: string } }>(
-      app, 'POST', `/medias/${m.id}/playback-token`,
-    );
+    const res = await send<{
+      token: string;
+      expires_at: string;
+      query: string;
+      cookie: string;
+      links: { master: string; dash: string };
+    }>(app, 'POST', `/medias/${m.id}/playback-token`);
     expect(res.status).toBe(200);
     const { token, expires_at, query, cookie, links } = res.body.data;
     expect(checkPlaybackToken(secret, m.id, token)).toBe('valid');
@@ -332,17 +432,30 @@ describe('POST /medias/{id}/playback-token', () => {
     expect(ttl).toBeLessThanOrEqual(3600);
     expect(query).toBe(`token=${encodeURIComponent(token)}`);
     expect(cookie).toBe(`${playbackCookieName(m.id)}=${token}`);
-    expect(links).toEqual({ master: `/medias/${m.id}/stream/master.m3u8?${query}`, dash: `/medias/${m.id}/stream/manifest.mpd?${query}` });
+    expect(links).toEqual({
+      master: `/medias/${m.id}/stream/master.m3u8?${query}`,
+      dash: `/medias/${m.id}/stream/manifest.mpd?${query}`,
+    });
   });
 
   it('takes ttl_seconds within 10 s and 7 days', async () => {
     const { app, medias } = buildApp({ config: { playback: { signing_secret: secret } } });
     const m = medias.seed();
-    const short = await send<{ expires_at: string }>(app, 'POST', `/medias/${m.id}/playback-token`, { json: { ttl_seconds: 60 } });
+    const short = await send<{ expires_at: string }>(app, 'POST', `/medias/${m.id}/playback-token`, {
+      json: { ttl_seconds: 60 },
+    });
     expect(short.status).toBe(200);
     expect(Date.parse(short.body.data.expires_at) - Date.now()).toBeLessThanOrEqual(60_000);
-    expectError(await send(app, 'POST', `/medias/${m.id}/playback-token`, { json: { ttl_seconds: 5 } }), 400, /^invalid json: ttl_seconds: /);
-    expectError(await send(app, 'POST', `/medias/${m.id}/playback-token`, { json: { ttl_seconds: 8 * 24 * 3600 } }), 400, /^invalid json: ttl_seconds: /);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/playback-token`, { json: { ttl_seconds: 5 } }),
+      400,
+      /^invalid json: ttl_seconds: /,
+    );
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/playback-token`, { json: { ttl_seconds: 8 * 24 * 3600 } }),
+      400,
+      /^invalid json: ttl_seconds: /,
+    );
   });
 });
 
@@ -352,7 +465,11 @@ describe('POST /medias/{id}/retry', () => {
     async (status) => {
       const { app, medias, workflows, journal } = buildApp();
       const m = medias.seed({ status, source_key: `medias/x/source` });
-      expectError(await send(app, 'POST', `/medias/${m.id}/retry`), 409, `media ${m.id} is ${status}: only an Errored media can be retried`);
+      expectError(
+        await send(app, 'POST', `/medias/${m.id}/retry`),
+        409,
+        `media ${m.id} is ${status}: only an Errored media can be retried`,
+      );
       expect(workflows.calls).toEqual([]);
       expect(journal).toEqual([]);
       expect(medias.rows.get(m.id)?.status).toBe(status);
@@ -362,7 +479,11 @@ describe('POST /medias/{id}/retry', () => {
   it('an Errored media without a source is a 409 that says to upload one', async () => {
     const { app, medias, workflows } = buildApp();
     const m = medias.seed({ status: MediaStatus.Errored, error: 'fetch failed' });
-    expectError(await send(app, 'POST', `/medias/${m.id}/retry`), 409, `media ${m.id} has no source to process: upload one`);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/retry`),
+      409,
+      `media ${m.id} has no source to process: upload one`,
+    );
     expect(workflows.calls).toEqual([]);
   });
 
@@ -370,7 +491,11 @@ describe('POST /medias/{id}/retry', () => {
     const { app, medias, workflows, journal } = buildApp();
     const m = medias.seed({ status: MediaStatus.Errored, source_key: `medias/x/source`, error: 'boom' });
     workflows.running.add(m.id);
-    expectError(await send(app, 'POST', `/medias/${m.id}/retry`), 409, `media ${m.id}: its last run is still closing, retry in a moment`);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/retry`),
+      409,
+      `media ${m.id}: its last run is still closing, retry in a moment`,
+    );
     expect(workflows.callsOf('workflowRunning')).toEqual([{ fn: 'workflowRunning', mediaId: m.id }]);
     expect(medias.rows.get(m.id)).toMatchObject({ status: 'Errored', error: 'boom' });
     expect(journal).toEqual([]);
@@ -392,7 +517,13 @@ describe('POST /medias/{id}/retry', () => {
 
   it('schedules an Errored media again (202, ScheduledProcessing, a media.retry event, one message); a second retry is a 409', async () => {
     const { app, medias } = buildApp();
-    const m = medias.seed({ status: MediaStatus.Errored, source_kind: 'video', source_key: `medias/x/source`, error: 'boom', workflow_run_id: 'run-1' });
+    const m = medias.seed({
+      status: MediaStatus.Errored,
+      source_kind: 'video',
+      source_key: `medias/x/source`,
+      error: 'boom',
+      workflow_run_id: 'run-1',
+    });
     const res = await send(app, 'POST', `/medias/${m.id}/retry`);
     expect(res.status).toBe(202);
     expect(res.body.code).toBe(202);
@@ -402,11 +533,21 @@ describe('POST /medias/{id}/retry', () => {
       error: null,
       progress: 0,
       playable: false,
-      workflow: { id: `media-${m.id}`, run_id: null, url: `http://127.0.0.1:8233/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId="media-${m.id}"`)}` },
+      workflow: {
+        id: `media-${m.id}`,
+        run_id: null,
+        url: `http://127.0.0.1:8233/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId="media-${m.id}"`)}`,
+      },
     });
-    expect(medias.eventsOf(m.id).map((e) => [e.type, e.message])).toEqual([['media.retry', 'retry requested: requested through the API']]);
+    expect(medias.eventsOf(m.id).map((e) => [e.type, e.message])).toEqual([
+      ['media.retry', 'retry requested: requested through the API'],
+    ]);
     expect(medias.outbox).toEqual([{ mediaId: m.id, sourceKey: 'medias/x/source', kind: 'video' }]);
-    expectError(await send(app, 'POST', `/medias/${m.id}/retry`), 409, `media ${m.id} is ScheduledProcessing: only an Errored media can be retried`);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/retry`),
+      409,
+      `media ${m.id} is ScheduledProcessing: only an Errored media can be retried`,
+    );
     expect(medias.outbox).toHaveLength(1);
   });
 
@@ -414,7 +555,11 @@ describe('POST /medias/{id}/retry', () => {
     const { app, medias } = buildApp();
     const m = medias.seed({ status: MediaStatus.Errored, source_key: `medias/x/source` });
     medias.retry = async () => null;
-    expectError(await send(app, 'POST', `/medias/${m.id}/retry`), 409, `media ${m.id} is no longer Errored: it was retried or changed meanwhile`);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/retry`),
+      409,
+      `media ${m.id} is no longer Errored: it was retried or changed meanwhile`,
+    );
   });
 });
 
@@ -429,7 +574,11 @@ describe('POST /medias/{id}/cancel', () => {
         409,
         `media ${m.id} is ${status}: only a media being processed (ScheduledProcessing or Processing) can be cancelled`,
       );
-      expectError(await send(app, 'POST', `/medias/${m.id}/cancel?force=true`), 409, new RegExp(`^media ${m.id} is ${status}: `));
+      expectError(
+        await send(app, 'POST', `/medias/${m.id}/cancel?force=true`),
+        409,
+        new RegExp(`^media ${m.id} is ${status}: `),
+      );
       expect(workflows.calls).toEqual([]);
       expect(journal).toEqual([]);
     },
@@ -452,21 +601,33 @@ describe('POST /medias/{id}/cancel', () => {
 
   it.each([
     ['not taken by a run yet', MediaStatus.ScheduledProcessing, null, 'before a run took it'],
-    ['whose run ended without finishing it', MediaStatus.Processing, 'run-1', 'after its run had ended without finishing it'],
-  ])('marks a media %s cancelled at once when no run is open (Errored, error "cancelled")', async (_what, status, runId, how) => {
-    const { app, medias, workflows } = buildApp();
-    const m = medias.seed({ status, workflow_run_id: runId, playable: status === MediaStatus.Processing });
-    const res = await send(app, 'POST', `/medias/${m.id}/cancel`);
-    expect(res.status).toBe(202);
-    expect(res.body.data).toMatchObject({ status: 'Errored', error: 'cancelled', playable: false });
-    expect(medias.rows.get(m.id)).toMatchObject({ status: 'Errored', error: 'cancelled' });
-    expect(workflows.calls.map((c) => c.fn)).toEqual(['cancelWorkflow']);
-    const events = medias.eventsOf(m.id);
-    expect(events.map((e) => [e.type, e.level])).toEqual([['media.cancelled', 'warn']]);
-    expect(events[0]!.message).toContain(`processing cancelled through the API ${how};`);
-    // Cancelled, it cannot be cancelled again, and it can be retried.
-    expectError(await send(app, 'POST', `/medias/${m.id}/cancel`), 409, new RegExp(`is Errored: only a media being processed`));
-  });
+    [
+      'whose run ended without finishing it',
+      MediaStatus.Processing,
+      'run-1',
+      'after its run had ended without finishing it',
+    ],
+  ])(
+    'marks a media %s cancelled at once when no run is open (Errored, error "cancelled")',
+    async (_what, status, runId, how) => {
+      const { app, medias, workflows } = buildApp();
+      const m = medias.seed({ status, workflow_run_id: runId, playable: status === MediaStatus.Processing });
+      const res = await send(app, 'POST', `/medias/${m.id}/cancel`);
+      expect(res.status).toBe(202);
+      expect(res.body.data).toMatchObject({ status: 'Errored', error: 'cancelled', playable: false });
+      expect(medias.rows.get(m.id)).toMatchObject({ status: 'Errored', error: 'cancelled' });
+      expect(workflows.calls.map((c) => c.fn)).toEqual(['cancelWorkflow']);
+      const events = medias.eventsOf(m.id);
+      expect(events.map((e) => [e.type, e.level])).toEqual([['media.cancelled', 'warn']]);
+      expect(events[0]!.message).toContain(`processing cancelled through the API ${how};`);
+      // Cancelled, it cannot be cancelled again, and it can be retried.
+      expectError(
+        await send(app, 'POST', `/medias/${m.id}/cancel`),
+        409,
+        new RegExp(`is Errored: only a media being processed`),
+      );
+    },
+  );
 
   it('?force=true terminates the run (stopWorkflow), asks it nothing, and marks the media Errored at once', async () => {
     const { app, medias, workflows, journal } = buildApp();
@@ -475,7 +636,9 @@ describe('POST /medias/{id}/cancel', () => {
     const res = await send(app, 'POST', `/medias/${m.id}/cancel?force=true`);
     expect(res.status).toBe(202);
     expect(res.body.data).toMatchObject({ status: 'Errored', error: 'cancelled' });
-    expect(workflows.calls).toEqual([{ fn: 'stopWorkflow', mediaId: m.id, reason: 'cancelled by force through the API' }]);
+    expect(workflows.calls).toEqual([
+      { fn: 'stopWorkflow', mediaId: m.id, reason: 'cancelled by force through the API' },
+    ]);
     expect(journal).toEqual([`workflow.stop ${m.id}`, `medias.cancel ${m.id}`]);
     expect(workflows.running.has(m.id)).toBe(false);
     expect(medias.eventsOf(m.id).map((e) => e.message)).toEqual([
@@ -493,22 +656,29 @@ describe('POST /medias/{id}/cancel', () => {
     expect(workflows.calls).toHaveLength(1);
   });
 
-  it.each(['', '?force=true'])('is a 503 when the workflow service does not answer (%s), and the media stays as it was', async (query) => {
-    const { app, medias, workflows, journal } = buildApp();
-    const m = medias.seed({ status: MediaStatus.Processing, workflow_run_id: 'run-1' });
-    workflows.down = temporalDown();
-    const res = await send(app, 'POST', `/medias/${m.id}/cancel${query}`);
-    expectError(res, 503, `could not cancel now, the workflow service did not answer: ${temporalDown().message}`);
-    expect(medias.rows.get(m.id)).toMatchObject({ status: 'Processing', error: null });
-    expect(medias.eventsOf(m.id)).toEqual([]);
-    expect(journal).toEqual([]);
-  });
+  it.each(['', '?force=true'])(
+    'is a 503 when the workflow service does not answer (%s), and the media stays as it was',
+    async (query) => {
+      const { app, medias, workflows, journal } = buildApp();
+      const m = medias.seed({ status: MediaStatus.Processing, workflow_run_id: 'run-1' });
+      workflows.down = temporalDown();
+      const res = await send(app, 'POST', `/medias/${m.id}/cancel${query}`);
+      expectError(res, 503, `could not cancel now, the workflow service did not answer: ${temporalDown().message}`);
+      expect(medias.rows.get(m.id)).toMatchObject({ status: 'Processing', error: null });
+      expect(medias.eventsOf(m.id)).toEqual([]);
+      expect(journal).toEqual([]);
+    },
+  );
 
   it('is a 409 when the media changed while it was being cancelled', async () => {
     const { app, medias } = buildApp();
     const m = medias.seed({ status: MediaStatus.ScheduledProcessing });
     medias.cancel = async () => null;
-    expectError(await send(app, 'POST', `/medias/${m.id}/cancel`), 409, `media ${m.id} changed while it was being cancelled`);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/cancel`),
+      409,
+      `media ${m.id} changed while it was being cancelled`,
+    );
   });
 });
 
@@ -518,7 +688,8 @@ describe('DELETE /medias/{id}', () => {
     const m = built.medias.seed({ status: MediaStatus.Ready, source_key: 'x' });
     const other = built.medias.seed({ status: MediaStatus.Ready });
     for (const id of [m.id, other.id]) {
-      for (const file of ['source', 'stream/master.m3u8', 'stream/720p/seg-0.m4s', 'uploads/abc']) built.storage.seed(`medias/${id}/${file}`);
+      for (const file of ['source', 'stream/master.m3u8', 'stream/720p/seg-0.m4s', 'uploads/abc'])
+        built.storage.seed(`medias/${id}/${file}`);
     }
     return { ...built, m, other };
   }
@@ -569,7 +740,11 @@ describe('DELETE /medias/{id}', () => {
     const { app, medias, storage, m, other } = world();
     storage.fail('deletePrefix');
     const first = await send(app, 'DELETE', `/medias/${m.id}`);
-    expectError(first, 503, `could not delete media ${m.id} now (repeat the DELETE): connect ECONNREFUSED 127.0.0.1:9000`);
+    expectError(
+      first,
+      503,
+      `could not delete media ${m.id} now (repeat the DELETE): connect ECONNREFUSED 127.0.0.1:9000`,
+    );
     expect(first.body.message).not.toMatch(/\n\s*at /);
     // The rows are gone already; the files wait for the repeat.
     expect(medias.rows.has(m.id)).toBe(false);
@@ -586,8 +761,18 @@ describe('DELETE /medias/{id}', () => {
 });
 
 describe('uploads', () => {
-  const upload = (app: App, id: string, file: string | Buffer = 'not really a video', kind: 'video' | 'audio' = 'video') =>
-    send(app, 'POST', `/medias/${id}/upload/${kind}`, multipart([{ name: 'file', filename: 'clip.mp4', type: 'video/mp4', content: file }]));
+  const upload = (
+    app: App,
+    id: string,
+    file: string | Buffer = 'not really a video',
+    kind: 'video' | 'audio' = 'video',
+  ) =>
+    send(
+      app,
+      'POST',
+      `/medias/${id}/upload/${kind}`,
+      multipart([{ name: 'file', filename: 'clip.mp4', type: 'video/mp4', content: file }]),
+    );
 
   it('stores a multipart file under its own key and schedules it (200, ScheduledProcessing)', async () => {
     const { app, medias, storage } = buildApp();
@@ -624,7 +809,11 @@ describe('uploads', () => {
     async (status) => {
       const { app, medias, storage } = buildApp();
       const m = medias.seed({ status });
-      expectError(await upload(app, m.id), 409, `media ${m.id} is ${status}: an upload is accepted only while AwaitingUpload or Errored`);
+      expectError(
+        await upload(app, m.id),
+        409,
+        `media ${m.id} is ${status}: an upload is accepted only while AwaitingUpload or Errored`,
+      );
       expect(storage.keys()).toEqual([]);
     },
   );
@@ -646,7 +835,10 @@ describe('uploads', () => {
     const { app, medias, journal } = buildApp({ config: { settings: { max_file_size: 1000 } } });
     const m = medias.seed();
     const form = multipart([{ name: 'file', filename: 'a.mp4', content: 'x' }]);
-    const res = await send(app, 'POST', `/medias/${m.id}/upload/video`, { ...form, headers: { ...form.headers, 'content-length': String(1000 + 64 * 1024 + 1) } });
+    const res = await send(app, 'POST', `/medias/${m.id}/upload/video`, {
+      ...form,
+      headers: { ...form.headers, 'content-length': String(1000 + 64 * 1024 + 1) },
+    });
     expectError(res, 413, 'the file is larger than the maximum of 1000 bytes (max_file_size)');
     expect(journal).toEqual([]);
   });
@@ -654,15 +846,30 @@ describe('uploads', () => {
   it('a file that grows past max_file_size while it streams is a 413; its partial object is removed and the media stays', async () => {
     const { app, medias, storage, journal } = buildApp({ config: { settings: { max_file_size: 100 } } });
     const m = medias.seed();
-    expectError(await upload(app, m.id, Buffer.alloc(5000, 1)), 413, 'the file is larger than the maximum of 100 bytes (max_file_size)');
-    await eventually(() => journal.some((l) => l.startsWith(`storage.deletePrefix medias/${m.id}/uploads/`)), 'the partial upload to be removed');
+    expectError(
+      await upload(app, m.id, Buffer.alloc(5000, 1)),
+      413,
+      'the file is larger than the maximum of 100 bytes (max_file_size)',
+    );
+    await eventually(
+      () => journal.some((l) => l.startsWith(`storage.deletePrefix medias/${m.id}/uploads/`)),
+      'the partial upload to be removed',
+    );
     expect(storage.keys()).toEqual([]);
     expect(medias.rows.get(m.id)?.status).toBe('AwaitingUpload');
   });
 
   it.each([
-    ['a field other than file', [{ name: 'title', content: 'x' }], 'unexpected form field "title": only the field "file" is taken'],
-    ['the file in another field', [{ name: 'upload', filename: 'a.mp4', content: 'x' }], 'unexpected form field "upload": only the field "file" is taken'],
+    [
+      'a field other than file',
+      [{ name: 'title', content: 'x' }],
+      'unexpected form field "title": only the field "file" is taken',
+    ],
+    [
+      'the file in another field',
+      [{ name: 'upload', filename: 'a.mp4', content: 'x' }],
+      'unexpected form field "upload": only the field "file" is taken',
+    ],
     ['no part at all', [], 'multipart field "file" is missing'],
   ])('multipart with %s is a 400', async (_what, parts, message) => {
     const { app, medias } = buildApp();
@@ -680,7 +887,11 @@ describe('uploads', () => {
       Object.assign(medias.rows.get(m.id)!, { status: MediaStatus.ScheduledProcessing, source_key: winner });
       return null;
     };
-    expectError(await upload(app, m.id), 409, `media ${m.id} became ScheduledProcessing during the upload: another upload was scheduled first`);
+    expectError(
+      await upload(app, m.id),
+      409,
+      `media ${m.id} became ScheduledProcessing during the upload: another upload was scheduled first`,
+    );
     expect(storage.keys(`medias/${m.id}/`)).toEqual([winner]);
   });
 
@@ -703,11 +914,22 @@ describe('uploads', () => {
       409,
       `the fake storage driver takes no direct uploads: use POST /medias/${m.id}/upload/video or /upload/audio`,
     );
-    expectError(await send(app, 'POST', `/medias/${m.id}/upload-url`, { json: { size: 1001 } }), 413, 'the file is larger than the maximum of 1000 bytes (max_file_size)');
-    expectError(await send(app, 'POST', `/medias/${m.id}/upload-url`, { json: { size: 0 } }), 400, /^invalid json: size: /);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/upload-url`, { json: { size: 1001 } }),
+      413,
+      'the file is larger than the maximum of 1000 bytes (max_file_size)',
+    );
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/upload-url`, { json: { size: 0 } }),
+      400,
+      /^invalid json: size: /,
+    );
     storage.uploadUrlBase = 'https://bucket.example';
     const res = await send<{ url: string; method: string; headers: Record<string, string>; complete: string }>(
-      app, 'POST', `/medias/${m.id}/upload-url`, { json: { size: 10, content_type: 'video/mp4' } },
+      app,
+      'POST',
+      `/medias/${m.id}/upload-url`,
+      { json: { size: 10, content_type: 'video/mp4' } },
     );
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({
@@ -717,7 +939,11 @@ describe('uploads', () => {
       complete: `/medias/${m.id}/upload/complete`,
     });
     const ready = medias.seed({ status: MediaStatus.Ready });
-    expectError(await send(app, 'POST', `/medias/${ready.id}/upload-url`, { json: { size: 10 } }), 409, /is Ready: an upload is accepted only while/);
+    expectError(
+      await send(app, 'POST', `/medias/${ready.id}/upload-url`, { json: { size: 10 } }),
+      409,
+      /is Ready: an upload is accepted only while/,
+    );
   });
 
   it('upload/complete: a 409 with no stored file, a 413 (and the file removed) when it is too large, else scheduled', async () => {
@@ -729,12 +955,19 @@ describe('uploads', () => {
       `no uploaded file found for media ${m.id}: PUT it to the URL from POST /medias/${m.id}/upload-url first`,
     );
     storage.seed(`medias/${m.id}/source`, 'eleven byte');
-    expectError(await send(app, 'POST', `/medias/${m.id}/upload/complete`), 413, 'the file is larger than the maximum of 10 bytes (max_file_size)');
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/upload/complete`),
+      413,
+      'the file is larger than the maximum of 10 bytes (max_file_size)',
+    );
     expect(storage.keys()).toEqual([]);
     storage.seed(`medias/${m.id}/source`, 'ten bytes!');
     const res = await send(app, 'POST', `/medias/${m.id}/upload/complete`, { json: { kind: 'audio' } });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ status: 'ScheduledProcessing', source: { kind: 'audio', size: 10, filename: null } });
+    expect(res.body.data).toMatchObject({
+      status: 'ScheduledProcessing',
+      source: { kind: 'audio', size: 10, filename: null },
+    });
     expect(medias.outbox).toEqual([{ mediaId: m.id, sourceKey: `medias/${m.id}/source`, kind: 'audio' }]);
   });
 
@@ -742,20 +975,42 @@ describe('uploads', () => {
     const { app, medias, storage } = buildApp();
     const m = medias.seed();
     storage.fail('stat');
-    expectError(await send(app, 'POST', `/medias/${m.id}/upload/complete`), 503, 'storage is unavailable: connect ECONNREFUSED 127.0.0.1:9000');
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/upload/complete`),
+      503,
+      'storage is unavailable: connect ECONNREFUSED 127.0.0.1:9000',
+    );
   });
 
   it('upload/url: an http(s) URL is scheduled with the name from its path; anything else is a 400 naming url', async () => {
     const { app, medias } = buildApp();
     const m = medias.seed();
-    expectError(await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'ftp://example.com/a.mp4' } }), 400, /^invalid json: url: /);
-    expectError(await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'not a url' } }), 400, /^invalid json: url: /);
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'ftp://example.com/a.mp4' } }),
+      400,
+      /^invalid json: url: /,
+    );
+    expectError(
+      await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'not a url' } }),
+      400,
+      /^invalid json: url: /,
+    );
     expect(medias.rows.get(m.id)?.status).toBe('AwaitingUpload');
-    const res = await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'https://example.com/media/My%20clip.mp4?x=1' } });
+    const res = await send(app, 'POST', `/medias/${m.id}/upload/url`, {
+      json: { url: 'https://example.com/media/My%20clip.mp4?x=1' },
+    });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ status: 'ScheduledProcessing', source: { kind: 'video', size: 0, filename: 'My clip.mp4' } });
+    expect(res.body.data).toMatchObject({
+      status: 'ScheduledProcessing',
+      source: { kind: 'video', size: 0, filename: 'My clip.mp4' },
+    });
     expect(medias.outbox).toEqual([
-      { mediaId: m.id, sourceKey: `medias/${m.id}/source`, kind: 'video', url: 'https://example.com/media/My%20clip.mp4?x=1' },
+      {
+        mediaId: m.id,
+        sourceKey: `medias/${m.id}/source`,
+        kind: 'video',
+        url: 'https://example.com/media/My%20clip.mp4?x=1',
+      },
     ]);
   });
 
@@ -768,12 +1023,16 @@ describe('uploads', () => {
       'missing header Tus-Resumable: 1.0.0 (a tus client sends it)',
     );
     expectError(
-      await send(app, 'POST', `/medias/${m.id}/tus`, { headers: { 'tus-resumable': '1.0.0', 'upload-length': '10', 'upload-metadata': 'kind not*base64' } }),
+      await send(app, 'POST', `/medias/${m.id}/tus`, {
+        headers: { 'tus-resumable': '1.0.0', 'upload-length': '10', 'upload-metadata': 'kind not*base64' },
+      }),
       400,
       'invalid Upload-Metadata: comma-separated "key base64-value" pairs (kind, filename)',
     );
     expectError(
-      await send(app, 'POST', `/medias/${unknownId}/tus`, { headers: { 'tus-resumable': '1.0.0', 'upload-length': '10' } }),
+      await send(app, 'POST', `/medias/${unknownId}/tus`, {
+        headers: { 'tus-resumable': '1.0.0', 'upload-length': '10' },
+      }),
       404,
       `media ${unknownId} not found`,
     );
@@ -782,7 +1041,9 @@ describe('uploads', () => {
   it('uploads started beyond auth.uploads_per_minute are a 429 with Retry-After', async () => {
     const { app, medias } = buildApp({ config: { auth: { uploads_per_minute: 1 } } });
     const m = medias.seed();
-    expect((await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'https://example.com/a.mp4' } })).status).toBe(200);
+    expect(
+      (await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'https://example.com/a.mp4' } })).status,
+    ).toBe(200);
     const res = await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'https://example.com/a.mp4' } });
     expectError(res, 429, /^too many uploads: at most 1 a minute \(auth.uploads_per_minute\); retry in \d+ s$/);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -797,8 +1058,14 @@ describe('API keys', () => {
     const none = await send(app, 'GET', `/medias/${m.id}`);
     expectError(none, 401, 'an API key is required: send Authorization: Bearer <key>');
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="gilfoyle"');
-    expectError(await send(app, 'DELETE', `/medias/${m.id}`, { headers: { authorization: `Bearer ${'x'.repeat(16)}` } }), 401, 'invalid API key');
+    expectError(
+      await send(app, 'DELETE', `/medias/${m.id}`, { headers: { authorization: `Bearer ${'x'.repeat(16)}` } }),
+      401,
+      'invalid API key',
+    );
     expect(medias.rows.has(m.id)).toBe(true);
-    expect((await send(app, 'GET', `/medias/${m.id}`, { headers: { authorization: `Bearer ${'k'.repeat(16)}` } })).status).toBe(200);
+    expect(
+      (await send(app, 'GET', `/medias/${m.id}`, { headers: { authorization: `Bearer ${'k'.repeat(16)}` } })).status,
+    ).toBe(200);
   });
 });

@@ -48,7 +48,11 @@ afterEach(() => {
 });
 
 const status = () => page.getByTestId('media-status');
-const waitForStatus = (s: string, timeout = 90_000) => page.getByTestId('media-status').filter({ hasText: new RegExp(`^${s}$`) }).waitFor({ timeout });
+const waitForStatus = (s: string, timeout = 90_000) =>
+  page
+    .getByTestId('media-status')
+    .filter({ hasText: new RegExp(`^${s}$`) })
+    .waitFor({ timeout });
 const mediaIdOfPage = () => /#\/medias\/([0-9a-f-]{36})/.exec(page.url())![1]!;
 
 async function uploadFromForm(title: string, file: string) {
@@ -75,8 +79,15 @@ it('uploads from the form, follows the progress to Ready and plays the stream pa
   const player = page.getByTestId('player');
   await player.waitFor();
   await playWhenLoaded(page);
-  await page.waitForFunction(() => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 2, null, { timeout: 30_000 });
-  const state = await player.evaluate((v: HTMLVideoElement) => ({ error: v.error?.message ?? null, width: v.videoWidth }));
+  await page.waitForFunction(
+    () => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 2,
+    null,
+    { timeout: 30_000 },
+  );
+  const state = await player.evaluate((v: HTMLVideoElement) => ({
+    error: v.error?.message ?? null,
+    width: v.videoWidth,
+  }));
   expect(state).toEqual({ error: null, width: expect.any(Number) });
   expect(state.width).toBeGreaterThan(0);
   await screenshot(page, 'media-ready');
@@ -124,20 +135,32 @@ it('cancels a running encode, then deletes the media after confirming', async ()
 it('lists medias with search and status filter', async () => {
   await page.goto(`${g.url}/admin/`);
   await page.getByTestId('search').fill(tag);
-  await page.waitForFunction((t) => {
-    const rows = [...document.querySelectorAll('[data-testid="media-row"]')];
-    return rows.length === 2 && rows.every((r) => r.textContent?.includes(t));
-  }, tag, { timeout: 15_000 });
+  await page.waitForFunction(
+    (t) => {
+      const rows = [...document.querySelectorAll('[data-testid="media-row"]')];
+      return rows.length === 2 && rows.every((r) => r.textContent?.includes(t));
+    },
+    tag,
+    { timeout: 15_000 },
+  );
   await page.getByTestId('status-filter').selectOption('Ready');
-  await page.waitForFunction(() => {
-    const rows = [...document.querySelectorAll('[data-testid="media-row"]')];
-    return rows.length === 2 && rows.every((r) => r.getAttribute('data-status') === 'Ready');
-  }, null, { timeout: 15_000 });
+  await page.waitForFunction(
+    () => {
+      const rows = [...document.querySelectorAll('[data-testid="media-row"]')];
+      return rows.length === 2 && rows.every((r) => r.getAttribute('data-status') === 'Ready');
+    },
+    null,
+    { timeout: 15_000 },
+  );
   await page.getByTestId('status-filter').selectOption('Errored');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid="media-row"]').length === 0, null, { timeout: 15_000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="media-row"]').length === 0, null, {
+    timeout: 15_000,
+  });
   await page.getByTestId('status-filter').selectOption('');
   await page.getByTestId('search').fill('');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid="media-row"]').length >= 2, null, { timeout: 15_000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="media-row"]').length >= 2, null, {
+    timeout: 15_000,
+  });
   await screenshot(page, 'list');
 });
 
@@ -163,12 +186,28 @@ describe('with API keys and a private media', () => {
 
   it('asks for the key once, then plays the private media through signed URLs', async () => {
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-    const media = (await (await fetch(`${secured.url}/medias`, { method: 'POST', headers, body: JSON.stringify({ title: 'private clip', private: true }) })).json()).data;
+    const media = (
+      await (
+        await fetch(`${secured.url}/medias`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ title: 'private clip', private: true }),
+        })
+      ).json()
+    ).data;
     const file = path.join(dir(), 'private.mp4');
     await makeVideo(file, { seconds: 4 });
     const form = new FormData();
     form.append('file', new Blob([await (await import('node:fs/promises')).readFile(file)]), 'private.mp4');
-    expect((await fetch(`${secured.url}/medias/${media.id}/upload/video`, { method: 'POST', headers: { authorization: headers.authorization }, body: form })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${secured.url}/medias/${media.id}/upload/video`, {
+          method: 'POST',
+          headers: { authorization: headers.authorization },
+          body: form,
+        })
+      ).status,
+    ).toBe(200);
 
     const own = await isolatedPage(browser, secured.url);
     const prompts: string[] = [];
@@ -177,14 +216,21 @@ describe('with API keys and a private media', () => {
       void d.accept(key);
     });
     await own.page.goto(`${secured.url}/admin/#/medias/${media.id}`);
-    await own.page.getByTestId('media-status').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 60_000 });
+    await own.page
+      .getByTestId('media-status')
+      .filter({ hasText: /^Ready$/ })
+      .waitFor({ timeout: 60_000 });
     expect(prompts).toHaveLength(1);
     expect(prompts[0]).toMatch(/an API key is required/);
     const player = own.page.getByTestId('player');
     await player.waitFor();
     expect(await player.getAttribute('data-src')).toMatch(/master\.m3u8\?token=/);
     await playWhenLoaded(own.page);
-    await own.page.waitForFunction(() => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 1, null, { timeout: 30_000 });
+    await own.page.waitForFunction(
+      () => (document.querySelector('[data-testid="player"]') as HTMLVideoElement).currentTime >= 1,
+      null,
+      { timeout: 30_000 },
+    );
     expect(own.foreign).toEqual([]);
     expect(own.errors).toEqual([]);
     await screenshot(own.page, 'media-private');

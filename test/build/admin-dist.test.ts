@@ -10,11 +10,15 @@ describe('committed admin build', () => {
   it('is what building admin/src gives now (npm run build:admin)', async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-admin-build-'));
     try {
-      await execa('npx', ['vite', 'build', '--config', 'admin/vite.config.ts', '--outDir', out, '--logLevel', 'error'], {
-        cwd: fileURLToPath(new URL('../..', import.meta.url)),
-        // Jest sets NODE_ENV=test, which would give a development build.
-        env: { NODE_ENV: 'production' },
-      });
+      await execa(
+        'npx',
+        ['vite', 'build', '--config', 'admin/vite.config.ts', '--outDir', out, '--logLevel', 'error'],
+        {
+          cwd: fileURLToPath(new URL('../..', import.meta.url)),
+          // Jest sets NODE_ENV=test, which would give a development build.
+          env: { NODE_ENV: 'production' },
+        },
+      );
       const files = async (dir: string) => (await readdir(dir, { recursive: true })).map(String).sort();
       const built = await files(out);
       expect(await files(defaultAdminDir)).toEqual(built);

@@ -13,7 +13,10 @@ const auth = { authorization: `Bearer ${key}` };
 
 beforeAll(async () => {
   g = await startGilfoyle({
-    GILFOYLE_AUTH_API_KEYS: JSON.stringify([{ name: 'backend', key }, { name: 'other', key: 'k-other-0123456789abcdef' }]),
+    GILFOYLE_AUTH_API_KEYS: JSON.stringify([
+      { name: 'backend', key },
+      { name: 'other', key: 'k-other-0123456789abcdef' },
+    ]),
     GILFOYLE_AUTH_PUBLIC_METRICS: 'false',
     GILFOYLE_AUTH_UPLOADS_PER_MINUTE: '3',
     GILFOYLE_PLAYBACK_SIGNING_SECRET: 's'.repeat(48),
@@ -28,19 +31,28 @@ beforeAll(async () => {
 afterAll(() => g?.stop());
 
 const post = (p: string, body: unknown, headers: Record<string, string> = auth) =>
-  fetch(`${g.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(`${g.url}${p}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe('API keys', () => {
   it('are required on management routes, and only there', async () => {
     const none = await fetch(`${g.url}/medias`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect(await none.json()).toEqual({ code: 401, message: 'an API key is required: send Authorization: Bearer <key>' });
+    expect(await none.json()).toEqual({
+      code: 401,
+      message: 'an API key is required: send Authorization: Bearer <key>',
+    });
     const wrong = await fetch(`${g.url}/medias`, { headers: { authorization: 'Bearer k-wrong-0123456789abcdef' } });
     expect(wrong.status).toBe(401);
     expect((await wrong.json()).message).toBe('invalid API key');
     expect((await fetch(`${g.url}/medias`, { headers: auth })).status).toBe(200);
-    expect((await fetch(`${g.url}/medias`, { headers: { authorization: 'Bearer k-other-0123456789abcdef' } })).status).toBe(200);
+    expect(
+      (await fetch(`${g.url}/medias`, { headers: { authorization: 'Bearer k-other-0123456789abcdef' } })).status,
+    ).toBe(200);
     expect((await post('/medias', { title: 'x' }, {})).status).toBe(401);
     // Public: health, docs, the admin page's files; /metrics was configured private.
     expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
@@ -71,11 +83,18 @@ describe('private medias', () => {
     await makeVideo(file, { seconds: 2 });
     const form = new FormData();
     form.append('file', new Blob([await (await import('node:fs/promises')).readFile(file)]), 'clip.mp4');
-    expect((await fetch(`${g.url}/medias/${media.id}/upload/video`, { method: 'POST', headers: auth, body: form })).status).toBe(200);
-    await waitFor('Ready', async () => {
-      const m = await (await fetch(`${g.url}/medias/${media.id}`, { headers: auth })).json();
-      return m.data.status === 'Ready' ? true : undefined;
-    }, 60_000, 300);
+    expect(
+      (await fetch(`${g.url}/medias/${media.id}/upload/video`, { method: 'POST', headers: auth, body: form })).status,
+    ).toBe(200);
+    await waitFor(
+      'Ready',
+      async () => {
+        const m = await (await fetch(`${g.url}/medias/${media.id}`, { headers: auth })).json();
+        return m.data.status === 'Ready' ? true : undefined;
+      },
+      60_000,
+      300,
+    );
 
     const stream = (name: string, init?: RequestInit) => fetch(`${g.url}/medias/${media.id}/stream/${name}`, init);
     const without = await stream('master.m3u8');
@@ -89,7 +108,9 @@ describe('private medias', () => {
     expect(t.links.master).toBe(`/medias/${media.id}/stream/master.m3u8?${t.query}`);
     // Follow the master playlist like a player: every URI it leads to works with the token it carries.
     const master = await (await fetch(`${g.url}${t.links.master}`)).text();
-    const uris = [...master.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]!).concat(master.split('\n').filter((l) => l && !l.startsWith('#')));
+    const uris = [...master.matchAll(/URI="([^"]+)"/g)]
+      .map((m) => m[1]!)
+      .concat(master.split('\n').filter((l) => l && !l.startsWith('#')));
     expect(uris.length).toBeGreaterThanOrEqual(2);
     for (const uri of uris) {
       expect(uri).toContain(`token=${encodeURIComponent(t.token)}`);
@@ -102,7 +123,9 @@ describe('private medias', () => {
     }
     // Or as a cookie.
     expect((await stream('master.m3u8', { headers: { cookie: t.cookie } })).status).toBe(200);
-    expect((await stream('poster.jpg', { headers: { cookie: t.cookie } })).headers.get('cache-control')).toMatch(/^private/);
+    expect((await stream('poster.jpg', { headers: { cookie: t.cookie } })).headers.get('cache-control')).toMatch(
+      /^private/,
+    );
     // A public media's streams need nothing.
     const open = (await (await post('/medias', { title: 'open' })).json()).data;
     expect((await fetch(`${g.url}/medias/${open.id}/stream/master.m3u8`)).status).toBe(425);
@@ -112,7 +135,14 @@ describe('private medias', () => {
 describe('CORS and limits', () => {
   it('answers preflights for the configured origin only', async () => {
     const pre = (origin: string) =>
-      fetch(`${g.url}/medias`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+      fetch(`${g.url}/medias`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
+      });
     const ok = await pre('https://app.example.com');
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
@@ -134,8 +164,14 @@ describe('CORS and limits', () => {
     }
     expect(statuses.slice(0, 2).every((s) => s !== 429)).toBe(true);
     expect(statuses[2]).toBe(429);
-    const m = (await (await post('/medias', { title: 'other key' }, { authorization: 'Bearer k-other-0123456789abcdef' })).json()).data;
-    const other = await post(`/medias/${m.id}/upload/url`, { url: 'https://example.com/a.mp4' }, { authorization: 'Bearer k-other-0123456789abcdef' });
+    const m = (
+      await (await post('/medias', { title: 'other key' }, { authorization: 'Bearer k-other-0123456789abcdef' })).json()
+    ).data;
+    const other = await post(
+      `/medias/${m.id}/upload/url`,
+      { url: 'https://example.com/a.mp4' },
+      { authorization: 'Bearer k-other-0123456789abcdef' },
+    );
     expect(other.status).not.toBe(429);
   });
 
@@ -159,7 +195,11 @@ describe('CORS and limits', () => {
       body,
       duplex: 'half',
     } as RequestInit);
-    push(new TextEncoder().encode(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.mp4"\r\n\r\nabc`));
+    push(
+      new TextEncoder().encode(
+        `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.mp4"\r\n\r\nabc`,
+      ),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const form = new FormData();
     form.append('file', new Blob(['abc']), 'b.mp4');

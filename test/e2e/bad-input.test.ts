@@ -33,9 +33,11 @@ function noise(length: number, seed = 0x9e3779b9): Buffer {
   const out = Buffer.alloc(length);
   let x = seed >>> 0;
   for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     out[i] = x & 0xff;
   }
   return out;
@@ -62,7 +64,11 @@ interface StreamFacts {
   height?: number;
 }
 const streamsOf = async (file: string): Promise<StreamFacts[]> =>
-  (JSON.parse((await execa('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file])).stdout) as { streams: StreamFacts[] }).streams;
+  (
+    JSON.parse((await execa('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file])).stdout) as {
+      streams: StreamFacts[];
+    }
+  ).streams;
 
 interface ReadyContext {
   media: MediaJson;
@@ -92,8 +98,12 @@ interface Case {
   expected: Outcome;
 }
 
-const ready = (duration: number, renditions: string[], audio: boolean, check?: (c: ReadyContext) => Promise<void>): Outcome =>
-  ({ status: 'Ready', duration, renditions, audio, ...(check ? { check } : {}) });
+const ready = (
+  duration: number,
+  renditions: string[],
+  audio: boolean,
+  check?: (c: ReadyContext) => Promise<void>,
+): Outcome => ({ status: 'Ready', duration, renditions, audio, ...(check ? { check } : {}) });
 const errored = (error: RegExp): Outcome => ({ status: 'Errored', error });
 
 const corpus: Case[] = [
@@ -143,8 +153,25 @@ const corpus: Case[] = [
     kind: 'video',
     make: async (f) => {
       await run([
-        '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=4', '-f', 'lavfi', '-i', 'sine=duration=4',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', `${f}.clean.ts`,
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=320x240:rate=25:duration=4',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=duration=4',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-f',
+        'mpegts',
+        `${f}.clean.ts`,
       ]);
       const bytes = await readFile(`${f}.clean.ts`);
       noise(16 * 1024).copy(bytes, Math.floor(bytes.length / 2));
@@ -170,7 +197,10 @@ const corpus: Case[] = [
     file: 'subtitles.mkv',
     kind: 'video',
     make: async (f) => {
-      await writeFile(`${f}.srt`, '1\n00:00:00,000 --> 00:00:02,000\nHello\n\n2\n00:00:02,500 --> 00:00:04,000\nWorld\n');
+      await writeFile(
+        `${f}.srt`,
+        '1\n00:00:00,000 --> 00:00:02,000\nHello\n\n2\n00:00:02,500 --> 00:00:04,000\nWorld\n',
+      );
       await run(['-i', `${f}.srt`, '-c:s', 'srt', f]);
     },
     expected: errored(/no video or audio stream \(it holds only subtitles\)/),
@@ -214,10 +244,20 @@ const corpus: Case[] = [
     input: '7680×4320 (8K) video',
     file: 'huge-8k.mp4',
     kind: 'video',
-    make: (f) => run([
-      '-f', 'lavfi', '-i', 'color=c=navy:size=7680x4320:rate=25:duration=0.4',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', f,
-    ]).then(() => undefined),
+    make: (f) =>
+      run([
+        '-f',
+        'lavfi',
+        '-i',
+        'color=c=navy:size=7680x4320:rate=25:duration=0.4',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        f,
+      ]).then(() => undefined),
     expected: ready(0.4, ['640x360', '426x240'], false, async ({ streamDir }) => {
       expect((await streamsOf(path.join(streamDir, 'poster.jpg')))[0]).toMatchObject({ width: 1280, height: 720 });
     }),
@@ -233,19 +273,44 @@ const corpus: Case[] = [
     input: `${longAudioSeconds} s of silence, mono, low bitrate`,
     file: 'long-silence.m4a',
     kind: 'audio',
-    make: (f) => run([
-      '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(longAudioSeconds), '-c:a', 'aac', '-b:a', '16k', f,
-    ]).then(() => undefined),
+    make: (f) =>
+      run([
+        '-f',
+        'lavfi',
+        '-i',
+        'anullsrc=r=8000:cl=mono',
+        '-t',
+        String(longAudioSeconds),
+        '-c:a',
+        'aac',
+        '-b:a',
+        '16k',
+        f,
+      ]).then(() => undefined),
     expected: ready(longAudioSeconds, [], true),
   },
   {
     input: 'HEVC 10-bit',
     file: 'hevc-10bit.mp4',
     kind: 'video',
-    make: (f) => run([
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=1',
-      '-c:v', 'libx265', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', '-x265-params', 'log-level=error', '-tag:v', 'hvc1', f,
-    ]).then(() => undefined),
+    make: (f) =>
+      run([
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=640x360:rate=25:duration=1',
+        '-c:v',
+        'libx265',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p10le',
+        '-x265-params',
+        'log-level=error',
+        '-tag:v',
+        'hvc1',
+        f,
+      ]).then(() => undefined),
     expected: ready(1, ['640x360', '426x240'], false, async ({ streamDir, playlists }) => {
       for (const p of playlists) {
         // Encoded to H.264 8-bit, which every player decodes.
@@ -259,10 +324,28 @@ const corpus: Case[] = [
     input: 'VP9 + Opus WebM',
     file: 'vp9-opus.webm',
     kind: 'video',
-    make: (f) => run([
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=2', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=2',
-      '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k', '-c:a', 'libopus', f,
-    ]).then(() => undefined),
+    make: (f) =>
+      run([
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=640x360:rate=25:duration=2',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:sample_rate=48000:duration=2',
+        '-c:v',
+        'libvpx-vp9',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-b:v',
+        '300k',
+        '-c:a',
+        'libopus',
+        f,
+      ]).then(() => undefined),
     expected: ready(2, ['640x360', '426x240'], true),
   },
   {
@@ -271,7 +354,9 @@ const corpus: Case[] = [
     kind: 'video',
     make: (f) => makeVideo(f, { seconds: 2, width: 320, height: 240, audioLayout: '5.1' }),
     expected: ready(2, ['320x240'], true, async ({ streamDir }) => {
-      expect(await streamsOf(path.join(streamDir, 'audio.m3u8'))).toEqual([expect.objectContaining({ codec_name: 'aac', channels: 2 })]);
+      expect(await streamsOf(path.join(streamDir, 'audio.m3u8'))).toEqual([
+        expect.objectContaining({ codec_name: 'aac', channels: 2 }),
+      ]);
     }),
   },
   {
@@ -313,7 +398,10 @@ beforeAll(async () => {
   api = apiClient(g.url);
   // Everything at once: the worker takes two encodes at a time, the rest wait in Temporal.
   for (const c of corpus) {
-    outcomes.set(c.input, processCase(c).catch((err: unknown) => ({ failure: err as Error })));
+    outcomes.set(
+      c.input,
+      processCase(c).catch((err: unknown) => ({ failure: err as Error })),
+    );
   }
 }, 120_000);
 
@@ -328,7 +416,10 @@ async function checkOutcome({ input, expected }: Case): Promise<void> {
   const errorEvents = events.filter((e) => e.type === 'media.errored');
 
   if (expected.status === 'Errored') {
-    expect({ status: media.status, error: media.error }).toEqual({ status: 'Errored', error: expect.stringMatching(expected.error) });
+    expect({ status: media.status, error: media.error }).toEqual({
+      status: 'Errored',
+      error: expect.stringMatching(expected.error),
+    });
     // An event says the same thing; the message is for people: one line, no temp paths, no pointers.
     expect(errorEvents).toEqual([expect.objectContaining({ level: 'error', message: media.error })]);
     expect(media.error).toMatch(/^cannot process this file: /);
@@ -338,7 +429,11 @@ async function checkOutcome({ input, expected }: Case): Promise<void> {
     return;
   }
 
-  expect({ status: media.status, error: media.error, errorEvents }).toEqual({ status: 'Ready', error: null, errorEvents: [] });
+  expect({ status: media.status, error: media.error, errorEvents }).toEqual({
+    status: 'Ready',
+    error: null,
+    errorEvents: [],
+  });
   expect(media).toMatchObject({ playable: true, progress: 100 });
   const tolerance = Math.max(0.3, expected.duration * 0.01);
   expect(Math.abs(media.duration! - expected.duration)).toBeLessThanOrEqual(tolerance);
@@ -360,7 +455,8 @@ async function checkOutcome({ input, expected }: Case): Promise<void> {
     ...(report.audio ? [report.audio.uri] : report.audioOnly ? report.variants.map((v) => v.uri) : []),
   ];
   for (const p of playlists) {
-    const rendition = p === report.audio?.uri ? report.audio.rendition : report.variants.find((v) => v.uri === p)!.rendition;
+    const rendition =
+      p === report.audio?.uri ? report.audio.rendition : report.variants.find((v) => v.uri === p)!.rendition;
     // Segment durations add up to the source's (a frame or an AAC packet of slack).
     expect(Math.abs(rendition.duration - expected.duration)).toBeLessThanOrEqual(tolerance);
     await decodeFully(path.join(streamDir, p));
@@ -388,16 +484,28 @@ describe('after the whole corpus', () => {
     expect(health.status).toBe(200);
     expect(g.logs()).not.toMatch(/"level":(50|60)|uncaught|unhandled|out of memory|segmentation fault|core dumped/i);
     // Every attempt's temp folder is removed; an activity still winding down gets a moment.
-    await waitFor('the worker temp folder to be empty', async () => ((await readdir(g.tempDir)).length === 0 ? true : undefined), 30_000)
-      .catch(async (err: Error) => {
-        throw new Error(`${err.message}: ${(await readdir(g.tempDir)).join(', ')}`);
-      });
+    await waitFor(
+      'the worker temp folder to be empty',
+      async () => ((await readdir(g.tempDir)).length === 0 ? true : undefined),
+      30_000,
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${(await readdir(g.tempDir)).join(', ')}`);
+    });
     // What each file ended as, for whoever reads the test output.
-    const table = await Promise.all(corpus.map(async (c) => {
-      const s = await outcomes.get(c.input)!;
-      const outcome = 'failure' in s ? `test failure: ${s.failure.message}` : s.media.status === 'Ready' ? `Ready, ${s.media.duration} s` : `${s.media.status}: ${s.media.error}`;
-      return `  ${c.input} → ${outcome}`;
-    }));
-    console.log(`bad-input corpus: ${corpus.length} files in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n${table.join('\n')}`);
+    const table = await Promise.all(
+      corpus.map(async (c) => {
+        const s = await outcomes.get(c.input)!;
+        const outcome =
+          'failure' in s
+            ? `test failure: ${s.failure.message}`
+            : s.media.status === 'Ready'
+              ? `Ready, ${s.media.duration} s`
+              : `${s.media.status}: ${s.media.error}`;
+        return `  ${c.input} → ${outcome}`;
+      }),
+    );
+    console.log(
+      `bad-input corpus: ${corpus.length} files in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n${table.join('\n')}`,
+    );
   }, 60_000);
 });

@@ -71,7 +71,10 @@ describe('the default ladder, plus a 240p rung', () => {
   beforeAll(async () => {
     ffmpeg = await loggingFfmpeg(dir());
     g = await startGilfoyle({
-      GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([...defaultRungs, { name: '240p', height: 240, video_bitrate: 400 }]),
+      GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
+        ...defaultRungs,
+        { name: '240p', height: 240, video_bitrate: 400 },
+      ]),
       GILFOYLE_ENCODING_PRESET: 'ultrafast',
       GILFOYLE_ENCODING_FFMPEG_PATH: ffmpeg.path,
     });
@@ -96,7 +99,13 @@ describe('the default ladder, plus a 240p rung', () => {
     expect(await readdir(g.tempDir)).toEqual([]);
 
     const ladder = await checkLadder(streamDir);
-    expect(ladder.variants.map((v) => `${v.width}x${v.height}`)).toEqual(['1920x1080', '1280x720', '854x480', '640x360', '426x240']);
+    expect(ladder.variants.map((v) => `${v.width}x${v.height}`)).toEqual([
+      '1920x1080',
+      '1280x720',
+      '854x480',
+      '640x360',
+      '426x240',
+    ]);
     expect(ladder.keyframeTimes).toEqual([0, 2, 4, 6].map((t) => expect.closeTo(t, 1)));
     for (const v of ladder.variants) {
       expect(v.rendition.targetDuration).toBe(4);
@@ -109,7 +118,9 @@ describe('the default ladder, plus a 240p rung', () => {
     // master playlist and the DASH manifest say it is mono.
     expect(ladder.audio?.rendition.audio?.channels).toBe(1);
     expect(await readFile(path.join(streamDir, 'master.m3u8'), 'utf8')).toContain('CHANNELS="1"');
-    expect(await readFile(path.join(streamDir, 'manifest.mpd'), 'utf8')).toContain('audio_channel_configuration:2011" value="1"');
+    expect(await readFile(path.join(streamDir, 'manifest.mpd'), 'utf8')).toContain(
+      'audio_channel_configuration:2011" value="1"',
+    );
     // Copied: about the source's 96 kb/s, where an encode would be about 128 kb/s.
     expect(ladder.audio!.rendition.averageBitrate).toBeLessThan(112_000);
 
@@ -144,7 +155,9 @@ describe('the default ladder, plus a 240p rung', () => {
       const res = await fetch(`${g.url}/medias/${media.id}/stream/${file}`);
       expect([file, res.status, res.headers.get('content-type')]).toEqual([file, 200, type]);
     }
-    const renditions = (await (await fetch(`${g.url}/medias/${media.id}/renditions`)).json()) as { data: { name: string; status: string; progress: number; codecs: string }[] };
+    const renditions = (await (await fetch(`${g.url}/medias/${media.id}/renditions`)).json()) as {
+      data: { name: string; status: string; progress: number; codecs: string }[];
+    };
     expect(renditions.data.map((r) => [r.name, r.status, r.progress])).toEqual(
       ['1080p', '720p', '480p', '360p', '240p', 'audio'].map((n) => [n, 'Ready', 100]),
     );
@@ -184,8 +197,22 @@ describe('the default ladder, plus a 240p rung', () => {
     const file = await source('vfr.mp4', { seconds: 4, fps: 30, vfr: true });
     const { streamDir } = await processSource(g, file);
     await checkLadder(streamDir);
-    const { stdout } = await execa('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path.join(streamDir, '360p.m3u8')]);
-    const pts = stdout.trim().split('\n').map(Number).sort((a, b) => a - b);
+    const { stdout } = await execa('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time',
+      '-of',
+      'csv=p=0',
+      path.join(streamDir, '360p.m3u8'),
+    ]);
+    const pts = stdout
+      .trim()
+      .split('\n')
+      .map(Number)
+      .sort((a, b) => a - b);
     const gaps = pts.slice(1).map((t, i) => t - pts[i]!);
     expect(Math.max(...gaps) - Math.min(...gaps)).toBeLessThan(0.002);
   });
@@ -193,7 +220,10 @@ describe('the default ladder, plus a 240p rung', () => {
   it('downmixes 5.1 audio to stereo', async () => {
     const file = await source('surround.mp4', { seconds: 3, audioLayout: '5.1' });
     const { streamDir } = await processSource(g, file);
-    const audio = (await probeStreams(path.join(streamDir, 'audio.m3u8'))) as { codec_type: string; channels?: number }[];
+    const audio = (await probeStreams(path.join(streamDir, 'audio.m3u8'))) as {
+      codec_type: string;
+      channels?: number;
+    }[];
     expect(audio.find((s) => s.codec_type === 'audio')?.channels).toBe(2);
   });
 
@@ -204,8 +234,14 @@ describe('the default ladder, plus a 240p rung', () => {
     const ladder = await checkLadder(streamDir);
     expect(ladder.audioOnly).toBe(true);
     await checkFaststart(path.join(streamDir, 'download.m4a'));
-    expect(media.links).toMatchObject({ download: `/medias/${media.id}/stream/download.m4a`, poster: null, storyboard: null });
-    expect((await fetch(`${g.url}/medias/${media.id}/stream/download.m4a`)).headers.get('content-type')).toBe('audio/mp4');
+    expect(media.links).toMatchObject({
+      download: `/medias/${media.id}/stream/download.m4a`,
+      poster: null,
+      storyboard: null,
+    });
+    expect((await fetch(`${g.url}/medias/${media.id}/stream/download.m4a`)).headers.get('content-type')).toBe(
+      'audio/mp4',
+    );
   });
 });
 
@@ -240,7 +276,10 @@ describe('codecs per rung', () => {
   it('refuses at start-up a codec the ffmpeg lacks, naming the key', async () => {
     const fake = path.join(dir(), 'ffmpeg-without-x265.sh');
     const { writeFile, chmod } = await import('node:fs/promises');
-    await writeFile(fake, '#!/bin/sh\nif [ "$2" = "-encoders" ]; then ffmpeg -hide_banner -encoders | grep -v libx265; else exec ffmpeg "$@"; fi\n');
+    await writeFile(
+      fake,
+      '#!/bin/sh\nif [ "$2" = "-encoders" ]; then ffmpeg -hide_banner -encoders | grep -v libx265; else exec ffmpeg "$@"; fi\n',
+    );
     await chmod(fake, 0o755);
     const run = await execa('node', ['bin/gilfoyle.js', 'worker'], {
       cwd: repoRoot,
@@ -249,7 +288,9 @@ describe('codecs per rung', () => {
       env: {
         GILFOYLE_CONFIG: path.join(repoRoot, 'test/helpers/none.yml'),
         GILFOYLE_ENCODING_FFMPEG_PATH: fake,
-        GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: 'hevc', height: 240, video_bitrate: 300, codec: 'hevc' }]),
+        GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
+          { name: 'hevc', height: 240, video_bitrate: 300, codec: 'hevc' },
+        ]),
       },
     });
     expect(run.exitCode).toBe(2);
@@ -263,7 +304,10 @@ describe('retries', () => {
     // An ffmpeg that fails every encode of the rung named "flaky", as a crashing encoder would.
     const fake = path.join(dir(), 'ffmpeg-flaky.sh');
     const { writeFile, chmod } = await import('node:fs/promises');
-    await writeFile(fake, '#!/bin/sh\ncase "$*" in *flaky.m3u8*) echo "x264 [error]: malloc of size 123 failed" >&2; exit 1;; esac\nexec ffmpeg "$@"\n');
+    await writeFile(
+      fake,
+      '#!/bin/sh\ncase "$*" in *flaky.m3u8*) echo "x264 [error]: malloc of size 123 failed" >&2; exit 1;; esac\nexec ffmpeg "$@"\n',
+    );
     await chmod(fake, 0o755);
     g = await startGilfoyle({
       GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
@@ -286,7 +330,10 @@ describe('retries', () => {
     expect(media.status).toBe('Errored');
     expect(media.error).toMatch(/malloc of size 123 failed/);
     const attempts = (await api.events(body.data.id)).filter((e) => e.type === 'rendition.attempt_failed');
-    expect(attempts.map((e) => [e.data.rendition, e.data.attempt])).toEqual([['flaky', 1], ['flaky', 2]]);
+    expect(attempts.map((e) => [e.data.rendition, e.data.attempt])).toEqual([
+      ['flaky', 1],
+      ['flaky', 2],
+    ]);
     for (const e of attempts) expect(String(e.data.stderr)).toContain('x264 [error]: malloc of size 123 failed');
     const renditions = await api.renditions(body.data.id);
     expect(renditions.find((r) => r.name === 'flaky')).toMatchObject({ attempts: 2, status: 'Errored' });
@@ -295,6 +342,10 @@ describe('retries', () => {
     expect(metrics).toMatch(/^gilfoyle_activity_retries_total\{activity="encodeRendition"\} 1$/m);
     expect(metrics).toMatch(/^gilfoyle_activity_failures_total\{activity="encodeRendition",type="FfmpegError"\} 2$/m);
     // Each attempt's temp folder was removed; the good rung may still be finishing, so wait for it.
-    await waitFor('temp folders removed', async () => ((await readdir(g.tempDir)).length === 0 ? true : undefined), 30_000);
+    await waitFor(
+      'temp folders removed',
+      async () => ((await readdir(g.tempDir)).length === 0 ? true : undefined),
+      30_000,
+    );
   });
 });

@@ -20,7 +20,10 @@ let long: string;
 beforeAll(async () => {
   small = path.join(dir(), 'small.mp4');
   long = path.join(dir(), 'long.mp4');
-  await Promise.all([makeVideo(small, { seconds: 1, width: 320, height: 240 }), makeVideo(long, { seconds: 60, width: 1280, height: 720 })]);
+  await Promise.all([
+    makeVideo(small, { seconds: 1, width: 320, height: 240 }),
+    makeVideo(long, { seconds: 60, width: 1280, height: 720 }),
+  ]);
   g = await startGilfoyle({
     GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
     GILFOYLE_ENCODING_PRESET: 'ultrafast',
@@ -30,13 +33,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Whatever happened, leave every service running for the next tests.
-  for (const s of ['postgres', 'rabbitmq', 'temporal'] as const) await controlService('start', s).catch(() => undefined);
+  for (const s of ['postgres', 'rabbitmq', 'temporal'] as const)
+    await controlService('start', s).catch(() => undefined);
   await g?.stop();
 });
 
 const health = async () => {
   const res = await fetch(`${g.url}/healthz`);
-  return { status: res.status, deps: ((await res.json()) as { data: { dependencies: Record<string, string> } }).data.dependencies };
+  return {
+    status: res.status,
+    deps: ((await res.json()) as { data: { dependencies: Record<string, string> } }).data.dependencies,
+  };
 };
 
 /** Creates and uploads `n` medias, a few at a time; every upload must succeed. */
@@ -54,18 +61,32 @@ async function uploadMany(n: number, file: string): Promise<string[]> {
 }
 
 /** Waits until the long source's encode runs: the outage then lands in the middle of it (a few seconds). */
-const encoding = () => waitFor('the 240p encode to run', async () => ((await ffmpegsIn(g.tempDir, '240p')).length > 0 ? true : undefined), 60_000, 50);
+const encoding = () =>
+  waitFor(
+    'the 240p encode to run',
+    async () => ((await ffmpegsIn(g.tempDir, '240p')).length > 0 ? true : undefined),
+    60_000,
+    50,
+  );
 
 const allReady = (ids: string[], timeoutMs: number) =>
-  Promise.all(ids.map(async (id) => expect((await client.waitForStatus(id, ['Ready', 'Errored'], timeoutMs)).status).toBe('Ready')));
+  Promise.all(
+    ids.map(async (id) =>
+      expect((await client.waitForStatus(id, ['Ready', 'Errored'], timeoutMs)).status).toBe('Ready'),
+    ),
+  );
 
 it('RabbitMQ down: 20 uploads succeed (the outbox holds them), /healthz says so, all 20 are Ready once it is back', async () => {
   await controlService('stop', 'rabbitmq');
   try {
-    await waitFor('healthz to report RabbitMQ down', async () => {
-      const h = await health();
-      return h.status === 503 && h.deps.rabbitmq === 'down' ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'healthz to report RabbitMQ down',
+      async () => {
+        const h = await health();
+        return h.status === 503 && h.deps.rabbitmq === 'down' ? true : undefined;
+      },
+      30_000,
+    );
     const ids = await uploadMany(20, small);
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     expect(Number(/^gilfoyle_outbox_backlog (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(20);
@@ -83,7 +104,11 @@ it('Temporal down: a running media continues after the restart, uploads meanwhil
   await controlService('stop', 'temporal');
   let waiting: string[] = [];
   try {
-    await waitFor('healthz to report Temporal down', async () => ((await health()).deps.temporal === 'down' ? true : undefined), 30_000);
+    await waitFor(
+      'healthz to report Temporal down',
+      async () => ((await health()).deps.temporal === 'down' ? true : undefined),
+      30_000,
+    );
     waiting = await uploadMany(3, small);
     await sleep(3000);
     for (const id of waiting) expect((await client.getMedia(id)).body.data.status).toBe('ScheduledProcessing');

@@ -31,21 +31,31 @@ it('finds no server error and no answer that contradicts the OpenAPI document', 
   const run = await execa(
     st,
     [
-      '--config-file', path.join(repoRoot, 'test/fuzz/schemathesis.toml'),
-      'run', `${g.url}/openapi.json`,
-      '--checks', 'all',
-      '--max-examples', process.env.FUZZ_MAX_EXAMPLES ?? '25',
+      '--config-file',
+      path.join(repoRoot, 'test/fuzz/schemathesis.toml'),
+      'run',
+      `${g.url}/openapi.json`,
+      '--checks',
+      'all',
+      '--max-examples',
+      process.env.FUZZ_MAX_EXAMPLES ?? '25',
       ...(seed === 'random' ? [] : ['--seed', seed]),
-      '--workers', '1',
-      '--header', `Authorization: Bearer ${key}`,
-      '--request-timeout', '20',
+      '--workers',
+      '1',
+      '--header',
+      `Authorization: Bearer ${key}`,
+      '--request-timeout',
+      '20',
       '--no-color',
     ],
     { reject: false, all: true, cwd: repoRoot, env: { SCHEMATHESIS_TELEMETRY: 'false' }, timeout: 300_000 },
   );
   await mkdir(artifactsDir, { recursive: true });
   await writeFile(path.join(artifactsDir, 'schemathesis.txt'), run.all);
-  const summary = run.all.split('\n').filter((l) => /generated|failures|Seed:|❌|passed/.test(l)).join('\n');
+  const summary = run.all
+    .split('\n')
+    .filter((l) => /generated|failures|Seed:|❌|passed/.test(l))
+    .join('\n');
   process.stdout.write(`schemathesis:\n${summary}\n`);
   if (run.exitCode !== 0) throw new Error(`schemathesis found problems:\n${run.all.slice(-6000)}`);
   expect(run.all).toMatch(/\d+ generated/);

@@ -66,10 +66,14 @@ describe('retry', () => {
     expect(types.indexOf('media.retry')).toBeGreaterThan(types.indexOf('media.errored'));
 
     // Temporal shows the retry as a second run of workflow media-{id}; the media links to the new one.
-    const runs = await waitFor('both runs listed', async () => {
-      const r = await runsOf(temporal, media.id);
-      return r.length === 2 && r.some((x) => x.status === 'COMPLETED') ? r : undefined;
-    }, 30_000);
+    const runs = await waitFor(
+      'both runs listed',
+      async () => {
+        const r = await runsOf(temporal, media.id);
+        return r.length === 2 && r.some((x) => x.status === 'COMPLETED') ? r : undefined;
+      },
+      30_000,
+    );
     expect(runs.map((r) => r.status).sort()).toEqual(['COMPLETED', 'FAILED']);
     const completed = runs.find((r) => r.status === 'COMPLETED')!;
     expect(ready.workflow).toEqual({
@@ -87,7 +91,12 @@ describe('cancel', () => {
     await makeVideo(source, { seconds: 60, width: 1280, height: 720 });
     const media = await api.uploadNew('cancel me', 'video', source);
 
-    await waitFor('an ffmpeg encode to run', async () => ((await ffmpegsIn(g.tempDir)).length > 0 ? true : undefined), 60_000, 100);
+    await waitFor(
+      'an ffmpeg encode to run',
+      async () => ((await ffmpegsIn(g.tempDir)).length > 0 ? true : undefined),
+      60_000,
+      100,
+    );
     const cancelled = await api.cancel(media.id);
     expect(cancelled.status).toBe(202);
 
@@ -96,8 +105,12 @@ describe('cancel', () => {
     expect(errored.playable).toBe(false);
     const events = await api.events(media.id);
     expect(events.at(-1)).toMatchObject({ type: 'media.cancelled', level: 'warn' });
-    await waitFor('ffmpeg to be gone and temp files removed', async () =>
-      (await ffmpegsIn(g.tempDir)).length === 0 && (await readdir(g.tempDir)).length === 0 ? true : undefined, 15_000);
+    await waitFor(
+      'ffmpeg to be gone and temp files removed',
+      async () =>
+        (await ffmpegsIn(g.tempDir)).length === 0 && (await readdir(g.tempDir)).length === 0 ? true : undefined,
+      15_000,
+    );
     const runs = await closedRunsOf(temporal, media.id);
     expect(runs.map((r) => r.status)).toEqual(['CANCELLED']);
     // A cancelled media is not running any more.
@@ -167,8 +180,12 @@ describe('metrics', () => {
     const retry = { method: 'POST', route: '/medias/:id/retry' };
     expect(sample(text, 'gilfoyle_http_requests_total', { ...retry, status: '202' })).toBeGreaterThanOrEqual(2);
     expect(sample(text, 'gilfoyle_http_requests_total', { ...retry, status: '409' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'gilfoyle_http_request_duration_seconds_count', { ...retry, status: '202' })).toBeGreaterThanOrEqual(2);
-    expect(sample(text, 'gilfoyle_http_request_duration_seconds_bucket', { ...retry, status: '202', le: '+Inf' })).toBeGreaterThanOrEqual(2);
+    expect(
+      sample(text, 'gilfoyle_http_request_duration_seconds_count', { ...retry, status: '202' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      sample(text, 'gilfoyle_http_request_duration_seconds_bucket', { ...retry, status: '202', le: '+Inf' }),
+    ).toBeGreaterThanOrEqual(2);
     expect(sample(text, 'gilfoyle_uploads_total', { kind: 'video', via: 'multipart' })).toBeGreaterThanOrEqual(3);
     expect(sample(text, 'gilfoyle_upload_bytes_total', { kind: 'video', via: 'multipart' })).toBeGreaterThan(10_000);
     expect(sample(text, 'gilfoyle_medias', { status: 'Ready' })).toBeGreaterThanOrEqual(2);
@@ -177,9 +194,15 @@ describe('metrics', () => {
     const rung = { rendition: '360p', codec: 'h264' };
     expect(sample(text, 'gilfoyle_encode_duration_seconds_count', rung)).toBeGreaterThanOrEqual(2);
     expect(sample(text, 'gilfoyle_encode_duration_seconds_sum', rung)).toBeGreaterThan(0);
-    expect(sample(text, 'gilfoyle_encode_realtime_factor_count', { rendition: 'audio', codec: 'aac' })).toBeGreaterThanOrEqual(2);
-    expect(sample(text, 'gilfoyle_activity_failures_total', { activity: 'probeSource', type: 'InvalidMedia' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'gilfoyle_activity_failures_total', { activity: 'encodeRendition', type: 'Cancelled' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'gilfoyle_encode_realtime_factor_count', { rendition: 'audio', codec: 'aac' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      sample(text, 'gilfoyle_activity_failures_total', { activity: 'probeSource', type: 'InvalidMedia' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'gilfoyle_activity_failures_total', { activity: 'encodeRendition', type: 'Cancelled' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'gilfoyle_bridge_messages_total', { outcome: 'started' })).toBeGreaterThanOrEqual(4);
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
@@ -191,7 +214,10 @@ describe('a run that does not answer', () => {
   let apiRole: RunningGilfoyle;
   let worker: RunningGilfoyle | null = null;
   beforeAll(async () => {
-    stuck = await startWithoutWorkers({ GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 250 }]), GILFOYLE_ENCODING_PRESET: 'ultrafast' });
+    stuck = await startWithoutWorkers({
+      GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 250 }]),
+      GILFOYLE_ENCODING_PRESET: 'ultrafast',
+    });
     apiRole = stuck.api;
   }, 120_000);
   afterAll(async () => {
@@ -204,7 +230,11 @@ describe('a run that does not answer', () => {
     const source = path.join(dir(), 'stuck.mp4');
     await makeVideo(source, { seconds: 2 });
     const media = await client.uploadNew('stuck', 'video', source);
-    await waitFor('its run to start', async () => ((await runsOf(temporal, media.id)).some((r) => r.status === 'RUNNING') ? true : undefined), 30_000);
+    await waitFor(
+      'its run to start',
+      async () => ((await runsOf(temporal, media.id)).some((r) => r.status === 'RUNNING') ? true : undefined),
+      30_000,
+    );
 
     // A cancel asks the run, which nobody runs: the media stays where it was.
     expect((await client.cancel(media.id)).status).toBe(202);
@@ -216,7 +246,10 @@ describe('a run that does not answer', () => {
     const forced = await client.cancel(media.id, true);
     expect(forced.status).toBe(202);
     expect(forced.body.data).toMatchObject({ status: 'Errored', error: 'cancelled' });
-    expect((await client.events(media.id)).at(-1)).toMatchObject({ type: 'media.cancelled', message: expect.stringMatching(/by force \(its run was terminated\)/) });
+    expect((await client.events(media.id)).at(-1)).toMatchObject({
+      type: 'media.cancelled',
+      message: expect.stringMatching(/by force \(its run was terminated\)/),
+    });
     expect((await closedRunsOf(temporal, media.id)).map((r) => r.status)).toEqual(['TERMINATED']);
     expect((await client.cancel(media.id, true)).status).toBe(409);
 
@@ -230,7 +263,12 @@ describe('a run that does not answer', () => {
     const source = path.join(dir(), 'orphan.mp4');
     await makeVideo(source, { seconds: 60, width: 1280, height: 720 });
     const media = await client.uploadNew('orphaned', 'video', source);
-    await waitFor('the 240p encode to run', async () => ((await ffmpegsIn(apiRole.tempDir, '240p')).length > 0 ? true : undefined), 60_000, 50);
+    await waitFor(
+      'the 240p encode to run',
+      async () => ((await ffmpegsIn(apiRole.tempDir, '240p')).length > 0 ? true : undefined),
+      60_000,
+      50,
+    );
     await temporal.workflow.getHandle(`media-${media.id}`).terminate('an operator, in the Temporal UI');
     expect((await client.getMedia(media.id)).body.data.status).toBe('Processing');
     const cancelled = await client.cancel(media.id);

@@ -22,7 +22,11 @@ beforeAll(async () => {
 
 it('gilfoyle all finishes an upload in flight, then exits 0', async () => {
   // Little to encode: should the upload's encode start before the worker stops, its drain is short.
-  const g = await startGilfoyle({ GILFOYLE_SHUTDOWN_GRACE_SECONDS: '10', GILFOYLE_ENCODING_RENDITIONS: ladder, GILFOYLE_ENCODING_PRESET: 'ultrafast' });
+  const g = await startGilfoyle({
+    GILFOYLE_SHUTDOWN_GRACE_SECONDS: '10',
+    GILFOYLE_ENCODING_RENDITIONS: ladder,
+    GILFOYLE_ENCODING_PRESET: 'ultrafast',
+  });
   const client = apiClient(g.url);
   const media = (await client.createMedia('in flight')).body.data;
   const bytes = await readFile(source);
@@ -30,14 +34,21 @@ it('gilfoyle all finishes an upload in flight, then exits 0', async () => {
   const boundary = 'shutdownBOUNDARY';
   let push: (b: Uint8Array) => void = () => undefined;
   let end: () => void = () => undefined;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => ((push = (b) => c.enqueue(b)), (end = () => c.close())) });
+  const body = new ReadableStream<Uint8Array>({
+    start: (c) => ((push = (b) => c.enqueue(b)), (end = () => c.close())),
+  });
   const upload = fetch(`${g.url}/medias/${media.id}/upload/video`, {
     method: 'POST',
     headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
     body,
     duplex: 'half',
   } as RequestInit);
-  push(Buffer.concat([Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="s.mp4"\r\n\r\n`), bytes.subarray(0, 1000)]));
+  push(
+    Buffer.concat([
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="s.mp4"\r\n\r\n`),
+      bytes.subarray(0, 1000),
+    ]),
+  );
   await sleep(300);
   const started = Date.now();
   process.kill(g.pid, 'SIGTERM');
@@ -75,7 +86,12 @@ describe('a worker stopped mid-encode', () => {
     const client = apiClient(api.url);
     const media = await client.uploadNew('drained', 'video', long);
     // The 480p encode itself: the audio's ffmpeg starts at the same moment, and is done in a second.
-    await waitFor('the 480p encode to run', async () => ((await ffmpegsIn(api.tempDir, '480p')).length > 0 ? true : undefined), 60_000, 50);
+    await waitFor(
+      'the 480p encode to run',
+      async () => ((await ffmpegsIn(api.tempDir, '480p')).length > 0 ? true : undefined),
+      60_000,
+      50,
+    );
     const started = Date.now();
     process.kill(first.pid, 'SIGTERM');
     expect(await first.exit).toBe(0);

@@ -18,7 +18,10 @@ beforeAll(async () => {
   const ladder = JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]);
   api = await startGilfoyle({ GILFOYLE_ENCODING_RENDITIONS: ladder }, { role: 'api' });
   const shared = joining(api, { GILFOYLE_ENCODING_RENDITIONS: ladder, GILFOYLE_ENCODING_PRESET: 'ultrafast' });
-  [bridge, worker] = await Promise.all([startGilfoyle(shared, { role: 'bridge' }), startGilfoyle(shared, { role: 'worker' })]);
+  [bridge, worker] = await Promise.all([
+    startGilfoyle(shared, { role: 'bridge' }),
+    startGilfoyle(shared, { role: 'worker' }),
+  ]);
 }, 120_000);
 
 afterAll(async () => {

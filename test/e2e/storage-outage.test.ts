@@ -22,7 +22,9 @@ describe('a bucket that does not exist', () => {
   it('shows as storage down in /healthz, and uploads answer 503 naming the problem', async () => {
     const health = await fetch(`${g.url}/healthz`);
     expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ data: { status: 'degraded', dependencies: { storage: 'down', database: 'up' } } });
+    expect(await health.json()).toMatchObject({
+      data: { status: 'degraded', dependencies: { storage: 'down', database: 'up' } },
+    });
     const file = path.join(dir(), 'clip.mp4');
     await makeVideo(file, { seconds: 1 });
     const api = apiClient(g.url);
@@ -45,11 +47,27 @@ describe('an object store outage during encoding', () => {
 
   /** A MinIO of this test's own, so that stopping it disturbs nothing else. */
   async function startMinio(port: number) {
-    server = execa(path.join(repoRoot, '.tools/bin/minio'), ['server', dataDir, '--quiet', '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${await freePort()}`], {
-      env: { MINIO_ROOT_USER: minio.accessKeyId, MINIO_ROOT_PASSWORD: minio.secretAccessKey },
-      reject: false,
-    });
-    await waitFor('minio', async () => ((await fetch(`${endpoint}/minio/health/live`).catch(() => null))?.ok ? true : undefined), 30_000);
+    server = execa(
+      path.join(repoRoot, '.tools/bin/minio'),
+      [
+        'server',
+        dataDir,
+        '--quiet',
+        '--address',
+        `127.0.0.1:${port}`,
+        '--console-address',
+        `127.0.0.1:${await freePort()}`,
+      ],
+      {
+        env: { MINIO_ROOT_USER: minio.accessKeyId, MINIO_ROOT_PASSWORD: minio.secretAccessKey },
+        reject: false,
+      },
+    );
+    await waitFor(
+      'minio',
+      async () => ((await fetch(`${endpoint}/minio/health/live`).catch(() => null))?.ok ? true : undefined),
+      30_000,
+    );
   }
   async function stopMinio() {
     server?.kill('SIGKILL');
@@ -96,10 +114,20 @@ describe('an object store outage during encoding', () => {
     const { body } = await api.createMedia('outage');
     const id = body.data.id;
     expect((await api.upload(id, 'video', source)).status).toBe(200);
-    await waitFor('the 360p encode to run', async () => ((await ffmpegsIn(g.tempDir, '360p')).length > 0 ? true : undefined), 60_000, 50);
+    await waitFor(
+      'the 360p encode to run',
+      async () => ((await ffmpegsIn(g.tempDir, '360p')).length > 0 ? true : undefined),
+      60_000,
+      50,
+    );
     await stopMinio();
     expect((await fetch(`${g.url}/healthz`)).status).toBe(503);
-    await waitFor('the 360p encode to end', async () => ((await ffmpegsIn(g.tempDir, '360p')).length === 0 ? true : undefined), 60_000, 50);
+    await waitFor(
+      'the 360p encode to end',
+      async () => ((await ffmpegsIn(g.tempDir, '360p')).length === 0 ? true : undefined),
+      60_000,
+      50,
+    );
     await sleep(2000);
     await startMinio(Number(new URL(endpoint).port));
     const media = await api.waitForStatus(id, ['Ready', 'Errored'], 120_000);

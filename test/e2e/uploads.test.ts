@@ -32,7 +32,11 @@ describe('resumable uploads (tus)', () => {
   afterAll(() => g?.stop());
 
   /** Starts a tus upload; resolves with the upload once `stopAt` bytes went through, or when it completes. */
-  function send(file: Buffer, endpoint: string, opts: { uploadUrl?: string; stopAt?: number; onStart?: (offset: number) => void } = {}) {
+  function send(
+    file: Buffer,
+    endpoint: string,
+    opts: { uploadUrl?: string; stopAt?: number; onStart?: (offset: number) => void } = {},
+  ) {
     return new Promise<{ upload: tus.Upload; url: string; completed: boolean }>((resolve, reject) => {
       let first = true;
       const upload: tus.Upload = new tus.Upload(file, {
@@ -97,14 +101,22 @@ describe('resumable uploads (tus)', () => {
     const bytes = Buffer.alloc(2 * 1024 * 1024, 1);
     const half = await send(bytes, `${g.url}/medias/${body.data.id}/tus`, { stopAt: 512 * 1024 });
     expect((await readdir(g.tusDir)).some((f) => f.startsWith(body.data.id))).toBe(true);
-    await waitFor('expiry', async () => ((await readdir(g.tusDir)).some((f) => f.startsWith(body.data.id)) ? undefined : true), 20_000, 500);
+    await waitFor(
+      'expiry',
+      async () => ((await readdir(g.tusDir)).some((f) => f.startsWith(body.data.id)) ? undefined : true),
+      20_000,
+      500,
+    );
     const head = await fetch(half.url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
     expect([404, 410]).toContain(head.status);
   });
 
   it('refuses uploads for unknown media, too-large files, and media already processing', async () => {
     const create = (id: string, length: number) =>
-      fetch(`${g.url}/medias/${id}/tus`, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(length) } });
+      fetch(`${g.url}/medias/${id}/tus`, {
+        method: 'POST',
+        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(length) },
+      });
     expect((await create('7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10', 10)).status).toBe(404);
     expect((await create('not-a-uuid', 10)).status).toBe(400);
     const api = apiClient(g.url);
@@ -119,7 +131,10 @@ describe('resumable uploads (tus)', () => {
     expect(refused.headers.get('content-type')).toBe('application/json');
     expect(((await refused.json()) as { message: string }).message).toMatch(/ScheduledProcessing|Processing|Ready/);
     // tus's own refusals get the same envelope.
-    const malformed = await fetch(`${g.url}/medias/${busy}/tus`, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '-1' } });
+    const malformed = await fetch(`${g.url}/medias/${busy}/tus`, {
+      method: 'POST',
+      headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '-1' },
+    });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toEqual({ code: 400, message: 'Invalid upload-length' });
     await api.waitForStatus(busy, ['Ready', 'Errored']);
@@ -148,14 +163,20 @@ describe('upload from URL', () => {
     server?.close();
   });
   const fromUrl = (id: string, body: unknown) =>
-    fetch(`${g.url}/medias/${id}/upload/url`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${g.url}/medias/${id}/upload/url`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('fetches the file in the pipeline and processes it', async () => {
     const api = apiClient(g.url);
     const { body } = await api.createMedia('from url');
     const res = await fromUrl(body.data.id, { url: `${base}/videos/remote.mp4` });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ data: { status: 'ScheduledProcessing', source: { filename: 'remote.mp4' } } });
+    expect(await res.json()).toMatchObject({
+      data: { status: 'ScheduledProcessing', source: { filename: 'remote.mp4' } },
+    });
     expect((await api.waitForStatus(body.data.id, ['Ready', 'Errored'])).status).toBe('Ready');
     const events = (await api.events(body.data.id)).map((e) => e.type);
     expect(events.indexOf('media.fetched')).toBeLessThan(events.indexOf('media.probed'));
@@ -183,14 +204,20 @@ describe('direct uploads to the object store', () => {
   let bucket: string;
   beforeAll(async () => {
     bucket = await createTestBucket('gilfoyle-direct');
-    g = await startGilfoyle({ ...minioEnv(bucket), GILFOYLE_ENCODING_RENDITIONS: smallLadder, GILFOYLE_ENCODING_PRESET: 'ultrafast', GILFOYLE_SETTINGS_MAX_FILE_SIZE: String(16 * 1024 * 1024) });
+    g = await startGilfoyle({
+      ...minioEnv(bucket),
+      GILFOYLE_ENCODING_RENDITIONS: smallLadder,
+      GILFOYLE_ENCODING_PRESET: 'ultrafast',
+      GILFOYLE_SETTINGS_MAX_FILE_SIZE: String(16 * 1024 * 1024),
+    });
   }, 120_000);
   afterAll(async () => {
     await g?.stop();
     await removeTestBucket(bucket);
   });
 
-  const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (url: string, body: unknown) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('PUTs to a presigned URL, completes, and processes', async () => {
     const file = path.join(dir(), 'direct.mp4');
@@ -202,11 +229,18 @@ describe('direct uploads to the object store', () => {
     expect((await post(`${g.url}/medias/${id}/upload/complete`, {})).status).toBe(409);
     const res = await post(`${g.url}/medias/${id}/upload-url`, { size: bytes.length, content_type: 'video/mp4' });
     expect(res.status).toBe(200);
-    const { data } = (await res.json()) as { data: { url: string; method: string; headers: Record<string, string>; complete: string } };
+    const { data } = (await res.json()) as {
+      data: { url: string; method: string; headers: Record<string, string>; complete: string };
+    };
     expect(data.url).toMatch(/^http:\/\/127\.0\.0\.1:9000\/.*X-Amz-Signature=/);
     // The store refuses a body of another size than the one signed.
-    expect((await fetch(data.url, { method: 'PUT', body: bytes.subarray(1), headers: { 'Content-Type': 'video/mp4' } })).status).toBe(403);
-    expect((await fetch(data.url, { method: 'PUT', body: bytes, headers: { 'Content-Type': 'video/mp4' } })).status).toBe(200);
+    expect(
+      (await fetch(data.url, { method: 'PUT', body: bytes.subarray(1), headers: { 'Content-Type': 'video/mp4' } }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await fetch(data.url, { method: 'PUT', body: bytes, headers: { 'Content-Type': 'video/mp4' } })).status,
+    ).toBe(200);
     const done = await post(`${g.url}${data.complete}`, { kind: 'video' });
     expect(done.status).toBe(200);
     expect(((await done.json()) as { data: { status: string } }).data.status).toBe('ScheduledProcessing');

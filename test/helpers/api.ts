@@ -31,13 +31,19 @@ export function apiClient(base: string) {
     listMedias: (query: { q?: string; status?: Media['status']; limit?: number; offset?: number } = {}) =>
       answer<Media[]>(client.GET('/medias', { params: { query: { limit: 20, offset: 0, ...query } } })),
     events: async (mediaId: string) => {
-      const { data } = await client.GET('/medias/{id}/events', { params: { path: { id: mediaId }, query: { limit: 500, offset: 0 } } });
+      const { data } = await client.GET('/medias/{id}/events', {
+        params: { path: { id: mediaId }, query: { limit: 500, offset: 0 } },
+      });
       return data?.data ?? [];
     },
     renditions: async (mediaId: string) => (await client.GET('/medias/{id}/renditions', id(mediaId))).data?.data ?? [],
     retry: (mediaId: string) => answer<Media>(client.POST('/medias/{id}/retry', id(mediaId))),
     cancel: (mediaId: string, force = false) =>
-      answer<Media>(client.POST('/medias/{id}/cancel', { params: { path: { id: mediaId }, query: force ? { force: 'true' } : {} } })),
+      answer<Media>(
+        client.POST('/medias/{id}/cancel', {
+          params: { path: { id: mediaId }, query: force ? { force: 'true' } : {} },
+        }),
+      ),
     remove: (mediaId: string) => answer<{ id: string }>(client.DELETE('/medias/{id}', id(mediaId))),
     async upload(mediaId: string, kind: 'video' | 'audio', file: string, filename = path.basename(file)) {
       const form = new FormData();
@@ -63,7 +69,8 @@ export function apiClient(base: string) {
         timeoutMs,
         300,
       ),
-    stream: (mediaId: string, file: string, init?: RequestInit) => fetch(`${base}/medias/${mediaId}/stream/${file}`, init),
+    stream: (mediaId: string, file: string, init?: RequestInit) =>
+      fetch(`${base}/medias/${mediaId}/stream/${file}`, init),
   };
   return api;
 }

@@ -10,7 +10,13 @@ export const artifactsDir = path.join(repoRoot, '.data/test-artifacts');
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
   });
 }
 
@@ -43,6 +49,10 @@ export async function screenshot(page: Page, name: string) {
  */
 export async function playWhenLoaded(page: Page, testId = 'player') {
   const selector = `[data-testid="${testId}"]`;
-  await page.waitForFunction((s) => ((document.querySelector(s) as HTMLVideoElement | null)?.readyState ?? 0) >= 1, selector, { timeout: 30_000 });
+  await page.waitForFunction(
+    (s) => ((document.querySelector(s) as HTMLVideoElement | null)?.readyState ?? 0) >= 1,
+    selector,
+    { timeout: 30_000 },
+  );
   await page.locator(selector).evaluate((v: HTMLVideoElement) => v.play());
 }

@@ -24,8 +24,12 @@ async function onMaintenance<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 /** Before a test run: the template made (or brought up to date), and databases earlier runs left behind dropped. */
 export async function prepareTemplateDatabase(): Promise<void> {
   await onMaintenance(async (c) => {
-    const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2', [templateName, `${deploymentPrefix}%`]);
-    for (const { datname } of rows.filter((r) => r.datname.startsWith(deploymentPrefix))) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    const { rows } = await c.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2',
+      [templateName, `${deploymentPrefix}%`],
+    );
+    for (const { datname } of rows.filter((r) => r.datname.startsWith(deploymentPrefix)))
+      await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     if (!rows.some((r) => r.datname === templateName)) await c.query(`CREATE DATABASE ${templateName}`);
   });
   await migrate(urlOf(templateName));
@@ -48,6 +52,9 @@ export async function createDeploymentDatabase(): Promise<{ url: string; drop():
   });
   return {
     url: urlOf(name),
-    drop: () => onMaintenance(async (c) => void (await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))).catch(() => undefined),
+    drop: () =>
+      onMaintenance(async (c) => void (await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))).catch(
+        () => undefined,
+      ),
   };
 }

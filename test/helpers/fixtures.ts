@@ -16,11 +16,27 @@ export const defaultLadder: EncodingLadder = {
 };
 
 /** A probe of a 10 s H.264 source of the given displayed size, with stereo AAC unless told otherwise. */
-export const videoProbe = (width: number, height: number, video: Partial<VideoStreamInfo> = {}, audio = true): Probe => ({
+export const videoProbe = (
+  width: number,
+  height: number,
+  video: Partial<VideoStreamInfo> = {},
+  audio = true,
+): Probe => ({
   formatName: 'mov,mp4',
   duration: 10,
   size: 1000,
   bitrate: null,
-  video: { codec: 'h264', width, height, displayWidth: width, displayHeight: height, rotation: 0, frameRate: 30, pixelFormat: 'yuv420p', bitrate: null, ...video },
+  video: {
+    codec: 'h264',
+    width,
+    height,
+    displayWidth: width,
+    displayHeight: height,
+    rotation: 0,
+    frameRate: 30,
+    pixelFormat: 'yuv420p',
+    bitrate: null,
+    ...video,
+  },
   audio: audio ? { codec: 'aac', profile: 'LC', channels: 2, sampleRate: 48000, bitrate: null } : null,
 });

@@ -66,7 +66,11 @@ export async function startWithoutWorkers(env: Record<string, string> = {}) {
  */
 export async function startGilfoyle(
   env: Record<string, string> = {},
-  { expectHealthy = true, role = 'all', entry = 'bin/gilfoyle.js' }: { expectHealthy?: boolean; role?: 'all' | 'api' | 'worker' | 'bridge'; entry?: string } = {},
+  {
+    expectHealthy = true,
+    role = 'all',
+    entry = 'bin/gilfoyle.js',
+  }: { expectHealthy?: boolean; role?: 'all' | 'api' | 'worker' | 'bridge'; entry?: string } = {},
 ): Promise<RunningGilfoyle> {
   const port = await freePort();
   const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
@@ -131,16 +135,17 @@ export async function startGilfoyle(
     url,
     pid: child.pid!,
     storageRoot,
-    storage: env.GILFOYLE_STORAGE_DRIVER === 's3'
-      ? createS3Driver({
-          endpoint: env.GILFOYLE_STORAGE_S3_ENDPOINT,
-          region: env.GILFOYLE_STORAGE_S3_REGION ?? 'us-east-1',
-          bucket: env.GILFOYLE_STORAGE_S3_BUCKET!,
-          accessKeyId: env.GILFOYLE_STORAGE_S3_ACCESS_KEY_ID,
-          secretAccessKey: env.GILFOYLE_STORAGE_S3_SECRET_ACCESS_KEY,
-          forcePathStyle: env.GILFOYLE_STORAGE_S3_FORCE_PATH_STYLE === 'true',
-        })
-      : createFsDriver(storageRoot),
+    storage:
+      env.GILFOYLE_STORAGE_DRIVER === 's3'
+        ? createS3Driver({
+            endpoint: env.GILFOYLE_STORAGE_S3_ENDPOINT,
+            region: env.GILFOYLE_STORAGE_S3_REGION ?? 'us-east-1',
+            bucket: env.GILFOYLE_STORAGE_S3_BUCKET!,
+            accessKeyId: env.GILFOYLE_STORAGE_S3_ACCESS_KEY_ID,
+            secretAccessKey: env.GILFOYLE_STORAGE_S3_SECRET_ACCESS_KEY,
+            forcePathStyle: env.GILFOYLE_STORAGE_S3_FORCE_PATH_STYLE === 'true',
+          })
+        : createFsDriver(storageRoot),
     tempDir,
     tusDir,
     databaseUrl,
@@ -164,6 +169,7 @@ export async function startGilfoyle(
 /** The stored key of a media's source (each upload stores its file under its own key). */
 export async function storedSourceKey(g: RunningGilfoyle, mediaId: string): Promise<string> {
   const keys = (await g.storage.list(`medias/${mediaId}/`)).filter((k) => /\/(source|uploads\/[^/]+)$/.test(k));
-  if (keys.length !== 1) throw new Error(`expected one stored source for media ${mediaId}, found: ${keys.join(', ') || 'none'}`);
+  if (keys.length !== 1)
+    throw new Error(`expected one stored source for media ${mediaId}, found: ${keys.join(', ') || 'none'}`);
   return keys[0]!;
 }

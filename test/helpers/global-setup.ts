@@ -14,17 +14,28 @@ export default async function globalSetup(): Promise<void> {
 }
 
 async function removeStaleQueues(): Promise<void> {
-  const listed = await execa('rabbitmqctl', ['-q', 'list_queues', 'name', 'consumers', '--no-table-headers'], { reject: false, timeout: 60_000 });
+  const listed = await execa('rabbitmqctl', ['-q', 'list_queues', 'name', 'consumers', '--no-table-headers'], {
+    reject: false,
+    timeout: 60_000,
+  });
   if (listed.exitCode !== 0) {
     console.warn(`could not list RabbitMQ queues to remove old test queues: ${String(listed.stderr).split('\n')[0]}`);
     return;
   }
   const queues = new Map(
-    String(listed.stdout).split('\n').map((l) => l.trim().split(/\s+/)).filter(([name]) => name?.startsWith('gilfoyle.test.')).map(([name, consumers]) => [name!, Number(consumers)]),
+    String(listed.stdout)
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([name]) => name?.startsWith('gilfoyle.test.'))
+      .map(([name, consumers]) => [name!, Number(consumers)]),
   );
   // A test queue nobody consumes is left over; one with a consumer belongs to a run going on now.
-  const stale = [...queues].filter(([name, consumers]) => !name.endsWith('.dead') && consumers === 0).map(([name]) => name);
-  const orphanedDead = [...queues.keys()].filter((name) => name.endsWith('.dead') && !queues.has(name.slice(0, -'.dead'.length)));
+  const stale = [...queues]
+    .filter(([name, consumers]) => !name.endsWith('.dead') && consumers === 0)
+    .map(([name]) => name);
+  const orphanedDead = [...queues.keys()].filter(
+    (name) => name.endsWith('.dead') && !queues.has(name.slice(0, -'.dead'.length)),
+  );
   if (stale.length === 0 && orphanedDead.length === 0) return;
   const connection = await amqp.connect(rabbitUrl);
   try {

@@ -22,25 +22,64 @@ export async function makeVideo(file: string, o: VideoOptions = {}) {
   const out = o.rotate ? `${file}.norotate.mp4` : file;
   const odd = width % 2 === 1 || height % 2 === 1;
   await execa('ffmpeg', [
-    '-v', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
-    ...(audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}${o.audioLayout ? `,aformat=channel_layouts=${o.audioLayout}` : ''}`] : []),
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
+    ...(audio
+      ? [
+          '-f',
+          'lavfi',
+          '-i',
+          `sine=frequency=440:sample_rate=48000:duration=${seconds}${o.audioLayout ? `,aformat=channel_layouts=${o.audioLayout}` : ''}`,
+        ]
+      : []),
     ...(o.vfr ? ['-vf', "select='not(eq(mod(n\\,4)\\,0))'", '-fps_mode', 'vfr'] : []),
     // testsrc2 rounds odd sizes down; scale to them, in 4:4:4 which H.264 allows at odd sizes.
     ...(odd ? ['-vf', `scale=${width}:${height}`, '-pix_fmt', 'yuv444p'] : ['-pix_fmt', 'yuv420p']),
-    '-c:v', 'libx264', '-preset', 'ultrafast', ...(o.crf ? ['-crf', String(o.crf)] : []),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    ...(o.crf ? ['-crf', String(o.crf)] : []),
     ...(audio ? ['-c:a', 'aac', '-b:a', '96k'] : []),
-    '-shortest', out,
+    '-shortest',
+    out,
   ]);
   if (o.rotate) {
     // ffmpeg 5.1 writes the display matrix from the rotate tag only when stream-copying.
-    await execa('ffmpeg', ['-v', 'error', '-y', '-i', out, '-c', 'copy', '-metadata:s:v:0', `rotate=${o.rotate}`, file]);
+    await execa('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      out,
+      '-c',
+      'copy',
+      '-metadata:s:v:0',
+      `rotate=${o.rotate}`,
+      file,
+    ]);
     await execa('rm', ['-f', out]);
   }
 }
 
 export async function makeAudio(file: string, { seconds = 3 }: { seconds?: number } = {}) {
-  await execa('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=330:sample_rate=44100:duration=${seconds}`, '-ac', '2', file]);
+  await execa('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=330:sample_rate=44100:duration=${seconds}`,
+    '-ac',
+    '2',
+    file,
+  ]);
 }
 
 export async function probeDuration(input: string): Promise<number> {
@@ -48,9 +87,13 @@ export async function probeDuration(input: string): Promise<number> {
   return Number((JSON.parse(stdout) as { format: { duration: string } }).format.duration);
 }
 
-export async function probeStreams(input: string): Promise<{ codec_type: string; codec_name: string; width?: number; height?: number }[]> {
+export async function probeStreams(
+  input: string,
+): Promise<{ codec_type: string; codec_name: string; width?: number; height?: number }[]> {
   const { stdout } = await execa('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', input]);
-  return (JSON.parse(stdout) as { streams: { codec_type: string; codec_name: string; width?: number; height?: number }[] }).streams;
+  return (
+    JSON.parse(stdout) as { streams: { codec_type: string; codec_name: string; width?: number; height?: number }[] }
+  ).streams;
 }
 
 /** Decodes the whole input; throws with ffmpeg's errors if any frame fails. */

@@ -48,9 +48,10 @@ async function checkFmp4Structure(file: string, kind: 'init' | 'media', where: s
   } catch (e) {
     fail(`${where}: ${path.basename(file)} is not ISO-BMFF: ${(e as Error).message}`);
   }
-  const ok = kind === 'init'
-    ? types.includes('moov')
-    : types.includes('moof') && types.lastIndexOf('mdat') > types.indexOf('moof');
+  const ok =
+    kind === 'init'
+      ? types.includes('moov')
+      : types.includes('moof') && types.lastIndexOf('mdat') > types.indexOf('moof');
   if (!ok) fail(`${where}: ${path.basename(file)} is not an fMP4 ${kind} segment (boxes: ${types.join(' ')})`);
 }
 
@@ -58,7 +59,8 @@ async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail(`${path.basename(file)} does not exist in ${path.dirname(file)}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      fail(`${path.basename(file)} does not exist in ${path.dirname(file)}`);
     throw e;
   }
 }
@@ -90,9 +92,13 @@ interface ProbedStream {
 
 async function probeStreamsOf(input: string): Promise<ProbedStream[]> {
   const { stdout } = await execa('ffprobe', [
-    '-v', 'error',
-    '-show_entries', 'stream=index,codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,start_time,channels',
-    '-of', 'json', input,
+    '-v',
+    'error',
+    '-show_entries',
+    'stream=index,codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,start_time,channels',
+    '-of',
+    'json',
+    input,
   ]);
   return (JSON.parse(stdout) as { streams?: ProbedStream[] }).streams ?? [];
 }
@@ -101,14 +107,23 @@ async function probeKeyframes(input: string): Promise<number[]> {
   // Packets flagged K (sync samples), not decoded frames: not every decoder honours -skip_frame
   // nokey (ffmpeg 5.1's AV1 decoders return every frame), while the container's flags are exact.
   const { stdout } = await execa('ffprobe', [
-    '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'json', input,
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'json',
+    input,
   ]);
   const packets = (JSON.parse(stdout) as { packets?: { pts_time?: string; flags?: string }[] }).packets ?? [];
   return packets
     .filter((p) => p.flags?.includes('K'))
     .map((p, i) => {
       const t = Number(p.pts_time);
-      if (p.pts_time === undefined || !Number.isFinite(t)) fail(`${path.basename(input)}: keyframe ${i} has no pts_time`);
+      if (p.pts_time === undefined || !Number.isFinite(t))
+        fail(`${path.basename(input)}: keyframe ${i} has no pts_time`);
       return t;
     })
     .sort((a, b) => a - b);
@@ -159,9 +174,13 @@ function positiveInt(value: string | undefined, what: string): number {
 
 /** Parses (and validates) a master playlist. Pure, synchronous. */
 export function parseMaster(text: string): MasterPlaylist {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (lines[0] !== '#EXTM3U') fail('master.m3u8: first line is not #EXTM3U');
-  if (lines.some((l) => l.startsWith('#EXTINF:'))) fail('master.m3u8: contains #EXTINF; this is a media playlist, not a master');
+  if (lines.some((l) => l.startsWith('#EXTINF:')))
+    fail('master.m3u8: contains #EXTINF; this is a media playlist, not a master');
   const variants: MasterVariant[] = [];
   const audio: MasterAudioMedia[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -179,7 +198,8 @@ export function parseMaster(text: string): MasterPlaylist {
       if (uri === undefined || uri.startsWith('#')) fail(`${where}: EXT-X-STREAM-INF is not followed by a URI line`);
       const bandwidth = positiveInt(a.BANDWIDTH, `${where}: BANDWIDTH`);
       const averageBandwidth = positiveInt(a['AVERAGE-BANDWIDTH'], `${where}: AVERAGE-BANDWIDTH`);
-      if (averageBandwidth > bandwidth) fail(`${where}: AVERAGE-BANDWIDTH ${averageBandwidth} > BANDWIDTH ${bandwidth}`);
+      if (averageBandwidth > bandwidth)
+        fail(`${where}: AVERAGE-BANDWIDTH ${averageBandwidth} > BANDWIDTH ${bandwidth}`);
       if (!a.CODECS) fail(`${where}: CODECS is missing`);
       const v: MasterVariant = { uri, bandwidth, averageBandwidth, codecs: a.CODECS };
       if (a.RESOLUTION !== undefined) {
@@ -200,7 +220,9 @@ export function parseMaster(text: string): MasterPlaylist {
   if (variants.length === 0) fail('master.m3u8: no EXT-X-STREAM-INF variant');
   for (const v of variants) {
     if (v.audioGroup !== undefined && !audio.some((m) => m.groupId === v.audioGroup)) {
-      fail(`master.m3u8: variant ${v.uri} uses AUDIO="${v.audioGroup}" but no EXT-X-MEDIA TYPE=AUDIO has that GROUP-ID`);
+      fail(
+        `master.m3u8: variant ${v.uri} uses AUDIO="${v.audioGroup}" but no EXT-X-MEDIA TYPE=AUDIO has that GROUP-ID`,
+      );
     }
   }
   return { variants, audio };
@@ -238,7 +260,10 @@ export async function keyframeTimes(dir: string, playlistName: string): Promise<
 
 export async function checkHlsRendition(dir: string, playlistName: string): Promise<HlsRenditionReport> {
   const playlist = flatFile(dir, playlistName, playlistName);
-  const lines = (await readText(playlist)).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = (await readText(playlist))
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   const where = playlistName;
   if (lines[0] !== '#EXTM3U') fail(`${where}: first line is not #EXTM3U`);
 
@@ -250,7 +275,10 @@ export async function checkHlsRendition(dir: string, playlistName: string): Prom
   const entries: { uri: string; duration: number }[] = [];
   lines.forEach((line, i) => {
     if (line.startsWith('#EXT-X-TARGETDURATION:')) {
-      targetDuration = positiveInt(line.slice('#EXT-X-TARGETDURATION:'.length), `${where} line ${i + 1}: EXT-X-TARGETDURATION`);
+      targetDuration = positiveInt(
+        line.slice('#EXT-X-TARGETDURATION:'.length),
+        `${where} line ${i + 1}: EXT-X-TARGETDURATION`,
+      );
     } else if (line.startsWith('#EXT-X-PLAYLIST-TYPE:')) {
       playlistType = line.slice('#EXT-X-PLAYLIST-TYPE:'.length);
     } else if (line.startsWith('#EXT-X-MAP:')) {
@@ -277,7 +305,9 @@ export async function checkHlsRendition(dir: string, playlistName: string): Prom
   const target = targetDuration;
   entries.forEach((e, i) => {
     if (Math.round(e.duration) > target) {
-      fail(`${where}: segment ${i} (${e.uri}) lasts ${e.duration} s, rounds to ${Math.round(e.duration)} > TARGETDURATION ${target}`);
+      fail(
+        `${where}: segment ${i} (${e.uri}) lasts ${e.duration} s, rounds to ${Math.round(e.duration)} > TARGETDURATION ${target}`,
+      );
     }
   });
 
@@ -308,7 +338,13 @@ export async function checkHlsRendition(dir: string, playlistName: string): Prom
   }
   if (peakBitrate === 0) peakBitrate = (totalBytes * 8) / duration;
   const report: HlsRenditionReport = {
-    targetDuration: target, initUri, initBytes, segments, duration, peakBitrate, averageBitrate: (totalBytes * 8) / duration,
+    targetDuration: target,
+    initUri,
+    initBytes,
+    segments,
+    duration,
+    peakBitrate,
+    averageBitrate: (totalBytes * 8) / duration,
   };
 
   const streams = await probeStreamsOf(playlist);
@@ -321,7 +357,8 @@ export async function checkHlsRendition(dir: string, playlistName: string): Prom
     const frameRate = ratio(v.avg_frame_rate) ?? ratio(v.r_frame_rate);
     const keyframes = await probeKeyframes(playlist);
     if (keyframes.length === 0) fail(`${where}: ffprobe finds no video keyframe`);
-    const startTime = Number.isFinite(Number(v.start_time)) && v.start_time !== undefined ? Number(v.start_time) : (keyframes[0] ?? 0);
+    const startTime =
+      Number.isFinite(Number(v.start_time)) && v.start_time !== undefined ? Number(v.start_time) : (keyframes[0] ?? 0);
     // Half a frame when the frame rate is known, else 20 ms.
     const tolerance = frameRate ? 0.5 / frameRate : 0.02;
     let start = 0;
@@ -337,7 +374,13 @@ export async function checkHlsRendition(dir: string, playlistName: string): Prom
       start += s.duration;
     });
     report.keyframeTimes = keyframes;
-    report.video = { codec: v.codec_name ?? 'unknown', width: v.width, height: v.height, startTime, ...(frameRate ? { frameRate } : {}) };
+    report.video = {
+      codec: v.codec_name ?? 'unknown',
+      width: v.width,
+      height: v.height,
+      startTime,
+      ...(frameRate ? { frameRate } : {}),
+    };
   }
   return report;
 }
@@ -394,7 +437,10 @@ export interface LadderReport {
  * demands identical times; a ladder mixing codecs needs one encoder reorder delay (B-frames), since
  * ffmpeg 5.1 writes fMP4 fragments without the edit list that would remove it.
  */
-export async function checkLadder(dir: string, { keyframeTolerance = 0.01 }: { keyframeTolerance?: number } = {}): Promise<LadderReport> {
+export async function checkLadder(
+  dir: string,
+  { keyframeTolerance = 0.01 }: { keyframeTolerance?: number } = {},
+): Promise<LadderReport> {
   const master = parseMaster(await readText(path.join(dir, 'master.m3u8')));
   const audioRenditions = new Map<string, HlsRenditionReport>();
   for (const m of master.audio) audioRenditions.set(m.groupId, await checkHlsRendition(dir, m.uri));
@@ -419,7 +465,9 @@ export async function checkLadder(dir: string, { keyframeTolerance = 0.01 }: { k
       const { width, height } = rendition.video;
       if (!v.resolution) fail(`${where}: video variant without RESOLUTION (ffprobe: ${width}x${height})`);
       if (v.resolution.width !== width || v.resolution.height !== height) {
-        fail(`${where}: RESOLUTION=${v.resolution.width}x${v.resolution.height} but ffprobe reports ${width}x${height}`);
+        fail(
+          `${where}: RESOLUTION=${v.resolution.width}x${v.resolution.height} but ffprobe reports ${width}x${height}`,
+        );
       }
       checkCodecListed(v.codecs, rendition.video.codec, where);
       const times = rendition.keyframeTimes ?? [];
@@ -436,7 +484,9 @@ export async function checkLadder(dir: string, { keyframeTolerance = 0.01 }: { k
         times.forEach((t, i) => {
           const r = ref.times[i] ?? NaN;
           if (!(Math.abs(t - r) <= keyframeTolerance)) {
-            fail(`${where}: keyframe ${i} at ${fmt(t)} s but ${ref.uri} has it at ${fmt(r)} s (> ${keyframeTolerance} s apart)`);
+            fail(
+              `${where}: keyframe ${i} at ${fmt(t)} s but ${ref.uri} has it at ${fmt(r)} s (> ${keyframeTolerance} s apart)`,
+            );
           }
         });
       }
@@ -446,7 +496,12 @@ export async function checkLadder(dir: string, { keyframeTolerance = 0.01 }: { k
     const audioCodec = group?.audio?.codec ?? rendition.audio?.codec;
     if (audioCodec) checkCodecListed(v.codecs, audioCodec, where);
     variants.push({
-      uri: v.uri, bandwidth: v.bandwidth, averageBandwidth: v.averageBandwidth, measuredPeak, measuredAverage, rendition,
+      uri: v.uri,
+      bandwidth: v.bandwidth,
+      averageBandwidth: v.averageBandwidth,
+      measuredPeak,
+      measuredAverage,
+      rendition,
       ...(rendition.video ? { width: rendition.video.width, height: rendition.video.height } : {}),
       ...(rendition.video?.frameRate ? { frameRate: rendition.video.frameRate } : {}),
     });
@@ -516,14 +571,21 @@ function inherited(nodes: (XmlNode | undefined)[], name: string): string | undef
 }
 
 /** $RepresentationID$, $Number$, $Number%05d$, $Bandwidth$, $Time$, $$ */
-function expandTemplate(template: string, vars: { RepresentationID: string; Bandwidth: number; Number?: number; Time?: number }, where: string): string {
-  return template.replace(/\$(RepresentationID|Number|Bandwidth|Time|)(?:%0(\d+)d)?\$/g, (_all, name: string, width: string | undefined) => {
-    if (name === '') return '$';
-    const value = vars[name as keyof typeof vars];
-    if (value === undefined) fail(`${where}: template "${template}" uses $${name}$, which has no value here`);
-    const s = String(value);
-    return width ? s.padStart(Number(width), '0') : s;
-  });
+function expandTemplate(
+  template: string,
+  vars: { RepresentationID: string; Bandwidth: number; Number?: number; Time?: number },
+  where: string,
+): string {
+  return template.replace(
+    /\$(RepresentationID|Number|Bandwidth|Time|)(?:%0(\d+)d)?\$/g,
+    (_all, name: string, width: string | undefined) => {
+      if (name === '') return '$';
+      const value = vars[name as keyof typeof vars];
+      if (value === undefined) fail(`${where}: template "${template}" uses $${name}$, which has no value here`);
+      const s = String(value);
+      return width ? s.padStart(Number(width), '0') : s;
+    },
+  );
 }
 
 /** Outputs are one flat folder served next to the MPD: a BaseURL may only be "" or "./". */
@@ -539,8 +601,11 @@ function checkBaseUrls(nodes: (XmlNode | undefined)[], where: string): void {
 
 async function ffmpegDecode(input: string, where: string): Promise<void> {
   // -map 0: the DASH demuxer exposes every Representation as a stream; decode them all.
-  const r = await execa('ffmpeg', ['-nostdin', '-v', 'error', '-xerror', '-i', input, '-map', '0', '-f', 'null', '-'], { reject: false });
-  if (r.exitCode !== 0 || r.stderr.trim()) fail(`${where}: ffmpeg cannot decode it (exit ${r.exitCode}): ${r.stderr.trim()}`);
+  const r = await execa('ffmpeg', ['-nostdin', '-v', 'error', '-xerror', '-i', input, '-map', '0', '-f', 'null', '-'], {
+    reject: false,
+  });
+  if (r.exitCode !== 0 || r.stderr.trim())
+    fail(`${where}: ffmpeg cannot decode it (exit ${r.exitCode}): ${r.stderr.trim()}`);
 }
 
 export async function checkDash(dir: string, manifestName = 'manifest.mpd'): Promise<DashReport> {
@@ -563,7 +628,8 @@ export async function checkDash(dir: string, manifestName = 'manifest.mpd'): Pro
   const mpd = child(doc, 'MPD');
   if (!mpd) fail(`${where}: no <MPD> root element`);
   const type = attr(mpd, 'type');
-  if (type !== 'static') fail(`${where}: MPD@type is ${type === undefined ? 'missing' : `"${type}"`}, expected "static"`);
+  if (type !== 'static')
+    fail(`${where}: MPD@type is ${type === undefined ? 'missing' : `"${type}"`}, expected "static"`);
   const mpdDurationText = attr(mpd, 'mediaPresentationDuration');
   if (mpdDurationText === undefined) fail(`${where}: MPD@mediaPresentationDuration is missing`);
   const mediaPresentationDuration = parseIsoDuration(mpdDurationText);
@@ -576,7 +642,9 @@ export async function checkDash(dir: string, manifestName = 'manifest.mpd'): Pro
     const periodStart = attr(period, 'start') ? parseIsoDuration(attr(period, 'start') ?? '') : 0;
     const periodDuration = attr(period, 'duration')
       ? parseIsoDuration(attr(period, 'duration') ?? '')
-      : periods.length === 1 ? mediaPresentationDuration - periodStart : undefined;
+      : periods.length === 1
+        ? mediaPresentationDuration - periodStart
+        : undefined;
     const sets = children(period, 'AdaptationSet');
     if (sets.length === 0) fail(`${where}: Period ${pi} has no <AdaptationSet>`);
     for (const [ai, set] of sets.entries()) {
@@ -602,7 +670,8 @@ export async function checkDash(dir: string, manifestName = 'manifest.mpd'): Pro
           const templates = chain.map((n) => child(n, 'SegmentTemplate'));
           const media = inherited(templates, 'media');
           if (!media) fail(`${rw}: SegmentTemplate@media is missing`);
-          const initTemplate = inherited(templates, 'initialization') ?? attr(child(templateNode, 'Initialization'), 'sourceURL');
+          const initTemplate =
+            inherited(templates, 'initialization') ?? attr(child(templateNode, 'Initialization'), 'sourceURL');
           if (!initTemplate) fail(`${rw}: SegmentTemplate has no initialization`);
           init = expandTemplate(initTemplate, vars, rw);
           const timescale = Number(inherited(templates, 'timescale') ?? 1);
@@ -621,7 +690,12 @@ export async function checkDash(dir: string, manifestName = 'manifest.mpd'): Pro
               if (r < 0) {
                 // Repeat until the next S@t or the end of the Period.
                 const nextT = attr(ss[si + 1], 't');
-                const end = nextT !== undefined ? Number(nextT) : periodDuration !== undefined ? periodDuration * timescale : undefined;
+                const end =
+                  nextT !== undefined
+                    ? Number(nextT)
+                    : periodDuration !== undefined
+                      ? periodDuration * timescale
+                      : undefined;
                 if (end === undefined) fail(`${rw}: S@r=-1 with no end to repeat to`);
                 r = Math.ceil((end - t) / d) - 1;
               }
@@ -635,7 +709,8 @@ export async function checkDash(dir: string, manifestName = 'manifest.mpd'): Pro
             if (!(d > 0)) fail(`${rw}: SegmentTemplate has neither SegmentTimeline nor @duration`);
             if (periodDuration === undefined) fail(`${rw}: cannot count segments without a Period duration`);
             const count = Math.ceil((periodDuration * timescale) / d - 1e-9);
-            for (let k = 0; k < count; k++) segments.push(expandTemplate(media, { ...vars, Number: startNumber + k, Time: k * d }, rw));
+            for (let k = 0; k < count; k++)
+              segments.push(expandTemplate(media, { ...vars, Number: startNumber + k, Time: k * d }, rw));
           }
         } else if (listNode) {
           init = attr(child(listNode, 'Initialization'), 'sourceURL');
@@ -663,7 +738,11 @@ export async function checkDash(dir: string, manifestName = 'manifest.mpd'): Pro
         const height = inherited([rep, set], 'height');
         const contentType = inherited([set], 'contentType') ?? inherited([rep, set], 'mimeType')?.split('/')[0];
         representations.push({
-          id, bandwidth, codecs, init, segments,
+          id,
+          bandwidth,
+          codecs,
+          init,
+          segments,
           ...(width ? { width: Number(width) } : {}),
           ...(height ? { height: Number(height) } : {}),
           ...(contentType ? { contentType } : {}),
@@ -712,7 +791,8 @@ export async function mp4Boxes(file: string): Promise<Mp4Box[]> {
         size = size32;
       }
       if (size < headerSize) fail(`${where} (${type}): size ${size} is smaller than its header`);
-      if (offset + size > fileSize) fail(`${where} (${type}): size ${size} runs past the end of the file (${fileSize} bytes)`);
+      if (offset + size > fileSize)
+        fail(`${where} (${type}): size ${size} runs past the end of the file (${fileSize} bytes)`);
       boxes.push({ type, offset, size });
       offset += size;
     }
@@ -766,7 +846,10 @@ function vttTime(text: string, where: string): number {
 
 /** Parses a storyboard WebVTT (cue text `sprite.jpg#xywh=x,y,w,h`). Pure, synchronous. */
 export function parseStoryboardVtt(text: string, name = 'storyboard.vtt'): StoryboardCue[] {
-  const blocks = text.replace(/^\uFEFF/, '').split(/\r?\n(?:[ \t]*\r?\n)+/).map((b) => b.split(/\r?\n/));
+  const blocks = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n(?:[ \t]*\r?\n)+/)
+    .map((b) => b.split(/\r?\n/));
   const header = blocks.shift()?.[0] ?? '';
   if (!/^WEBVTT(?:[ \t].*)?$/.test(header)) fail(`${name}: first line is not "WEBVTT"`);
   const cues: StoryboardCue[] = [];
@@ -807,17 +890,21 @@ export async function checkStoryboard(dir: string, duration: number): Promise<St
     if (!(c.end > c.start)) fail(`${where}: ends before it starts`);
     if (c.w <= 0 || c.h <= 0) fail(`${where}: empty region ${c.w}x${c.h}`);
     if (c.x + c.w > spriteWidth || c.y + c.h > spriteHeight) {
-      fail(`${where}: region x=${c.x},y=${c.y},w=${c.w},h=${c.h} lies outside the ${spriteWidth}x${spriteHeight} sprite ${image}`);
+      fail(
+        `${where}: region x=${c.x},y=${c.y},w=${c.w},h=${c.h} lies outside the ${spriteWidth}x${spriteHeight} sprite ${image}`,
+      );
     }
     const prev = cues[i - 1];
     if (prev) {
-      if (c.start < prev.start - eps) fail(`${where}: starts before cue ${i - 1} (${fmt(prev.start)} s); cues are out of order`);
+      if (c.start < prev.start - eps)
+        fail(`${where}: starts before cue ${i - 1} (${fmt(prev.start)} s); cues are out of order`);
       if (c.start < prev.end - eps) fail(`${where}: overlaps cue ${i - 1}, which ends at ${fmt(prev.end)} s`);
     }
   });
   const first = cues[0];
   const last = cues[cues.length - 1];
   if (first && Math.abs(first.start) > eps) fail(`${name}: first cue starts at ${fmt(first.start)} s, not 0`);
-  if (last && last.end < duration - 1 - eps) fail(`${name}: last cue ends at ${fmt(last.end)} s, before duration ${fmt(duration)} - 1 s`);
+  if (last && last.end < duration - 1 - eps)
+    fail(`${name}: last cue ends at ${fmt(last.end)} s, before duration ${fmt(duration)} - 1 s`);
   return { spriteWidth, spriteHeight, cues };
 }

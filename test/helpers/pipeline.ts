@@ -7,7 +7,8 @@ import { waitFor } from './services.ts';
 /** The runs of a media's workflow, as the Temporal server lists them. */
 export async function runsOf(temporal: Client, mediaId: string): Promise<{ runId: string; status: string }[]> {
   const runs: { runId: string; status: string }[] = [];
-  for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${mediaId}"` })) runs.push({ runId: w.runId, status: w.status.name });
+  for await (const w of temporal.workflow.list({ query: `WorkflowId = "media-${mediaId}"` }))
+    runs.push({ runId: w.runId, status: w.status.name });
   return runs;
 }
 
@@ -16,10 +17,14 @@ export async function runsOf(temporal: Client, mediaId: string): Promise<{ runId
  * closes, and Temporal's list is eventually consistent.
  */
 export const closedRunsOf = (temporal: Client, mediaId: string, timeoutMs = 30_000) =>
-  waitFor(`the runs of media-${mediaId} to be listed as closed`, async () => {
-    const runs = await runsOf(temporal, mediaId);
-    return runs.length > 0 && runs.every((r) => r.status !== 'RUNNING') ? runs : undefined;
-  }, timeoutMs);
+  waitFor(
+    `the runs of media-${mediaId} to be listed as closed`,
+    async () => {
+      const runs = await runsOf(temporal, mediaId);
+      return runs.length > 0 && runs.every((r) => r.status !== 'RUNNING') ? runs : undefined;
+    },
+    timeoutMs,
+  );
 
 /**
  * pids of the ffmpeg processes working in a worker's temp folder: all of them, or only the
@@ -27,7 +32,9 @@ export const closedRunsOf = (temporal: Client, mediaId: string, timeoutMs = 30_0
  */
 export const ffmpegsIn = async (tempDir: string, rendition?: string) => {
   const writing = rendition ? `.*/${rendition === '*' ? '[^/ ]*' : rendition}_%05d\\.m4s` : '';
-  return (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}${writing}`], { reject: false })).stdout.split('\n').filter(Boolean);
+  return (await execa('pgrep', ['-f', `ffmpeg.*${tempDir}${writing}`], { reject: false })).stdout
+    .split('\n')
+    .filter(Boolean);
 };
 
 /**
@@ -58,10 +65,13 @@ export async function loggingFfmpeg(dir: string) {
     /** Every run so far, oldest first. */
     async runs(): Promise<{ policy: number; args: string }[]> {
       const text = await readFile(log, 'utf8').catch(() => '');
-      return text.split('\n').filter(Boolean).map((line) => {
-        const space = line.indexOf(' ');
-        return { policy: Number(line.slice(0, space)), args: line.slice(space + 1) };
-      });
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const space = line.indexOf(' ');
+          return { policy: Number(line.slice(0, space)), args: line.slice(space + 1) };
+        });
     },
   };
 }

@@ -23,7 +23,12 @@ export async function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {
@@ -43,5 +48,8 @@ export type ServiceName = 'postgres' | 'rabbitmq' | 'temporal' | 'minio';
 /** Stops or starts one of the shared local services (fault-injection tests); start waits until it answers. */
 export async function controlService(action: 'stop' | 'start', service: ServiceName): Promise<void> {
   const { execa } = await import('execa');
-  await execa('bash', [path.join(repoRoot, 'scripts/services.sh'), action, service], { stdio: 'ignore', timeout: 120_000 });
+  await execa('bash', [path.join(repoRoot, 'scripts/services.sh'), action, service], {
+    stdio: 'ignore',
+    timeout: 120_000,
+  });
 }

@@ -25,7 +25,14 @@ const initWith = (entry: string, configType: string, config: number[]) =>
           'mdia',
           box(
             'minf',
-            box('stbl', box('stsd', Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]), box(entry, Buffer.alloc(78), box(configType, Buffer.from(config))))),
+            box(
+              'stbl',
+              box(
+                'stsd',
+                Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]),
+                box(entry, Buffer.alloc(78), box(configType, Buffer.from(config))),
+              ),
+            ),
           ),
         ),
       ),
@@ -62,9 +69,31 @@ describe('codec strings from init segments', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-codec-'));
     try {
       await execa('ffmpeg', [
-        '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=0.5', '-pix_fmt', 'yuv420p',
-        '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-level', '3.1',
-        '-f', 'hls', '-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4', '-hls_segment_filename', path.join(dir, 's%d.m4s'), path.join(dir, 'p.m3u8'),
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=30:duration=0.5',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-profile:v',
+        'high',
+        '-level',
+        '3.1',
+        '-f',
+        'hls',
+        '-hls_segment_type',
+        'fmp4',
+        '-hls_fmp4_init_filename',
+        'init.mp4',
+        '-hls_segment_filename',
+        path.join(dir, 's%d.m4s'),
+        path.join(dir, 'p.m3u8'),
       ]);
       expect(videoCodecFromInit(await readFile(path.join(dir, 'init.mp4')))).toBe('avc1.64001f');
     } finally {

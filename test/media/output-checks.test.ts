@@ -8,8 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import {
-  checkDash, checkFaststart, checkHlsRendition, checkLadder, checkStoryboard, keyframeTimes, mp4Boxes,
-  mp4TopLevelBoxes, parseIsoDuration, parseMaster, type HlsRenditionReport,
+  checkDash,
+  checkFaststart,
+  checkHlsRendition,
+  checkLadder,
+  checkStoryboard,
+  keyframeTimes,
+  mp4Boxes,
+  mp4TopLevelBoxes,
+  parseIsoDuration,
+  parseMaster,
+  type HlsRenditionReport,
 } from '../helpers/output-checks.ts';
 
 const seconds = 6;
@@ -23,36 +32,106 @@ const fixedGop = ['-g', '50', '-keyint_min', '50', '-sc_threshold', '0'];
 
 async function videoRung(name: string, w: number, h: number, { gop = fixedGop, hls = ['-hls_time', '2'] } = {}) {
   await execa('ffmpeg', [
-    '-v', 'error', '-y', '-filter_complex', scene(w, h), '-map', '[v]',
-    '-c:v', 'libx264', '-preset', 'superfast', '-pix_fmt', 'yuv420p', '-threads', '1', ...gop,
-    '-f', 'hls', '-hls_segment_type', 'fmp4', '-hls_playlist_type', 'vod', ...hls,
-    '-hls_fmp4_init_filename', `${name}_init.mp4`, '-hls_segment_filename', path.join(dir, `${name}_%05d.m4s`),
+    '-v',
+    'error',
+    '-y',
+    '-filter_complex',
+    scene(w, h),
+    '-map',
+    '[v]',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'superfast',
+    '-pix_fmt',
+    'yuv420p',
+    '-threads',
+    '1',
+    ...gop,
+    '-f',
+    'hls',
+    '-hls_segment_type',
+    'fmp4',
+    '-hls_playlist_type',
+    'vod',
+    ...hls,
+    '-hls_fmp4_init_filename',
+    `${name}_init.mp4`,
+    '-hls_segment_filename',
+    path.join(dir, `${name}_%05d.m4s`),
     path.join(dir, `${name}.m3u8`),
   ]);
 }
 
 async function audioRendition() {
   await execa('ffmpeg', [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
-    '-c:a', 'aac', '-b:a', '64k', '-f', 'hls', '-hls_segment_type', 'fmp4', '-hls_playlist_type', 'vod', '-hls_time', '2',
-    '-hls_fmp4_init_filename', 'audio_init.mp4', '-hls_segment_filename', path.join(dir, 'audio_%05d.m4s'),
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '64k',
+    '-f',
+    'hls',
+    '-hls_segment_type',
+    'fmp4',
+    '-hls_playlist_type',
+    'vod',
+    '-hls_time',
+    '2',
+    '-hls_fmp4_init_filename',
+    'audio_init.mp4',
+    '-hls_segment_filename',
+    path.join(dir, 'audio_%05d.m4s'),
     path.join(dir, 'audio.m3u8'),
   ]);
 }
 
 async function progressive(file: string, faststart: boolean) {
   await execa('ffmpeg', [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=160x90:r=25:d=2', '-f', 'lavfi', '-i', 'sine=duration=2',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest',
-    ...(faststart ? ['-movflags', '+faststart'] : []), path.join(dir, file),
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=160x90:r=25:d=2',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=duration=2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-shortest',
+    ...(faststart ? ['-movflags', '+faststart'] : []),
+    path.join(dir, file),
   ]);
 }
 
 async function sprite() {
   // 6 thumbnails of 80x45 in a 3x2 grid → a 240x90 sheet.
   await execa('ffmpeg', [
-    '-v', 'error', '-y', '-filter_complex', `${scene(320, 180)};[v]fps=1,scale=80:45,tile=3x2[s]`, '-map', '[s]',
-    '-frames:v', '1', path.join(dir, 'storyboard.jpg'),
+    '-v',
+    'error',
+    '-y',
+    '-filter_complex',
+    `${scene(320, 180)};[v]fps=1,scale=80:45,tile=3x2[s]`,
+    '-map',
+    '[s]',
+    '-frames:v',
+    '1',
+    path.join(dir, 'storyboard.jpg'),
   ]);
 }
 
@@ -97,7 +176,11 @@ describe('checkHlsRendition', () => {
     const r = rendition('180p');
     expect(r.targetDuration).toBe(2);
     expect(r.initUri).toBe('180p_init.mp4');
-    expect(r.segments.map((s) => [s.uri, s.duration])).toEqual([['180p_00000.m4s', 2], ['180p_00001.m4s', 2], ['180p_00002.m4s', 2]]);
+    expect(r.segments.map((s) => [s.uri, s.duration])).toEqual([
+      ['180p_00000.m4s', 2],
+      ['180p_00001.m4s', 2],
+      ['180p_00002.m4s', 2],
+    ]);
     expect(r.video).toMatchObject({ codec: 'h264', width: 320, height: 180, frameRate: 25 });
     const kf = r.keyframeTimes ?? [];
     // x264 superfast uses B-frames: the first pts is 2 frames in, and segment starts are relative to it.
@@ -128,7 +211,9 @@ describe('checkHlsRendition', () => {
     const event = await editedPlaylist('event.m3u8', (t) => t.replace('PLAYLIST-TYPE:VOD', 'PLAYLIST-TYPE:EVENT'));
     await expect(checkHlsRendition(dir, event)).rejects.toThrow(/EXT-X-PLAYLIST-TYPE is EVENT, expected VOD/);
     const short = await editedPlaylist('short.m3u8', (t) => t.replace('TARGETDURATION:2', 'TARGETDURATION:1'));
-    await expect(checkHlsRendition(dir, short)).rejects.toThrow(/segment 0 \(180p_00000\.m4s\) lasts 2 s, rounds to 2 > TARGETDURATION 1/);
+    await expect(checkHlsRendition(dir, short)).rejects.toThrow(
+      /segment 0 \(180p_00000\.m4s\) lasts 2 s, rounds to 2 > TARGETDURATION 1/,
+    );
   });
 
   it('fails a segment that is not fMP4', async () => {
@@ -139,9 +224,13 @@ describe('checkHlsRendition', () => {
 
   it('fails a missing segment or init file', async () => {
     const missing = await editedPlaylist('missing.m3u8', (t) => t.replace('180p_00002.m4s', '180p_00009.m4s'));
-    await expect(checkHlsRendition(dir, missing)).rejects.toThrow(/missing\.m3u8 segment 2: 180p_00009\.m4s does not exist/);
+    await expect(checkHlsRendition(dir, missing)).rejects.toThrow(
+      /missing\.m3u8 segment 2: 180p_00009\.m4s does not exist/,
+    );
     const noInit = await editedPlaylist('noinit.m3u8', (t) => t.replace('180p_init.mp4', '180p_gone.mp4'));
-    await expect(checkHlsRendition(dir, noInit)).rejects.toThrow(/noinit\.m3u8 EXT-X-MAP: 180p_gone\.mp4 does not exist/);
+    await expect(checkHlsRendition(dir, noInit)).rejects.toThrow(
+      /noinit\.m3u8 EXT-X-MAP: 180p_gone\.mp4 does not exist/,
+    );
   });
 });
 
@@ -152,19 +241,30 @@ describe('parseMaster', () => {
         '#EXT-X-STREAM-INF:BANDWIDTH=900000,AVERAGE-BANDWIDTH=800000,RESOLUTION=640x360,FRAME-RATE=25.000,CODECS="avc1.64001e,mp4a.40.2",AUDIO="audio"\n360p.m3u8\n',
     );
     expect(m).toEqual({
-      variants: [{
-        uri: '360p.m3u8', bandwidth: 900000, averageBandwidth: 800000, resolution: { width: 640, height: 360 },
-        frameRate: 25, codecs: 'avc1.64001e,mp4a.40.2', audioGroup: 'audio',
-      }],
+      variants: [
+        {
+          uri: '360p.m3u8',
+          bandwidth: 900000,
+          averageBandwidth: 800000,
+          resolution: { width: 640, height: 360 },
+          frameRate: 25,
+          codecs: 'avc1.64001e,mp4a.40.2',
+          audioGroup: 'audio',
+        },
+      ],
       audio: [{ groupId: 'audio', uri: 'audio.m3u8' }],
     });
   });
 
   it('fails an AUDIO group nobody declares and a STREAM-INF without URI', () => {
-    expect(() => parseMaster('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9,AVERAGE-BANDWIDTH=8,CODECS="avc1.64001e",AUDIO="aud"\n1.m3u8\n'))
-      .toThrow(/AUDIO="aud" but no EXT-X-MEDIA/);
-    expect(() => parseMaster('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9,AVERAGE-BANDWIDTH=8,CODECS="mp4a.40.2"\n'))
-      .toThrow(/line 2: EXT-X-STREAM-INF is not followed by a URI/);
+    expect(() =>
+      parseMaster(
+        '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9,AVERAGE-BANDWIDTH=8,CODECS="avc1.64001e",AUDIO="aud"\n1.m3u8\n',
+      ),
+    ).toThrow(/AUDIO="aud" but no EXT-X-MEDIA/);
+    expect(() =>
+      parseMaster('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=9,AVERAGE-BANDWIDTH=8,CODECS="mp4a.40.2"\n'),
+    ).toThrow(/line 2: EXT-X-STREAM-INF is not followed by a URI/);
   });
 });
 
@@ -174,7 +274,10 @@ describe('checkLadder', () => {
   function master(rungs: Rung[], { audio = true } = {}) {
     const a = rendition('audio');
     const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
-    if (audio) lines.push('#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="default",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="1",URI="audio.m3u8"');
+    if (audio)
+      lines.push(
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="default",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="1",URI="audio.m3u8"',
+      );
     for (const r of rungs) {
       const v = renditions[r.name] ?? rendition('180p');
       const bandwidth = r.bandwidth ?? Math.ceil(v.peakBitrate) + (audio ? Math.ceil(a.peakBitrate) : 0);
@@ -191,12 +294,18 @@ describe('checkLadder', () => {
     await writeFile(path.join(dir, 'master.m3u8'), text);
     return checkLadder(dir);
   };
-  const good: Rung[] = [{ name: '180p', width: 320, height: 180 }, { name: '144p', width: 256, height: 144 }];
+  const good: Rung[] = [
+    { name: '180p', width: 320, height: 180 },
+    { name: '144p', width: 256, height: 144 },
+  ];
 
   it('passes aligned rungs with an audio group, BANDWIDTH = video peak + audio peak', async () => {
     const r = await ladder(master(good));
     expect(r.audioOnly).toBe(false);
-    expect(r.variants.map((v) => [v.uri, v.width, v.height])).toEqual([['180p.m3u8', 320, 180], ['144p.m3u8', 256, 144]]);
+    expect(r.variants.map((v) => [v.uri, v.width, v.height])).toEqual([
+      ['180p.m3u8', 320, 180],
+      ['144p.m3u8', 256, 144],
+    ]);
     for (const v of r.variants) expect(v.measuredPeak).toBeLessThanOrEqual(v.bandwidth);
     expect(r.audio?.uri).toBe('audio.m3u8');
     expect(r.keyframeTimes).toHaveLength(3);
@@ -214,7 +323,9 @@ describe('checkLadder', () => {
   it('fails a BANDWIDTH that leaves out the audio peak', async () => {
     const low = Math.ceil(rendition('180p').peakBitrate);
     await expect(ladder(master([{ ...good[0]!, bandwidth: low }, good[1]!]))).rejects.toThrow(
-      new RegExp(`variant 180p\\.m3u8: measured peak \\d+ bit/s \\(rendition \\d+ \\+ audio \\d+\\) exceeds BANDWIDTH=${low}`),
+      new RegExp(
+        `variant 180p\\.m3u8: measured peak \\d+ bit/s \\(rendition \\d+ \\+ audio \\d+\\) exceeds BANDWIDTH=${low}`,
+      ),
     );
   });
 
@@ -244,7 +355,9 @@ describe('checkDash', () => {
         const urls = r.segments.map((s) => `<SegmentURL media="${s.uri}"/>`).join('');
         return `<Representation id="${name}" ${attrs}><SegmentList timescale="1000" duration="2000"><Initialization sourceURL="${r.initUri}"/>${urls}</SegmentList></Representation>`;
       }
-      const ss = r.segments.map((s, i) => `<S ${i === 0 ? 't="0" ' : ''}d="${Math.round(s.duration * 1000)}"/>`).join('');
+      const ss = r.segments
+        .map((s, i) => `<S ${i === 0 ? 't="0" ' : ''}d="${Math.round(s.duration * 1000)}"/>`)
+        .join('');
       const extra = extraSegment ? '<S d="2000"/>' : '';
       return `<Representation id="${name}" ${attrs}><SegmentTemplate timescale="1000" startNumber="0" initialization="$RepresentationID$_init.mp4" media="$RepresentationID$_$Number%05d$.m4s"><SegmentTimeline>${ss}${extra}</SegmentTimeline></SegmentTemplate></Representation>`;
     };
@@ -271,7 +384,9 @@ describe('checkDash', () => {
     const r = await dash('manifest.mpd', mpd());
     expect(r.mediaPresentationDuration).toBe(seconds);
     expect(r.representations.map((x) => [x.id, x.width, x.height, x.codecs])).toEqual([
-      ['180p', 320, 180, 'avc1.640016'], ['144p', 256, 144, 'avc1.640016'], ['audio', undefined, undefined, 'mp4a.40.2'],
+      ['180p', 320, 180, 'avc1.640016'],
+      ['144p', 256, 144, 'avc1.640016'],
+      ['audio', undefined, undefined, 'mp4a.40.2'],
     ]);
     for (const x of r.representations) {
       const hls = rendition(x.id);
@@ -298,13 +413,17 @@ describe('checkDash', () => {
   });
 
   it('fails a dynamic MPD', async () => {
-    await expect(dash('live.mpd', mpd({ type: 'dynamic' }))).rejects.toThrow(/MPD@type is "dynamic", expected "static"/);
+    await expect(dash('live.mpd', mpd({ type: 'dynamic' }))).rejects.toThrow(
+      /MPD@type is "dynamic", expected "static"/,
+    );
   });
 
   it('fails when ffmpeg cannot decode a segment', async () => {
     // Copy the 144p rung under other names, then scramble the mdat payload of one segment:
     // every file exists and parses as fMP4, but the H.264 inside does not decode.
-    const files = rendition('144p').segments.map((s) => s.uri).concat('144p_init.mp4');
+    const files = rendition('144p')
+      .segments.map((s) => s.uri)
+      .concat('144p_init.mp4');
     for (const f of files) await writeFile(path.join(dir, f.replace('144p', 'bad')), await readFile(path.join(dir, f)));
     const seg = path.join(dir, 'bad_00001.m4s');
     const mdat = (await mp4Boxes(seg)).find((b) => b.type === 'mdat')!;
@@ -342,11 +461,15 @@ describe('MP4 boxes', () => {
     const file = path.join(dir, 'synthetic.mp4');
     await writeFile(file, Buffer.concat([box('ftyp', 16), box('moov', 40), large, toEnd]));
     expect(await mp4Boxes(file)).toEqual([
-      { type: 'ftyp', offset: 0, size: 24 }, { type: 'moov', offset: 24, size: 48 },
-      { type: 'mdat', offset: 72, size: 116 }, { type: 'free', offset: 188, size: 58 },
+      { type: 'ftyp', offset: 0, size: 24 },
+      { type: 'moov', offset: 24, size: 48 },
+      { type: 'mdat', offset: 72, size: 116 },
+      { type: 'free', offset: 188, size: 58 },
     ]);
     await writeFile(file, Buffer.concat([box('ftyp', 16), box('mdat', 40).subarray(0, 30)]));
-    await expect(mp4TopLevelBoxes(file)).rejects.toThrow(/box at offset 24 \(mdat\): size 48 runs past the end of the file \(54 bytes\)/);
+    await expect(mp4TopLevelBoxes(file)).rejects.toThrow(
+      /box at offset 24 \(mdat\): size 48 runs past the end of the file \(54 bytes\)/,
+    );
     await unlink(file);
   });
 });
@@ -354,9 +477,12 @@ describe('MP4 boxes', () => {
 describe('checkStoryboard', () => {
   const cue = (from: string, to: string, xywh: string) => `${from} --> ${to}\nstoryboard.jpg#xywh=${xywh}\n`;
   const grid = Array.from({ length: 6 }, (_, i) => ({
-    from: `00:00:0${i}.000`, to: `00:00:0${i + 1}.000`, xywh: `${(i % 3) * 80},${Math.floor(i / 3) * 45},80,45`,
+    from: `00:00:0${i}.000`,
+    to: `00:00:0${i + 1}.000`,
+    xywh: `${(i % 3) * 80},${Math.floor(i / 3) * 45},80,45`,
   }));
-  const vtt = (cues: { from: string; to: string; xywh: string }[]) => `WEBVTT\n\n${cues.map((c) => cue(c.from, c.to, c.xywh)).join('\n')}`;
+  const vtt = (cues: { from: string; to: string; xywh: string }[]) =>
+    `WEBVTT\n\n${cues.map((c) => cue(c.from, c.to, c.xywh)).join('\n')}`;
   const storyboard = async (text: string, duration = seconds) => {
     await writeFile(path.join(dir, 'storyboard.vtt'), text);
     return checkStoryboard(dir, duration);
@@ -371,7 +497,9 @@ describe('checkStoryboard', () => {
 
   it('fails a region outside the sprite', async () => {
     const bad = grid.map((c, i) => (i === 5 ? { ...c, xywh: '240,45,80,45' } : c));
-    await expect(storyboard(vtt(bad))).rejects.toThrow(/cue 5 .*region x=240,y=45,w=80,h=45 lies outside the 240x90 sprite/);
+    await expect(storyboard(vtt(bad))).rejects.toThrow(
+      /cue 5 .*region x=240,y=45,w=80,h=45 lies outside the 240x90 sprite/,
+    );
   });
 
   it('fails overlapping cues, a late first cue and a last cue that ends too early', async () => {

@@ -21,7 +21,10 @@ describe('config', () => {
   it('reads YAML, then applies GILFOYLE_* env overrides', async () => {
     const file = path.join(dir, 'g.yml');
     await writeFile(file, 'server:\n  port: 9090\nsettings:\n  max_file_size: 10MiB\nencoding:\n  max_attempts: 5\n');
-    const c = loadConfig({ file, env: { GILFOYLE_ENCODING_MAX_ATTEMPTS: '2', GILFOYLE_STORAGE_FS_ROOT: '/srv/media' } });
+    const c = loadConfig({
+      file,
+      env: { GILFOYLE_ENCODING_MAX_ATTEMPTS: '2', GILFOYLE_STORAGE_FS_ROOT: '/srv/media' },
+    });
     expect(c.server.port).toBe(9090);
     expect(c.settings.max_file_size).toBe(10 * 1024 * 1024);
     expect(c.encoding.max_attempts).toBe(2);
@@ -41,9 +44,9 @@ describe('config', () => {
   });
 
   it('refuses a segment length that is not a multiple of the GOP', () => {
-    expect(() => loadConfig({ env: { GILFOYLE_ENCODING_SEGMENT_SECONDS: '3' }, defaultFile: path.join(dir, 'x') })).toThrow(
-      /encoding\.segment_seconds: must be a multiple of gop_seconds/,
-    );
+    expect(() =>
+      loadConfig({ env: { GILFOYLE_ENCODING_SEGMENT_SECONDS: '3' }, defaultFile: path.join(dir, 'x') }),
+    ).toThrow(/encoding\.segment_seconds: must be a multiple of gop_seconds/);
   });
 
   it('fails clearly on a missing named file', () => {

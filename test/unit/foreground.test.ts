@@ -5,18 +5,23 @@ import { waitFor } from '../helpers/services.ts';
 
 /** A process's state letter from /proc: R/S running or sleeping, T stopped. */
 const stateOf = async (pid: number) => (await procStat(pid))[0];
-const until = (what: () => Promise<boolean>) => waitFor('the processes to reach the expected state', async () => ((await what()) ? true : undefined), 2000, 20);
+const until = (what: () => Promise<boolean>) =>
+  waitFor('the processes to reach the expected state', async () => ((await what()) ? true : undefined), 2000, 20);
 
 /** A real child that runs until killed: `ffmpeg` reading an endless test source. */
 function endless(gate: ForegroundGate, signal: AbortSignal) {
   let pid = 0;
-  const done = runFfmpeg('ffmpeg', ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=64x64:rate=5', '-f', 'null', '-'], {
-    signal,
-    onSpawn: (p) => {
-      pid = p;
-      return gate.trackBackground(p);
+  const done = runFfmpeg(
+    'ffmpeg',
+    ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=64x64:rate=5', '-f', 'null', '-'],
+    {
+      signal,
+      onSpawn: (p) => {
+        pid = p;
+        return gate.trackBackground(p);
+      },
     },
-  }).catch((err: unknown) => err);
+  ).catch((err: unknown) => err);
   return { pid: () => pid, done };
 }
 

@@ -8,7 +8,14 @@ const settings = { thumbnailWidth: 160, columns: 10, maxThumbnails: 100, minInte
 
 describe('storyboard', () => {
   it('takes one thumbnail a second for short media, in a grid of 10 columns', () => {
-    expect(planStoryboard(25, 1920, 1080, settings)).toEqual({ count: 25, interval: 1, columns: 10, rows: 3, tileWidth: 160, tileHeight: 90 });
+    expect(planStoryboard(25, 1920, 1080, settings)).toEqual({
+      count: 25,
+      interval: 1,
+      columns: 10,
+      rows: 3,
+      tileWidth: 160,
+      tileHeight: 90,
+    });
   });
 
   it('spreads at most max_thumbnails over long media, and keeps portrait thumbnails upright', () => {
@@ -28,30 +35,68 @@ describe('storyboard', () => {
 
   it('takes the poster at the asked time, no larger than 1280', () => {
     expect(posterArgs('in', 'p.jpg', 1.5, 1920, 1080)).toEqual([
-      '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-ss', '1.500', '-i', 'in', '-map', '0:v:0', '-an', '-sn', '-dn',
-      '-vf', 'scale=1280:720,setsar=1', '-frames:v', '1', '-q:v', '3', '-update', '1', 'p.jpg',
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      '-loglevel',
+      'error',
+      '-ss',
+      '1.500',
+      '-i',
+      'in',
+      '-map',
+      '0:v:0',
+      '-an',
+      '-sn',
+      '-dn',
+      '-vf',
+      'scale=1280:720,setsar=1',
+      '-frames:v',
+      '1',
+      '-q:v',
+      '3',
+      '-update',
+      '1',
+      'p.jpg',
     ]);
   });
 });
 
 describe('DASH manifest', () => {
   const v = (name: string, codecs: string, type: 'video' | 'audio' = 'video'): VariantEntry => ({
-    type, name, playlist: `${name}.m3u8`, init: `${name}_init.mp4`, codecs, bandwidth: 1000, averageBandwidth: 900,
-    segments: [{ uri: `${name}_00000.m4s`, duration: 4 }, { uri: `${name}_00001.m4s`, duration: 4 }, { uri: `${name}_00002.m4s`, duration: 1.5 }],
+    type,
+    name,
+    playlist: `${name}.m3u8`,
+    init: `${name}_init.mp4`,
+    codecs,
+    bandwidth: 1000,
+    averageBandwidth: 900,
+    segments: [
+      { uri: `${name}_00000.m4s`, duration: 4 },
+      { uri: `${name}_00001.m4s`, duration: 4 },
+      { uri: `${name}_00002.m4s`, duration: 1.5 },
+    ],
     ...(type === 'video' ? { width: 640, height: 360, frameRate: 30 } : {}),
   });
 
   it('describes the HLS segments with a folded SegmentTimeline, one AdaptationSet per video codec', () => {
-    const mpd = buildDashManifest([v('360p', 'avc1.64001e'), v('240p', 'av01.0.01M.08'), v('audio', 'mp4a.40.2', 'audio')], 9.5, 4);
+    const mpd = buildDashManifest(
+      [v('360p', 'avc1.64001e'), v('240p', 'av01.0.01M.08'), v('audio', 'mp4a.40.2', 'audio')],
+      9.5,
+      4,
+    );
     expect(mpd).toContain('type="static" mediaPresentationDuration="PT9.500S"');
-    expect(mpd).toContain('<SegmentTemplate timescale="1000" initialization="360p_init.mp4" media="360p_$Number%05d$.m4s" startNumber="0"><SegmentTimeline><S t="0" d="4000" r="1"/><S d="1500"/></SegmentTimeline></SegmentTemplate>');
+    expect(mpd).toContain(
+      '<SegmentTemplate timescale="1000" initialization="360p_init.mp4" media="360p_$Number%05d$.m4s" startNumber="0"><SegmentTimeline><S t="0" d="4000" r="1"/><S d="1500"/></SegmentTimeline></SegmentTemplate>',
+    );
     expect(mpd.match(/<AdaptationSet[^>]*contentType="video"/g)).toHaveLength(2);
     expect(mpd).toMatch(/<AdaptationSet[^>]*contentType="audio"[^>]*>.*codecs="mp4a.40.2"/);
   });
 });
 
 describe('encoders', () => {
-  const list = ' V....D libx264              libx264 H.264\n V..... libsvtav1            SVT-AV1\n A..... aac                  AAC\n';
+  const list =
+    ' V....D libx264              libx264 H.264\n V..... libsvtav1            SVT-AV1\n A..... aac                  AAC\n';
   it('reads ffmpeg -encoders output', () => {
     expect([...parseEncoderList(list)]).toEqual(['libx264', 'libsvtav1', 'aac']);
   });

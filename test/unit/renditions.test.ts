@@ -19,7 +19,10 @@ describe('planRenditions', () => {
   });
 
   it('uses the displayed size of a rotated source', () => {
-    const plan = planRenditions(videoProbe(1280, 720, { displayWidth: 720, displayHeight: 1280, rotation: 90 }), ladder);
+    const plan = planRenditions(
+      videoProbe(1280, 720, { displayWidth: 720, displayHeight: 1280, rotation: 90 }),
+      ladder,
+    );
     expect(plan[0]).toMatchObject({ name: '720p', width: 720, height: 1280 });
   });
 
@@ -70,15 +73,25 @@ describe('planRenditions', () => {
 
   it('plans one AAC rendition for audio-only sources', () => {
     const probe: Probe = { ...videoProbe(0, 0), video: null };
-    expect(planRenditions(probe, ladder)).toEqual([{ type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4, channels: 2 }]);
+    expect(planRenditions(probe, ladder)).toEqual([
+      { type: 'audio', name: 'audio', audioBitrate: 128, segmentSeconds: 4, channels: 2 },
+    ]);
   });
 });
 
 describe('ladder details', () => {
   it('sizes a rung given by width from the long side', () => {
-    const plan = planRenditions(videoProbe(1920, 1080), { ...ladder, rungs: [{ name: 'w960', width: 960, videoBitrate: 1000, maxRate: 1070, codec: 'h264' }] });
+    const plan = planRenditions(videoProbe(1920, 1080), {
+      ...ladder,
+      rungs: [{ name: 'w960', width: 960, videoBitrate: 1000, maxRate: 1070, codec: 'h264' }],
+    });
     expect(plan[0]).toMatchObject({ name: 'w960', width: 960, height: 540 });
-    expect(planRenditions(videoProbe(640, 360), { ...ladder, rungs: [{ name: 'w960', width: 960, videoBitrate: 1000, maxRate: 1070, codec: 'h264' }] })[0]).toMatchObject({ width: 640, height: 360 });
+    expect(
+      planRenditions(videoProbe(640, 360), {
+        ...ladder,
+        rungs: [{ name: 'w960', width: 960, videoBitrate: 1000, maxRate: 1070, codec: 'h264' }],
+      })[0],
+    ).toMatchObject({ width: 640, height: 360 });
   });
 
   it('applies a rung frame-rate cap and keeps the 2 s GOP in seconds', () => {

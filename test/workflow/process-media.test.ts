@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  DefaultLogger,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { createActivities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/cli/worker-role.ts';
 import { FailureType } from '../../src/domain/errors.ts';
@@ -33,10 +40,19 @@ interface Calls {
   statuses: string[];
 }
 
-function fakeActivities(calls: Calls, behaviour: { probe?: () => Probe; encode?: (name: string, attempt: number) => void | Promise<void> }): Activities {
+function fakeActivities(
+  calls: Calls,
+  behaviour: { probe?: () => Probe; encode?: (name: string, attempt: number) => void | Promise<void> },
+): Activities {
   const variant = (name: string): VariantEntry => ({
-    type: name === 'audio' ? 'audio' : 'video', name, playlist: `${name}.m3u8`, init: `${name}_init.mp4`,
-    segments: [{ uri: `${name}_00000.m4s`, duration: 4 }], bandwidth: 1, averageBandwidth: 1, codecs: 'x',
+    type: name === 'audio' ? 'audio' : 'video',
+    name,
+    playlist: `${name}.m3u8`,
+    init: `${name}_init.mp4`,
+    segments: [{ uri: `${name}_00000.m4s`, duration: 4 }],
+    bandwidth: 1,
+    averageBandwidth: 1,
+    codecs: 'x',
   });
   const encoded = new Set<string>();
   const fakes: Partial<Activities> = {
@@ -97,7 +113,11 @@ afterAll(async () => {
 });
 
 /** Runs one processMedia workflow on its own task queues with the given fake activities. */
-async function runWorkflow(activities: Activities, maxAttempts: number, whileRunning?: (h: WorkflowHandle) => Promise<void>) {
+async function runWorkflow(
+  activities: Activities,
+  maxAttempts: number,
+  whileRunning?: (h: WorkflowHandle) => Promise<void>,
+) {
   const taskQueue = `wf-test-${randomUUID()}`;
   const input: ProcessMediaInput = {
     mediaId: randomUUID(),
@@ -117,7 +137,11 @@ async function runWorkflow(activities: Activities, maxAttempts: number, whileRun
   return main.runUntil(
     encoders.runUntil(
       (async () => {
-        const handle = await client.workflow.start('processMedia', { taskQueue, workflowId: `media-${input.mediaId}`, args: [input] });
+        const handle = await client.workflow.start('processMedia', {
+          taskQueue,
+          workflowId: `media-${input.mediaId}`,
+          args: [input],
+        });
         await whileRunning?.(handle);
         return handle.result().then(
           (result) => ({ result, error: null }),
@@ -174,7 +198,12 @@ describe('processMedia workflow', () => {
           const p = await handle.query(progressQuery);
           return p.renditions['720p'] === 'encoding' && p.playable ? p : undefined;
         });
-        expect(live).toEqual({ stage: 'encoding', playable: true, progress: 66, renditions: { '720p': 'encoding', '360p': 'ready', audio: 'ready' } });
+        expect(live).toEqual({
+          stage: 'encoding',
+          playable: true,
+          progress: 66,
+          renditions: { '720p': 'encoding', '360p': 'ready', audio: 'ready' },
+        });
         release();
       },
     );
@@ -218,7 +247,10 @@ describe('processMedia workflow', () => {
     const { error } = await runWorkflow(
       fakeActivities(calls, {
         probe: () => {
-          throw ApplicationFailure.nonRetryable('not a media file: Invalid data found when processing input', FailureType.InvalidMedia);
+          throw ApplicationFailure.nonRetryable(
+            'not a media file: Invalid data found when processing input',
+            FailureType.InvalidMedia,
+          );
         },
       }),
       5,

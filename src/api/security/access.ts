@@ -13,7 +13,14 @@ function isPublic(method: string, path: string, auth: Config['auth']): boolean {
   if (method === 'OPTIONS') return true;
   if (path === '/healthz') return auth.public_health;
   if (path === '/metrics') return auth.public_metrics;
-  if (path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/') || path === '/admin' || path.startsWith('/admin/')) return true;
+  if (
+    path === '/openapi.json' ||
+    path === '/docs' ||
+    path.startsWith('/docs/') ||
+    path === '/admin' ||
+    path.startsWith('/admin/')
+  )
+    return true;
   return /^\/medias\/[^/]+\/stream\//.test(path);
 }
 
@@ -46,15 +53,21 @@ export function uploadRateLimit(perMinute: number): MiddlewareHandler<AppEnv> {
   const limiter = perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: 60 }) : null;
   return async (c, next) => {
     if (!limiter) return next();
-    const who = c.var.apiKey ?? `addr:${(c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown'}`;
+    const who =
+      c.var.apiKey ??
+      `addr:${(c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown'}`;
     try {
       await limiter.consume(who);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
       const wait = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-      return c.json(errorBody(429, `too many uploads: at most ${perMinute} a minute (auth.uploads_per_minute); retry in ${wait} s`), 429, {
-        'Retry-After': String(wait),
-      });
+      return c.json(
+        errorBody(429, `too many uploads: at most ${perMinute} a minute (auth.uploads_per_minute); retry in ${wait} s`),
+        429,
+        {
+          'Retry-After': String(wait),
+        },
+      );
     }
     return next();
   };
@@ -65,7 +78,11 @@ export function concurrentUploads(max: number): MiddlewareHandler<AppEnv> {
   let running = 0;
   return async (c, next) => {
     if (running >= max) {
-      return c.json(errorBody(429, `too many uploads in progress (limits.concurrent_uploads = ${max}): retry shortly`), 429, { 'Retry-After': '5' });
+      return c.json(
+        errorBody(429, `too many uploads in progress (limits.concurrent_uploads = ${max}): retry shortly`),
+        429,
+        { 'Retry-After': '5' },
+      );
     }
     running++;
     try {
@@ -80,7 +97,8 @@ export function concurrentUploads(max: number): MiddlewareHandler<AppEnv> {
 export function jsonBodyLimit(maxSize: number): MiddlewareHandler<AppEnv> {
   const limit = bodyLimit({
     maxSize,
-    onError: (c) => c.json(errorBody(413, `the JSON body is larger than the maximum of ${maxSize} bytes (limits.json_body)`), 413),
+    onError: (c) =>
+      c.json(errorBody(413, `the JSON body is larger than the maximum of ${maxSize} bytes (limits.json_body)`), 413),
   });
   return async (c, next) => (/json/i.test(c.req.header('content-type') ?? '') ? limit(c, next) : next());
 }

@@ -7,14 +7,24 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 const sign = (secret: string, mediaId: string, expires: number) =>
   createHmac('sha256', secret).update(`${mediaId}.${expires}`).digest('base64url');
 
-export function issuePlaybackToken(secret: string, mediaId: string, ttlSeconds: number, now = Date.now()): { token: string; expires: Date } {
+export function issuePlaybackToken(
+  secret: string,
+  mediaId: string,
+  ttlSeconds: number,
+  now = Date.now(),
+): { token: string; expires: Date } {
   const expires = Math.floor(now / 1000) + ttlSeconds;
   return { token: `${expires}.${sign(secret, mediaId, expires)}`, expires: new Date(expires * 1000) };
 }
 
 export type TokenCheck = 'valid' | 'missing' | 'invalid' | 'expired';
 
-export function checkPlaybackToken(secret: string, mediaId: string, token: string | undefined, now = Date.now()): TokenCheck {
+export function checkPlaybackToken(
+  secret: string,
+  mediaId: string,
+  token: string | undefined,
+  now = Date.now(),
+): TokenCheck {
   if (!token) return 'missing';
   const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!m) return 'invalid';
@@ -47,24 +57,34 @@ export function addTokenToPlaylist(name: string, text: string, token: string): s
       .map((line) => {
         const t = line.trim();
         if (t === '') return line;
-        if (t.startsWith('#')) return line.replace(/URI="([^"]+)"/g, (_, uri: string) => `URI="${withToken(uri, token)}"`);
+        if (t.startsWith('#'))
+          return line.replace(/URI="([^"]+)"/g, (_, uri: string) => `URI="${withToken(uri, token)}"`);
         return withToken(t, token);
       })
       .join('\n');
   }
   if (name.endsWith('.mpd')) {
     return text
-      .replace(/\b(media|initialization)="([^"]+)"/g, (_, attr: string, uri: string) => `${attr}="${withToken(uri, token).replaceAll('&', '&amp;')}"`)
-      .replace(/<BaseURL>([^<]+)<\/BaseURL>/g, (_, uri: string) => `<BaseURL>${withToken(uri, token).replaceAll('&', '&amp;')}</BaseURL>`);
+      .replace(
+        /\b(media|initialization)="([^"]+)"/g,
+        (_, attr: string, uri: string) => `${attr}="${withToken(uri, token).replaceAll('&', '&amp;')}"`,
+      )
+      .replace(
+        /<BaseURL>([^<]+)<\/BaseURL>/g,
+        (_, uri: string) => `<BaseURL>${withToken(uri, token).replaceAll('&', '&amp;')}</BaseURL>`,
+      );
   }
   if (name.endsWith('.vtt')) {
     return text
       .split('\n')
-      .map((line) => (/^[^\s#][^\s]*\.(jpg|jpeg|png|webp)(#xywh=[\d,]+)?$/i.test(line.trim()) ? withToken(line.trim(), token) : line))
+      .map((line) =>
+        /^[^\s#][^\s]*\.(jpg|jpeg|png|webp)(#xywh=[\d,]+)?$/i.test(line.trim()) ? withToken(line.trim(), token) : line,
+      )
       .join('\n');
   }
   return text;
 }
 
 /** Files whose text names other files of the media, and so are rewritten for private medias. */
-export const namesOtherFiles = (name: string) => name.endsWith('.m3u8') || name.endsWith('.mpd') || name.endsWith('.vtt');
+export const namesOtherFiles = (name: string) =>
+  name.endsWith('.m3u8') || name.endsWith('.mpd') || name.endsWith('.vtt');

@@ -57,8 +57,15 @@ async function mediaBeingProcessed(title: string, seconds: number) {
   await medias.setState(mediaId, { status: MediaStatus.Processing });
   await medias.claimRun(mediaId, mockRun);
   const activities = createActivities({
-    medias, storage, logger: createLogger('silent'), ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', preset: 'ultrafast', threads: 1,
-    tempDir: dir, urlFetch: { maxBytes: 1e9, timeoutMs: 10_000, allowPrivateAddresses: false },
+    medias,
+    storage,
+    logger: createLogger('silent'),
+    ffmpegPath: 'ffmpeg',
+    ffprobePath: 'ffprobe',
+    preset: 'ultrafast',
+    threads: 1,
+    tempDir: dir,
+    urlFetch: { maxBytes: 1e9, timeoutMs: 10_000, allowPrivateAddresses: false },
   });
   return { medias, storage, mediaId, sourceKey, plan, activities, rung: plan.find((r) => r.type === 'video')! };
 }
@@ -66,10 +73,12 @@ async function mediaBeingProcessed(title: string, seconds: number) {
 it('resumes a rendition an earlier attempt already stored and marked Ready, without encoding it again', async () => {
   const { medias, mediaId, sourceKey, activities, rung } = await mediaBeingProcessed('resume', 2);
   const input = { mediaId, sourceKey, rendition: rung, duration: 2, stage: 'ladder' as const };
-  const encode = (attempt: number) => new MockActivityEnvironment({ attempt }).run(activities.encodeRendition, input) as Promise<VariantEntry>;
+  const encode = (attempt: number) =>
+    new MockActivityEnvironment({ attempt }).run(activities.encodeRendition, input) as Promise<VariantEntry>;
 
   const first = await encode(1);
-  const readyEvents = async () => (await medias.listEvents(mediaId, 100, 0)).items.filter((e) => e.type === 'rendition.ready').length;
+  const readyEvents = async () =>
+    (await medias.listEvents(mediaId, 100, 0)).items.filter((e) => e.type === 'rendition.ready').length;
   expect(await readyEvents()).toBe(1);
 
   // The worker died before reporting: Temporal runs attempt 2, which finds the work done.
@@ -108,8 +117,22 @@ it('a late activity of a run terminated by a force cancel changes nothing, befor
   // Taken by the mock's run, which a force cancel then terminates.
   const { medias, mediaId, sourceKey, plan, activities, rung } = await mediaBeingProcessed('force-cancelled', 1);
   const late = {
-    encode: () => new MockActivityEnvironment().run(activities.encodeRendition, { mediaId, sourceKey, rendition: rung, duration: 1, stage: 'ladder' as const }),
-    finalize: () => new MockActivityEnvironment().run(activities.finalizeMedia, { mediaId, outputs: [], duration: 1, segmentSeconds: 4, files: [] }),
+    encode: () =>
+      new MockActivityEnvironment().run(activities.encodeRendition, {
+        mediaId,
+        sourceKey,
+        rendition: rung,
+        duration: 1,
+        stage: 'ladder' as const,
+      }),
+    finalize: () =>
+      new MockActivityEnvironment().run(activities.finalizeMedia, {
+        mediaId,
+        outputs: [],
+        duration: 1,
+        segmentSeconds: 4,
+        files: [],
+      }),
     startProcessing: () => new MockActivityEnvironment().run(activities.startProcessing, { mediaId, plan }),
   };
   const notThisRun = { type: FailureType.MediaNotScheduled, nonRetryable: true };

@@ -64,9 +64,13 @@ describe('fetchUrlToStorage', () => {
   });
 
   it('refuses loopback addresses, by literal and by name, unless allowed', async () => {
-    await expect(fetchUrlToStorage(`${base}/clip.mp4`, 'x', driver(), guarded)).rejects.toThrow(/127\.0\.0\.1 is a loopback address/);
+    await expect(fetchUrlToStorage(`${base}/clip.mp4`, 'x', driver(), guarded)).rejects.toThrow(
+      /127\.0\.0\.1 is a loopback address/,
+    );
     const byName = base.replace('127.0.0.1', 'localhost');
-    await expect(fetchUrlToStorage(`${byName}/clip.mp4`, 'x', driver(), guarded)).rejects.toThrow(/refused to connect to localhost: .* is a loopback address/);
+    await expect(fetchUrlToStorage(`${byName}/clip.mp4`, 'x', driver(), guarded)).rejects.toThrow(
+      /refused to connect to localhost: .* is a loopback address/,
+    );
     expect(await driver().stat('x')).toBeNull();
   });
 
@@ -86,8 +90,12 @@ describe('fetchUrlToStorage', () => {
   });
 
   it('caps the size while streaming, and keeps nothing of a file too large', async () => {
-    await expect(fetchUrlToStorage(`${base}/chunked-big`, 'big', driver(), { ...open, maxBytes: 500_000 })).rejects.toThrow(/larger than the maximum of 500000 bytes/);
-    await expect(fetchUrlToStorage(`${base}/clip.mp4`, 'big', driver(), { ...open, maxBytes: 1000 })).rejects.toThrow(/200000 bytes, larger than the maximum of 1000/);
+    await expect(
+      fetchUrlToStorage(`${base}/chunked-big`, 'big', driver(), { ...open, maxBytes: 500_000 }),
+    ).rejects.toThrow(/larger than the maximum of 500000 bytes/);
+    await expect(fetchUrlToStorage(`${base}/clip.mp4`, 'big', driver(), { ...open, maxBytes: 1000 })).rejects.toThrow(
+      /200000 bytes, larger than the maximum of 1000/,
+    );
     expect(await driver().list('big')).toEqual([]);
   });
 });

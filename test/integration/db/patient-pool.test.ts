@@ -42,7 +42,11 @@ afterEach(async () => {
 
 it('waits for a database that comes back, and says so at each wait', async () => {
   const waits: number[] = [];
-  const pool = patientPool(poolThroughRelay(), { patienceMs: 20_000, firstPauseMs: 100, onWait: (_err, waited) => waits.push(waited) });
+  const pool = patientPool(poolThroughRelay(), {
+    patienceMs: 20_000,
+    firstPauseMs: 100,
+    onWait: (_err, waited) => waits.push(waited),
+  });
   setTimeout(() => void openRelay(), 1000);
   const started = Date.now();
   const { rows } = await pool.query<{ n: number }>('SELECT 41 + 1 AS n');

@@ -27,7 +27,10 @@ const subjects: [string, () => Promise<Subject>][] = [
     async () => {
       const bucket = await createTestBucket();
       // A small part size, so that the multipart path is exercised with a few MiB.
-      return { driver: createS3Driver({ ...minio, bucket, forcePathStyle: true, partSize: 5 * 1024 * 1024 }), cleanup: () => removeTestBucket(bucket) };
+      return {
+        driver: createS3Driver({ ...minio, bucket, forcePathStyle: true, partSize: 5 * 1024 * 1024 }),
+        cleanup: () => removeTestBucket(bucket),
+      };
     },
   ],
 ];
@@ -100,7 +103,11 @@ describe.each(subjects)('storage driver: %s', (_name, make) => {
     await d.put('medias/m1/stream/b.m4s', 'b');
     await d.put('medias/m1/stream/a.m3u8', 'a');
     await d.put('medias/m10/source', 'other media');
-    expect(await d.list('medias/m1/')).toEqual(['medias/m1/source', 'medias/m1/stream/a.m3u8', 'medias/m1/stream/b.m4s']);
+    expect(await d.list('medias/m1/')).toEqual([
+      'medias/m1/source',
+      'medias/m1/stream/a.m3u8',
+      'medias/m1/stream/b.m4s',
+    ]);
     expect(await d.deletePrefix('medias/m1/')).toBe(3);
     expect(await d.list('medias/m1/')).toEqual([]);
     expect(await d.list('medias/m10/')).toEqual(['medias/m10/source']);
@@ -162,7 +169,8 @@ describe.each(subjects)('storage driver: %s', (_name, make) => {
   });
 
   it('refuses keys that climb out', async () => {
-    for (const key of ['../x', 'a/../../x', '/abs', '']) await expect(d.put(key, 'x')).rejects.toBeInstanceOf(InvalidKeyError);
+    for (const key of ['../x', 'a/../../x', '/abs', ''])
+      await expect(d.put(key, 'x')).rejects.toBeInstanceOf(InvalidKeyError);
   });
 
   it('passes its health check', async () => {
@@ -190,7 +198,9 @@ describe('s3 driver specifics', () => {
 
   it('points at the CDN base when one is configured', async () => {
     const d = createS3Driver({ ...minio, bucket, forcePathStyle: true, publicUrl: 'https://cdn.example.com/media/' });
-    expect(await d.directUrl('medias/x/stream/a b.m4s', 60)).toBe('https://cdn.example.com/media/medias/x/stream/a%20b.m4s');
+    expect(await d.directUrl('medias/x/stream/a b.m4s', 60)).toBe(
+      'https://cdn.example.com/media/medias/x/stream/a%20b.m4s',
+    );
   });
 
   it('presigns PUTs for exactly the announced size', async () => {
@@ -205,14 +215,32 @@ describe('s3 driver specifics', () => {
   it('reports a missing bucket and wrong credentials as unavailable, and only an unreachable store as an outage to wait out', async () => {
     const { StorageUnavailableError } = await import('../../../src/storage/driver.ts');
     const transient = async (p: Promise<unknown>) => {
-      const err = await p.then(() => null, (e: unknown) => e);
+      const err = await p.then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(StorageUnavailableError);
       return (err as InstanceType<typeof StorageUnavailableError>).transient;
     };
-    expect(await transient(createS3Driver({ ...minio, bucket: 'no-such-bucket-here', forcePathStyle: true }).check())).toBe(false);
-    expect(await transient(createS3Driver({ ...minio, bucket, secretAccessKey: 'wrong', forcePathStyle: true }).check())).toBe(false);
-    expect(await transient(createS3Driver({ ...minio, endpoint: 'http://127.0.0.1:9', bucket, forcePathStyle: true }).check())).toBe(true);
+    expect(
+      await transient(createS3Driver({ ...minio, bucket: 'no-such-bucket-here', forcePathStyle: true }).check()),
+    ).toBe(false);
+    expect(
+      await transient(createS3Driver({ ...minio, bucket, secretAccessKey: 'wrong', forcePathStyle: true }).check()),
+    ).toBe(false);
+    expect(
+      await transient(
+        createS3Driver({ ...minio, endpoint: 'http://127.0.0.1:9', bucket, forcePathStyle: true }).check(),
+      ),
+    ).toBe(true);
     // A local file missing on the way is no outage of the store either.
-    expect(await transient(createS3Driver({ ...minio, bucket, forcePathStyle: true }).putFile('local/missing', path.join(os.tmpdir(), 'no-such-file-here')))).toBe(false);
+    expect(
+      await transient(
+        createS3Driver({ ...minio, bucket, forcePathStyle: true }).putFile(
+          'local/missing',
+          path.join(os.tmpdir(), 'no-such-file-here'),
+        ),
+      ),
+    ).toBe(false);
   });
 });

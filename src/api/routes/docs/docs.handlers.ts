@@ -10,7 +10,10 @@ import type { Context } from 'hono';
  * The API reference at /docs (Scalar), rendering /openapi.json. Scalar's browser bundle is
  * served from the installed package, not a CDN: the page works on a network without internet.
  */
-const scalarBundleFile = path.join(path.dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser/standalone.js');
+const scalarBundleFile = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')),
+  'browser/standalone.js',
+);
 export const scalarBundlePath = '/docs/scalar.js';
 
 /** The reference page itself, which loads the bundle below and the document. */

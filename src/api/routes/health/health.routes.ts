@@ -18,7 +18,10 @@ export const healthRoute = createRoute({
   security: [],
   summary: "Version, storage driver, max file size, and each dependency's state",
   responses: {
-    200: { description: 'Every dependency answers', content: { 'application/json': { schema: envelope(healthSchema) } } },
+    200: {
+      description: 'Every dependency answers',
+      content: { 'application/json': { schema: envelope(healthSchema) } },
+    },
     503: { description: 'A dependency is down', content: { 'application/json': { schema: envelope(healthSchema) } } },
   },
 });

@@ -14,7 +14,11 @@ const notFound = (id: string) => new HttpError(404, `media ${id} not found`);
 /** A private media needs playback tokens, which need a signing secret. */
 function requireSigning(config: Config): string {
   const secret = config.playback.signing_secret;
-  if (!secret) throw new HttpError(409, 'private medias need playback.signing_secret in the configuration (GILFOYLE_PLAYBACK_SIGNING_SECRET)');
+  if (!secret)
+    throw new HttpError(
+      409,
+      'private medias need playback.signing_secret in the configuration (GILFOYLE_PLAYBACK_SIGNING_SECRET)',
+    );
   return secret;
 }
 
@@ -93,7 +97,6 @@ export const listRenditions: RouteHandler<typeof routes.listRenditions, AppEnv> 
   return c.json({ code: 200, data: (await medias.listRenditions(id)).map(toRenditionJson) }, 200);
 };
 
-
 /** Workflow calls that fail because Temporal is unreachable answer 503, not 500. */
 async function temporalCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
@@ -108,7 +111,8 @@ export const retryMedia: RouteHandler<typeof routes.retryMedia, AppEnv> = async 
   const { medias, config, logger, workflowRunning } = c.var.deps;
   const media = await medias.get(id);
   if (!media) throw notFound(id);
-  if (media.status !== MediaStatus.Errored) throw new HttpError(409, `media ${id} is ${media.status}: only an Errored media can be retried`);
+  if (media.status !== MediaStatus.Errored)
+    throw new HttpError(409, `media ${id} is ${media.status}: only an Errored media can be retried`);
   if (!media.source_key) throw new HttpError(409, `media ${id} has no source to process: upload one`);
   // The failed run marks the media Errored a moment before it closes; a new run can start only after.
   if (await temporalCall('retry', () => workflowRunning(id))) {
@@ -127,7 +131,10 @@ export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = asyn
   const media = await medias.get(id);
   if (!media) throw notFound(id);
   if (!processingStatuses.includes(media.status)) {
-    throw new HttpError(409, `media ${id} is ${media.status}: only a media being processed (${processingStatuses.join(' or ')}) can be cancelled`);
+    throw new HttpError(
+      409,
+      `media ${id} is ${media.status}: only a media being processed (${processingStatuses.join(' or ')}) can be cancelled`,
+    );
   }
   let how: string;
   if (force) {
@@ -137,7 +144,8 @@ export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = asyn
   } else if (await temporalCall('cancel', () => cancelWorkflow(id))) {
     await medias.addEvent(id, {
       type: 'media.cancel_requested',
-      message: 'cancellation requested through the API: the run stops its activities, then marks the media Errored (?force=true terminates a run that does not answer)',
+      message:
+        'cancellation requested through the API: the run stops its activities, then marks the media Errored (?force=true terminates a run that does not answer)',
     });
     logger.info({ mediaId: id }, 'cancellation requested');
     return c.json({ code: 202, data: toMediaJson(media, config.temporal) }, 202);
@@ -162,14 +170,17 @@ export const createPlaybackToken: RouteHandler<typeof routes.createPlaybackToken
   const { token, expires } = issuePlaybackToken(secret, id, ttl);
   const query = `token=${encodeURIComponent(token)}`;
   const stream = (file: string) => `/medias/${id}/stream/${file}?${query}`;
-  return c.json({
-    code: 200,
-    data: {
-      token,
-      expires_at: expires.toISOString(),
-      query,
-      cookie: `${playbackCookieName(id)}=${token}`,
-      links: { master: stream(masterPlaylistName), dash: stream(dashManifestName) },
+  return c.json(
+    {
+      code: 200,
+      data: {
+        token,
+        expires_at: expires.toISOString(),
+        query,
+        cookie: `${playbackCookieName(id)}=${token}`,
+        links: { master: stream(masterPlaylistName), dash: stream(dashManifestName) },
+      },
     },
-  }, 200);
+    200,
+  );
 };

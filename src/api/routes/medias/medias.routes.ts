@@ -116,7 +116,10 @@ export const cancelMedia = createRoute({
     'Asks the run to stop: it cancels its activities, waits until they have stopped, then marks the media Errored. A media whose run has ended without finishing it, or has not started, is marked Errored at once. With force=true the run is terminated and the media marked Errored at once: the way out for a run that does not answer (Processing long after a cancel).',
   request: { params: mediaIdParams, query: cancelQuery },
   responses: {
-    202: json(envelope(mediaSchema), 'Cancellation requested: the media becomes Errored once its activities have stopped (at once with force=true, or when no run is open)'),
+    202: json(
+      envelope(mediaSchema),
+      'Cancellation requested: the media becomes Errored once its activities have stopped (at once with force=true, or when no run is open)',
+    ),
     ...errorResponses(400, 401, 404, 409, 503),
   },
 });

@@ -1,6 +1,12 @@
 import { z } from '@hono/zod-openapi';
 import type { MediaEventRow, MediaRow, RenditionRow } from '../../../db/medias.ts';
-import { dashManifestName, downloadName, masterPlaylistName, posterName, storyboardVttName } from '../../../domain/paths.ts';
+import {
+  dashManifestName,
+  downloadName,
+  masterPlaylistName,
+  posterName,
+  storyboardVttName,
+} from '../../../domain/paths.ts';
 import { MediaStatus, mediaStatuses } from '../../../domain/status.ts';
 import { workflowIdOf } from '../../../domain/workflow.ts';
 
@@ -11,7 +17,11 @@ function printable(s: z.ZodString) {
 
 export const mediaListQuery = () =>
   paginationQuery.extend({
-    q: printable(z.string()).trim().max(255).optional().openapi({ description: 'part of the title, any case', example: 'launch' }),
+    q: printable(z.string())
+      .trim()
+      .max(255)
+      .optional()
+      .openapi({ description: 'part of the title, any case', example: 'launch' }),
     status: z.enum(mediaStatuses).optional().openapi({ example: 'Errored' }),
   });
 
@@ -61,7 +71,11 @@ const probeSummarySchema = z
       })
       .nullable(),
     audio: z
-      .object({ codec: z.string().openapi({ example: 'aac' }), channels: z.number().int(), sample_rate: z.number().int() })
+      .object({
+        codec: z.string().openapi({ example: 'aac' }),
+        channels: z.number().int(),
+        sample_rate: z.number().int(),
+      })
       .nullable(),
   })
   .openapi('ProbeSummary');
@@ -99,7 +113,10 @@ export const mediaSchema = z
         dash: z.string().nullable().openapi({ description: 'DASH manifest, once Ready' }),
         download: z.string().nullable().openapi({ description: 'progressive MP4 (M4A for audio), once Ready' }),
         poster: z.string().nullable(),
-        storyboard: z.string().nullable().openapi({ description: 'WebVTT of seek-bar thumbnails (regions of storyboard.jpg)' }),
+        storyboard: z
+          .string()
+          .nullable()
+          .openapi({ description: 'WebVTT of seek-bar thumbnails (regions of storyboard.jpg)' }),
         events: z.string(),
         renditions: z.string(),
       })
@@ -109,8 +126,14 @@ export const mediaSchema = z
   })
   .openapi('Media');
 
-const title = printable(z.string()).trim().min(1, 'title must not be empty').max(255).openapi({ example: 'Launch keynote' });
-const isPrivate = z.boolean().openapi({ description: 'streamed only with a playback token (POST /medias/{id}/playback-token); false when absent' });
+const title = printable(z.string())
+  .trim()
+  .min(1, 'title must not be empty')
+  .max(255)
+  .openapi({ example: 'Launch keynote' });
+const isPrivate = z.boolean().openapi({
+  description: 'streamed only with a playback token (POST /medias/{id}/playback-token); false when absent',
+});
 export const createMediaBody = z.object({ title, private: isPrivate.optional() }).openapi('CreateMedia');
 export const updateMediaBody = z
   .object({ title: title.optional(), private: isPrivate.optional() })
@@ -119,7 +142,13 @@ export const updateMediaBody = z
 
 export const playbackTokenBody = z
   .object({
-    ttl_seconds: z.number().int().min(10).max(7 * 24 * 3600).optional().openapi({ description: 'default playback.token_ttl_seconds', example: 3600 }),
+    ttl_seconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 24 * 3600)
+      .optional()
+      .openapi({ description: 'default playback.token_ttl_seconds', example: 3600 }),
   })
   .openapi('PlaybackTokenRequest');
 
@@ -127,10 +156,14 @@ export const playbackTokenSchema = z
   .object({
     token: z.string().openapi({ example: '1767225600.q3Xh0o3gYl2m4k8Jx1pM9m3Q0cA0vXcUj9o6t3tWm4E' }),
     expires_at: z.string(),
-    query: z.string().openapi({ description: 'append to any stream URL of the media', example: 'token=1767225600.q3Xh…' }),
+    query: z
+      .string()
+      .openapi({ description: 'append to any stream URL of the media', example: 'token=1767225600.q3Xh…' }),
     cookie: z.string().openapi({ description: 'or send this cookie (name=value) with the stream requests' }),
     links: z.object({
-      master: z.string().openapi({ description: 'HLS master playlist with the token; the playlists it leads to carry it too' }),
+      master: z
+        .string()
+        .openapi({ description: 'HLS master playlist with the token; the playlists it leads to carry it too' }),
       dash: z.string(),
     }),
   })
@@ -228,7 +261,12 @@ export function toMediaJson(m: MediaRow, ui: TemporalUi): MediaJson {
     progress: m.progress,
     duration: m.duration,
     source: m.source_kind
-      ? { kind: m.source_kind, size: Number(m.source_size ?? 0), filename: m.source_filename, content_type: m.source_content_type }
+      ? {
+          kind: m.source_kind,
+          size: Number(m.source_size ?? 0),
+          filename: m.source_filename,
+          content_type: m.source_content_type,
+        }
       : null,
     error: m.error,
     probe: probeOf(m),

@@ -15,6 +15,7 @@ export const httpMetrics: MiddlewareHandler<AppEnv> = async (c, next) => {
 /** The Prometheus exposition of this process's registry. */
 export async function scrape(c: Context<AppEnv>) {
   const { metrics, config } = c.var.deps;
-  if (!config.metrics.enabled) return c.json({ code: 404, message: 'metrics are disabled (metrics.enabled: false)' }, 404);
+  if (!config.metrics.enabled)
+    return c.json({ code: 404, message: 'metrics are disabled (metrics.enabled: false)' }, 404);
   return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
 }

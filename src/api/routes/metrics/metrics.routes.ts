@@ -5,7 +5,8 @@ export const metricsRoute = createRoute({
   path: '/metrics',
   tags: ['Health'],
   security: [],
-  summary: 'Prometheus metrics: HTTP, uploads, medias by status, outbox backlog, and (in `gilfoyle all`) encodes, activities and the bridge',
+  summary:
+    'Prometheus metrics: HTTP, uploads, medias by status, outbox backlog, and (in `gilfoyle all`) encodes, activities and the bridge',
   responses: {
     200: {
       description: 'Prometheus text exposition format',

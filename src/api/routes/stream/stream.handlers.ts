@@ -9,7 +9,12 @@ import { isSafeStreamFileName, streamKey } from '../../../domain/paths.ts';
 import { StorageNotFoundError } from '../../../storage/driver.ts';
 import type { AppEnv } from '../../deps.ts';
 import { mediaIdOf } from '../../params.ts';
-import { addTokenToPlaylist, checkPlaybackToken, namesOtherFiles, playbackCookieName } from '../../security/playback-token.ts';
+import {
+  addTokenToPlaylist,
+  checkPlaybackToken,
+  namesOtherFiles,
+  playbackCookieName,
+} from '../../security/playback-token.ts';
 
 const isPlaylist = (name: string) => name.endsWith('.m3u8') || name.endsWith('.mpd');
 
@@ -84,6 +89,10 @@ function playbackTokenOf(c: Context<AppEnv>, id: string): string {
   const token = c.req.query('token') ?? getCookie(c, playbackCookieName(id));
   const check = secret ? checkPlaybackToken(secret, id, token) : 'invalid';
   if (check === 'valid') return token!;
-  const why = { missing: 'needs a playback token', invalid: 'has an invalid playback token', expired: 'has an expired playback token' }[check];
+  const why = {
+    missing: 'needs a playback token',
+    invalid: 'has an invalid playback token',
+    expired: 'has an expired playback token',
+  }[check];
   throw new HttpError(401, `media ${id} is private: this request ${why} (POST /medias/${id}/playback-token)`);
 }

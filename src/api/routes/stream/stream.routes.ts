@@ -19,9 +19,15 @@ export const streamRoute = createRoute({
     query: z.object({ token: z.string().optional().openapi({ description: 'playback token of a private media' }) }),
   },
   responses: {
-    200: { description: 'The whole file', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    200: {
+      description: 'The whole file',
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
     302: { description: 'The file is at the Location given (object store, CDN)' },
-    206: { description: 'The requested byte range', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    206: {
+      description: 'The requested byte range',
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
     416: { description: 'The range lies outside the file' },
     ...errorResponses(400, 401, 404, 425, 503),
   },

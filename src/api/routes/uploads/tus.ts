@@ -16,7 +16,8 @@ const tusPath = /^\/medias\/([0-9a-f-]{36})\/tus(?:\/([A-Za-z0-9_-]+))?\/?$/i;
 
 /** tus expects thrown {status_code, body}: turn our errors into that, with the usual envelope. */
 const tusError = (err: unknown) => {
-  if (err instanceof HttpError) return { status_code: err.status, body: JSON.stringify(errorBody(err.status, err.message)) };
+  if (err instanceof HttpError)
+    return { status_code: err.status, body: JSON.stringify(errorBody(err.status, err.message)) };
   return err;
 };
 
@@ -30,7 +31,10 @@ async function asEnvelope(res: Response): Promise<Response> {
   let body: string;
   try {
     const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
-    body = typeof parsed.message === 'string' ? JSON.stringify(errorBody(res.status, parsed.message)) : JSON.stringify(errorBody(res.status, text));
+    body =
+      typeof parsed.message === 'string'
+        ? JSON.stringify(errorBody(res.status, parsed.message))
+        : JSON.stringify(errorBody(res.status, text));
   } catch {
     body = JSON.stringify(errorBody(res.status, text || res.statusText || 'upload refused'));
   }
@@ -47,7 +51,8 @@ async function asEnvelope(res: Response): Promise<Response> {
  * Parts live in tus.dir on this API machine; uploads left alone past tus.expiry_seconds expire.
  */
 /** tus metadata as documented: ASCII keys, base64 values (or none); the pattern in the OpenAPI document. */
-export const tusMetadataPattern = /^[!-+\--~]+( (?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?(,[!-+\--~]+( (?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?)*$/;
+export const tusMetadataPattern =
+  /^[!-+\--~]+( (?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?(,[!-+\--~]+( (?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?)*$/;
 
 /** The metadata with a key given twice kept once (the first), or null when it is not tus metadata. */
 export function normalizeTusMetadata(value: string): string | null {
@@ -90,7 +95,8 @@ export function createTusUploads(deps: AppDeps) {
       try {
         await uploadableMedia(deps, upload.id.slice(0, 36));
         const kind = upload.metadata?.kind ?? 'video';
-        if (kind !== 'video' && kind !== 'audio') throw new HttpError(400, `invalid metadata kind "${kind}": video or audio`);
+        if (kind !== 'video' && kind !== 'audio')
+          throw new HttpError(400, `invalid metadata kind "${kind}": video or audio`);
         return {};
       } catch (err) {
         throw tusError(err);
@@ -104,11 +110,18 @@ export function createTusUploads(deps: AppDeps) {
         const key = uploadedSourceKey(mediaId, upload.id.slice(37));
         await storage.putFile(key, file);
         const kind: SourceKind = upload.metadata?.kind === 'audio' ? 'audio' : 'video';
-        await scheduleSource(deps, mediaId, kind, 'tus', {
-          size: upload.size ?? upload.offset,
-          filename: clientText(upload.metadata?.filename),
-          contentType: clientText(upload.metadata?.filetype),
-        }, key);
+        await scheduleSource(
+          deps,
+          mediaId,
+          kind,
+          'tus',
+          {
+            size: upload.size ?? upload.offset,
+            filename: clientText(upload.metadata?.filename),
+            contentType: clientText(upload.metadata?.filetype),
+          },
+          key,
+        );
         return {};
       } catch (err) {
         throw tusError(err);

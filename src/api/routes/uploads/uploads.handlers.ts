@@ -11,7 +11,14 @@ import type { AppEnv } from '../../deps.ts';
 import { mediaIdOf } from '../../params.ts';
 import { toMediaJson } from '../medias/medias.schemas.ts';
 import type * as routes from './uploads.routes.ts';
-import { clientText, scheduleSource, tooLarge, uploadableMedia, type ReceivedFile, type UploadWay } from './uploads.service.ts';
+import {
+  clientText,
+  scheduleSource,
+  tooLarge,
+  uploadableMedia,
+  type ReceivedFile,
+  type UploadWay,
+} from './uploads.service.ts';
 
 class FileTooLarge extends Error {}
 
@@ -30,7 +37,10 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
   }
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: { 'content-type': contentType }, limits: { files: 1, fileSize: maxSize, fields: 20, parts: 30 } });
+    parser = busboy({
+      headers: { 'content-type': contentType },
+      limits: { files: 1, fileSize: maxSize, fields: 20, parts: 30 },
+    });
   } catch {
     throw new HttpError(400, 'malformed multipart/form-data (missing boundary?)');
   }
@@ -38,7 +48,8 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
   // (bench:upload). c.req.raw.body must then stay untouched: creating it starts a second reader.
   const raw = (c.env as { incoming?: Readable } | undefined)?.incoming;
   // Only while nobody has started reading it (the web body, once created, is its reader).
-  const incoming = raw && !raw.readableDidRead && raw.listenerCount('data') === 0 && raw.listenerCount('readable') === 0 ? raw : null;
+  const incoming =
+    raw && !raw.readableDidRead && raw.listenerCount('data') === 0 && raw.listenerCount('readable') === 0 ? raw : null;
   const webBody = incoming ? null : c.req.raw.body;
   if (!incoming && !webBody) throw new HttpError(400, 'the request has no body');
   const input = incoming ?? Readable.fromWeb(webBody as unknown as WebReadableStream);
@@ -51,12 +62,17 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
       failed = true;
       // End the store's write, and drop what it wrote: a refused upload keeps nothing.
       current?.destroy();
-      void stored?.catch(() => undefined).then(() => storage.deletePrefix(key)).catch(() => undefined);
+      void stored
+        ?.catch(() => undefined)
+        .then(() => storage.deletePrefix(key))
+        .catch(() => undefined);
       input.unpipe(parser);
       input.resume(); // drain the rest so the client gets our answer
       reject(err);
     };
-    parser.on('field', (name) => fail(new HttpError(400, `unexpected form field ${JSON.stringify(name)}: only the field "file" is taken`)));
+    parser.on('field', (name) =>
+      fail(new HttpError(400, `unexpected form field ${JSON.stringify(name)}: only the field "file" is taken`)),
+    );
     parser.on('file', (field, stream, info) => {
       if (failed) {
         // Parts the parser had already buffered when the request was refused.
@@ -65,7 +81,14 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
       }
       if (field !== 'file' || stored) {
         stream.resume();
-        fail(new HttpError(400, field !== 'file' ? `unexpected form field ${JSON.stringify(field)}: only the field "file" is taken` : 'only one file is taken'));
+        fail(
+          new HttpError(
+            400,
+            field !== 'file'
+              ? `unexpected form field ${JSON.stringify(field)}: only the field "file" is taken`
+              : 'only one file is taken',
+          ),
+        );
         return;
       }
       current = stream;
@@ -94,8 +117,21 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
   });
 }
 
-const scheduled = async (c: Context<AppEnv>, id: string, kind: SourceKind, via: UploadWay, file: ReceivedFile & { url?: string }, key?: string) =>
-  c.json({ code: 200, data: toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config.temporal) }, 200);
+const scheduled = async (
+  c: Context<AppEnv>,
+  id: string,
+  kind: SourceKind,
+  via: UploadWay,
+  file: ReceivedFile & { url?: string },
+  key?: string,
+) =>
+  c.json(
+    {
+      code: 200,
+      data: toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config.temporal),
+    },
+    200,
+  );
 
 /** POST /medias/{id}/upload/video|audio: the multipart body streamed into storage, then scheduled. */
 export const uploadMultipart = (kind: SourceKind) => async (c: Context<AppEnv>) => {
@@ -122,11 +158,18 @@ export const createUploadUrl: RouteHandler<typeof routes.uploadUrl, AppEnv> = as
   if (body.size > config.settings.max_file_size) throw tooLarge(config.settings.max_file_size);
   const expires = config.storage.presign_expiry_seconds;
   const url = await storage.uploadUrl(sourceKey(id), body.size, expires, body.content_type);
-  if (!url) throw new HttpError(409, `the ${storage.name} storage driver takes no direct uploads: use POST /medias/${id}/upload/video or /upload/audio`);
+  if (!url)
+    throw new HttpError(
+      409,
+      `the ${storage.name} storage driver takes no direct uploads: use POST /medias/${id}/upload/video or /upload/audio`,
+    );
   const data = {
     url,
     method: 'PUT' as const,
-    headers: { 'Content-Length': String(body.size), ...(body.content_type ? { 'Content-Type': body.content_type } : {}) },
+    headers: {
+      'Content-Length': String(body.size),
+      ...(body.content_type ? { 'Content-Type': body.content_type } : {}),
+    },
     expires_at: new Date(Date.now() + expires * 1000).toISOString(),
     complete: `/medias/${id}/upload/complete`,
   };
@@ -141,7 +184,11 @@ export const completeUpload: RouteHandler<typeof routes.uploadComplete, AppEnv> 
   await uploadableMedia(c.var.deps, id);
   const key = sourceKey(id);
   const stored = await storage.stat(key);
-  if (!stored) throw new HttpError(409, `no uploaded file found for media ${id}: PUT it to the URL from POST /medias/${id}/upload-url first`);
+  if (!stored)
+    throw new HttpError(
+      409,
+      `no uploaded file found for media ${id}: PUT it to the URL from POST /medias/${id}/upload-url first`,
+    );
   if (stored.size > config.settings.max_file_size) {
     await storage.deletePrefix(key);
     throw tooLarge(config.settings.max_file_size);

@@ -5,11 +5,16 @@ import { mediaSchema } from '../medias/medias.schemas.ts';
 import { tusMetadataPattern } from './tus.ts';
 
 const uploadBody = z.strictObject({
-  file: z.string().openapi({ type: 'string', format: 'binary', description: 'the media file; no other field is taken' }),
+  file: z
+    .string()
+    .openapi({ type: 'string', format: 'binary', description: 'the media file; no other field is taken' }),
 });
 
 /** Every way of uploading answers the same: the media, now ScheduledProcessing. */
-const scheduledResponse = { description: 'Stored and scheduled', content: { 'application/json': { schema: envelope(mediaSchema) } } };
+const scheduledResponse = {
+  description: 'Stored and scheduled',
+  content: { 'application/json': { schema: envelope(mediaSchema) } },
+};
 
 const uploadRoute = (kind: 'video' | 'audio') =>
   createRoute({
@@ -21,7 +26,10 @@ const uploadRoute = (kind: 'video' | 'audio') =>
       'The file is streamed to storage while it arrives and checked against max_file_size. ' +
       'On success the media is ScheduledProcessing. A media can be uploaded while AwaitingUpload, ' +
       'and again after it Errored (the new file replaces the old one).',
-    request: { params: mediaIdParams, body: { required: true, content: { 'multipart/form-data': { schema: uploadBody } } } },
+    request: {
+      params: mediaIdParams,
+      body: { required: true, content: { 'multipart/form-data': { schema: uploadBody } } },
+    },
     responses: {
       200: scheduledResponse,
       ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503),
@@ -43,7 +51,12 @@ export const uploadUrl = createRoute({
     params: mediaIdParams,
     body: jsonBody(
       z.object({
-        size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ description: 'bytes the file has', example: 10485760 }),
+        size: z
+          .number()
+          .int()
+          .min(1)
+          .max(Number.MAX_SAFE_INTEGER)
+          .openapi({ description: 'bytes the file has', example: 10485760 }),
         content_type: z.string().max(255).optional().openapi({ example: 'video/mp4' }),
       }),
     ),
@@ -97,7 +110,10 @@ export const uploadFromUrl = createRoute({
     params: mediaIdParams,
     body: jsonBody(
       z.object({
-        url: z.url({ protocol: /^https?$/, error: 'url: an http or https URL' }).max(2048).openapi({ example: 'https://example.com/clip.mp4' }),
+        url: z
+          .url({ protocol: /^https?$/, error: 'url: an http or https URL' })
+          .max(2048)
+          .openapi({ example: 'https://example.com/clip.mp4' }),
         kind: z.enum(['video', 'audio']).default('video'),
       }),
     ),
@@ -121,12 +137,14 @@ export const tusCreate = createRoute({
     params: mediaIdParams,
     headers: z.object({
       'tus-resumable': z.literal('1.0.0').openapi({ description: 'the tus protocol version' }),
-      'upload-length': z.string().regex(/^(0|[1-9][0-9]{0,14})$/).openapi({ description: 'bytes of the whole file', example: '1048576' }),
-      'upload-metadata': z
+      'upload-length': z
         .string()
-        .regex(tusMetadataPattern)
-        .optional()
-        .openapi({ description: 'tus metadata, "key base64" pairs: kind (video or audio), filename', example: 'kind dmlkZW8=' }),
+        .regex(/^(0|[1-9][0-9]{0,14})$/)
+        .openapi({ description: 'bytes of the whole file', example: '1048576' }),
+      'upload-metadata': z.string().regex(tusMetadataPattern).optional().openapi({
+        description: 'tus metadata, "key base64" pairs: kind (video or audio), filename',
+        example: 'kind dmlkZW8=',
+      }),
     }),
   },
   responses: {

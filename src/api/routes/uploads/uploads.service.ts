@@ -24,12 +24,16 @@ export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: s
   const media = await medias.get(mediaIdOf(id));
   if (!media) throw new HttpError(404, `media ${id} not found`);
   if (!uploadableStatuses.includes(media.status)) {
-    throw new HttpError(409, `media ${id} is ${media.status}: an upload is accepted only while ${uploadableStatuses.join(' or ')}`);
+    throw new HttpError(
+      409,
+      `media ${id} is ${media.status}: an upload is accepted only while ${uploadableStatuses.join(' or ')}`,
+    );
   }
   return media;
 }
 
-export const tooLarge = (max: number) => new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
+export const tooLarge = (max: number) =>
+  new HttpError(413, `the file is larger than the maximum of ${max} bytes (max_file_size)`);
 
 export type UploadWay = 'multipart' | 'tus' | 'url' | 'direct';
 
