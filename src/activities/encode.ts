@@ -2,10 +2,10 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { text as streamText } from 'node:stream/consumers';
 import { ApplicationFailure, CancelledFailure, type Context } from '@temporalio/activity';
+import type { RenditionWriter } from '../db/medias.ts';
 import { FailureType, isNotWanted } from '../domain/errors.ts';
 import { streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
-import { RenditionStatus } from '../domain/status.ts';
 import { videoCodecFromInit } from '../media/codec-string.ts';
 import { encodeRenditionArgs, fixTargetDuration, renditionFiles, threadOptions } from '../media/ffmpeg-args.ts';
 import {
@@ -80,6 +80,12 @@ async function readOutput(rendition: RenditionPlan, outDir: string): Promise<Enc
   return { playlist, ...bw, codecs: await codecsOf(rendition, path.join(outDir, playlist.initUri)) };
 }
 
+/** The rendition writes of this attempt, in this run (guarded in the SQL against late, out-of-order writes). */
+const writerOf = (ctx: Context | null): RenditionWriter => ({
+  attempt: ctx?.info.attempt ?? 1,
+  runId: ctx?.info.workflowExecution?.runId,
+});
+
 export const createEncodeActivities = (deps: ActivityDeps) => {
   const { medias, logger } = deps;
   const background = backgroundFfmpeg(deps);
@@ -111,7 +117,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
       const now = Date.now();
       if (now - lastWrite >= interval) {
         lastWrite = now;
-        void medias.updateRendition(mediaId, rendition.name, { progress: state.percent }).catch(() => undefined);
+        void medias.renditionProgress(mediaId, rendition.name, state.percent, writerOf(ctx)).catch(() => undefined);
       }
     };
     return { state, onProgress };
@@ -178,17 +184,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
     });
     const { bandwidth, averageBandwidth, codecs } = out;
-    await medias.updateRendition(
+    await medias.renditionReady(
       mediaId,
       rendition.name,
-      {
-        status: RenditionStatus.Ready,
-        progress: 100,
-        bandwidth,
-        average_bandwidth: averageBandwidth,
-        codecs,
-        playlist: renditionFiles(rendition.name).playlist,
-      },
+      { bandwidth, average_bandwidth: averageBandwidth, codecs, playlist: renditionFiles(rendition.name).playlist },
       {
         type: 'rendition.ready',
         message: `rendition ${rendition.name} encoded (${out.playlist.segments.length} segments, ${Math.round(averageBandwidth / 1000)} kb/s average)`,
@@ -201,6 +200,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
           averageBandwidth,
         },
       },
+      writerOf(ctx),
     );
   }
 
@@ -228,8 +228,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     // A media gone, or no longer this run's (force-cancelled, retried since): its rendition is not ours to mark.
     const notOurs = err instanceof ApplicationFailure && isNotWanted(err.type);
     // The last attempt: /renditions shows the rung Errored (the workflow marks the media).
-    if (final && !notOurs)
-      await medias.updateRendition(mediaId, rendition.name, { status: RenditionStatus.Errored }).catch(() => undefined);
+    if (final && !notOurs) await medias.renditionErrored(mediaId, rendition.name, writerOf(ctx)).catch(() => undefined);
   }
 
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
@@ -253,11 +252,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         if (publishWith?.length) await publishIfAllReady(deps, mediaId, publishWith);
         return resumed;
       }
-      await medias.updateRendition(mediaId, rendition.name, {
-        status: RenditionStatus.Encoding,
-        progress: 0,
-        attempts: attempt,
-      });
+      await medias.startRenditionAttempt(mediaId, rendition.name, writerOf(ctx));
       const progress = progressReporter(ctx, mediaId, rendition, duration);
       const label = `${mediaId}-${rendition.name}-a${attempt}`;
       return await withHeartbeat(

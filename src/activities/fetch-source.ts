@@ -5,11 +5,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import ipaddr from 'ipaddr.js';
 import { Agent, fetch } from 'undici';
 import { FailureType } from '../domain/errors.ts';
-import type { SourceKind } from '../domain/status.ts';
+import { processingStatuses, type SourceKind } from '../domain/status.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps, UrlFetchSettings } from './deps.ts';
-import { claimRun } from './media-guard.ts';
+import { claimRun, thisRun } from './media-guard.ts';
 
 /** Why an address may not be fetched from, or null when it is a public unicast one. */
 export function forbiddenAddress(address: string): string | null {
@@ -164,6 +164,7 @@ export const createFetchSourceActivities = (deps: ActivityDeps) => ({
         message: `fetched ${size} bytes from ${new URL(url).origin}`,
         data: { url, size },
       },
+      thisRun(processingStatuses),
     );
     return size;
   },

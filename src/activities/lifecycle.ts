@@ -39,7 +39,7 @@ export const createLifecycleActivities = (deps: ActivityDeps) => {
           message: shown,
           ...(shown !== reason ? { data: { detail: reason } } : {}),
         },
-        thisRun(),
+        thisRun(processingStatuses),
       );
     },
   };

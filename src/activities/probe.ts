@@ -4,12 +4,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
 import type { Probe } from '../domain/probe.ts';
 import { planRenditions, type EncodingLadder, type RenditionPlan } from '../domain/renditions.ts';
-import type { SourceKind } from '../domain/status.ts';
+import { processingStatuses, type SourceKind } from '../domain/status.ts';
 import { ffprobeArgs, parseProbe, unplayableReason, unreadableReason, type RawProbe } from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
 import { activityContext } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
-import { claimRun } from './media-guard.ts';
+import { claimRun, notThisRun, thisRun } from './media-guard.ts';
 import { fetchStored } from './stored-files.ts';
 import { withTempDir } from './temp-dirs.ts';
 
@@ -71,11 +71,14 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
           message: `probed: ${probe.formatName}, ${summary}, ${probe.duration.toFixed(2)} s`,
           data: { formatName: probe.formatName, duration: probe.duration, video: probe.video, audio: probe.audio },
         },
+        thisRun(processingStatuses),
       );
       // Uploaded as audio: the picture (cover art, or a video sent by mistake) is not encoded.
       const used = kind === 'audio' ? { ...probe, video: null } : probe;
       const plan = planRenditions(used, ladder);
-      await deps.medias.planRenditions(mediaId, plan);
+      if (!(await deps.medias.planRenditions(mediaId, plan, ctx?.info.workflowExecution?.runId))) {
+        throw notThisRun(mediaId, 'not planning its renditions');
+      }
       return { probe: used, plan };
     });
   },

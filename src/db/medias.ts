@@ -52,6 +52,12 @@ export interface RenditionRow {
   updated_at: Date;
 }
 
+/** Who writes a rendition's state: the encode attempt (its number), and its workflow run when in one. */
+export interface RenditionWriter {
+  attempt: number;
+  runId?: string | undefined;
+}
+
 export type EventLevel = 'info' | 'warn' | 'error';
 export interface MediaEventInput {
   type: string;
@@ -91,6 +97,49 @@ export function createMediaRepository(db: Db) {
        SELECT id, $2, $3, $4, $5 FROM medias WHERE id = $1`,
       [mediaId, e.type, e.level ?? 'info', e.message, JSON.stringify(e.data ?? {})],
     );
+  };
+
+  /**
+   * A write of a rendition's state, guarded in the SQL: `when` (with $attempt) says from which
+   * states the write may land, and a writer inside a workflow run writes only while the media is
+   * that run's. Writes that arrive late, out of order (held up by an outage), change nothing.
+   * The event is written with the state, in one transaction, only when the state changed.
+   */
+  const writeRendition = async (
+    mediaId: string,
+    name: string,
+    state: Partial<
+      Pick<RenditionRow, 'status' | 'progress' | 'attempts' | 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'>
+    >,
+    by: RenditionWriter,
+    when: string,
+    event?: MediaEventInput,
+  ): Promise<boolean> => {
+    const values: unknown[] = [mediaId, name, by.attempt];
+    const sets = Object.entries(state).map(([col, value]) => `${col} = $${values.push(value)}`);
+    const guards = [when.replaceAll('$attempt', '$3')];
+    if (by.runId)
+      guards.push(`EXISTS (SELECT 1 FROM medias m WHERE m.id = $1 AND m.workflow_run_id = $${values.push(by.runId)})`);
+    const write = async (q: Queryable) => {
+      const { rowCount } = await q.query(
+        `UPDATE renditions SET ${sets.join(', ')}, updated_at = now() WHERE media_id = $1 AND name = $2 AND ${guards.join(' AND ')}`,
+        values,
+      );
+      if (rowCount && event) await addEvent(q, mediaId, event);
+      return (rowCount ?? 0) > 0;
+    };
+    const changed = event ? await inTransaction(db, write) : await write(db);
+    // The media's progress is the mean of its renditions'.
+    if (changed) {
+      await db.query(
+        `UPDATE medias SET progress = sub.p, updated_at = now()
+         FROM (SELECT floor(avg(CASE WHEN status = 'Ready' THEN 100 ELSE progress END))::int AS p
+               FROM renditions WHERE media_id = $1) sub
+         WHERE id = $1 AND status = 'Processing' AND sub.p IS NOT NULL`,
+        [mediaId],
+      );
+    }
+    return changed;
   };
 
   return {
@@ -369,8 +418,18 @@ export function createMediaRepository(db: Db) {
       });
     },
 
-    async planRenditions(mediaId: string, plans: RenditionPlan[]): Promise<void> {
-      await inTransaction(db, async (c) => {
+    /**
+     * The renditions a run will encode, replacing any earlier plan; only while the media waits for
+     * its encodes (ScheduledProcessing) in this run: a probe attempt arriving late, once encodes
+     * have started, must not wipe their rows. Returns whether the plan was written.
+     */
+    async planRenditions(mediaId: string, plans: RenditionPlan[], runId?: string): Promise<boolean> {
+      return inTransaction(db, async (c) => {
+        const { rowCount } = await c.query(
+          `SELECT 1 FROM medias WHERE id = $1 AND status = 'ScheduledProcessing' AND ($2::text IS NULL OR workflow_run_id = $2) FOR UPDATE`,
+          [mediaId, runId ?? null],
+        );
+        if (!rowCount) return false;
         await c.query('DELETE FROM renditions WHERE media_id = $1', [mediaId]);
         for (const p of plans) {
           await c.query(
@@ -381,49 +440,40 @@ export function createMediaRepository(db: Db) {
               : [mediaId, p.name, p.type, null, null, null, null, p.audioBitrate],
           );
         }
+        return true;
       });
     },
 
-    async updateRendition(
+    /** An encode attempt of the rendition starts: Encoding, progress 0. Not over a Ready rendition, nor by an older attempt. */
+    startRenditionAttempt: (mediaId: string, name: string, by: RenditionWriter) =>
+      writeRendition(
+        mediaId,
+        name,
+        { status: 'Encoding', progress: 0, attempts: by.attempt },
+        by,
+        `status <> 'Ready' AND attempts <= $attempt`,
+      ),
+
+    /**
+     * The running attempt's progress. Only while that very attempt encodes: a write held up (by a
+     * database outage) that arrives after the rendition became Ready, or after a newer attempt
+     * started, changes nothing.
+     */
+    renditionProgress: (mediaId: string, name: string, percent: number, by: RenditionWriter) =>
+      writeRendition(mediaId, name, { progress: percent }, by, `status = 'Encoding' AND attempts = $attempt`),
+
+    /** The rendition is encoded and stored: Ready, with its measures and event, once (a repeated write adds no second event). */
+    renditionReady: (
       mediaId: string,
       name: string,
-      state: Partial<
-        Pick<
-          RenditionRow,
-          'status' | 'progress' | 'attempts' | 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'
-        >
-      >,
-      /** Written in the same transaction: the state and its event are there together, or neither. */
-      event?: MediaEventInput,
-    ): Promise<void> {
-      const sets: string[] = [];
-      const values: unknown[] = [mediaId, name];
-      for (const [col, value] of Object.entries(state)) {
-        if (value === undefined) continue;
-        values.push(value);
-        sets.push(`${col} = $${values.length}`);
-      }
-      if (!sets.length) return;
-      const write = async (q: Queryable) => {
-        await q.query(
-          `UPDATE renditions SET ${sets.join(', ')}, updated_at = now() WHERE media_id = $1 AND name = $2`,
-          values,
-        );
-        if (event) await addEvent(q, mediaId, event);
-      };
-      if (event) await inTransaction(db, write);
-      else await write(db);
-      // The media's progress is the mean of its renditions'.
-      if (state.progress !== undefined || state.status !== undefined) {
-        await db.query(
-          `UPDATE medias SET progress = sub.p, updated_at = now()
-           FROM (SELECT floor(avg(CASE WHEN status = 'Ready' THEN 100 ELSE progress END))::int AS p
-                 FROM renditions WHERE media_id = $1) sub
-           WHERE id = $1 AND status = 'Processing' AND sub.p IS NOT NULL`,
-          [mediaId],
-        );
-      }
-    },
+      result: Pick<RenditionRow, 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'>,
+      event: MediaEventInput,
+      by: RenditionWriter,
+    ) => writeRendition(mediaId, name, { status: 'Ready', progress: 100, ...result }, by, `status <> 'Ready'`, event),
+
+    /** The rendition's last attempt failed: Errored. Never over a Ready rendition, nor by an older attempt than the latest. */
+    renditionErrored: (mediaId: string, name: string, by: RenditionWriter) =>
+      writeRendition(mediaId, name, { status: 'Errored' }, by, `status <> 'Ready' AND attempts <= $attempt`),
   };
 }
 

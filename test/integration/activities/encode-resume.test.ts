@@ -10,7 +10,7 @@ import { migrate } from '../../../src/db/migrate.ts';
 import { createPool, type Db } from '../../../src/db/pool.ts';
 import { FailureType } from '../../../src/domain/errors.ts';
 import { planRenditions } from '../../../src/domain/renditions.ts';
-import { MediaStatus, RenditionStatus } from '../../../src/domain/status.ts';
+import { MediaStatus } from '../../../src/domain/status.ts';
 import { createLogger } from '../../../src/logger.ts';
 import type { VariantEntry } from '../../../src/media/hls.ts';
 import { createFsDriver } from '../../../src/storage/fs-driver.ts';
@@ -53,7 +53,8 @@ async function mediaBeingProcessed(title: string, seconds: number) {
   await storage.putFile(sourceKey, file);
   await db.query('UPDATE medias SET source_key = $2 WHERE id = $1', [mediaId, sourceKey]);
   const plan = planRenditions(videoProbe(640, 360), defaultLadder);
-  await medias.planRenditions(mediaId, plan);
+  await medias.setState(mediaId, { status: MediaStatus.ScheduledProcessing });
+  expect(await medias.planRenditions(mediaId, plan)).toBe(true);
   await medias.setState(mediaId, { status: MediaStatus.Processing });
   await medias.claimRun(mediaId, mockRun);
   const activities = createActivities({
@@ -89,7 +90,7 @@ it('resumes a rendition an earlier attempt already stored and marked Ready, with
   expect([row.status, row.attempts]).toEqual(['Ready', 1]);
 
   // A rendition not Ready yet is encoded by the retry as usual.
-  await medias.updateRendition(mediaId, rung.name, { status: RenditionStatus.Encoding });
+  await db.query(`UPDATE renditions SET status = 'Encoding' WHERE media_id = $1 AND name = $2`, [mediaId, rung.name]);
   const third = await encode(3);
   expect(third.segments).toEqual(first.segments);
   expect(await readyEvents()).toBe(2);
