@@ -1,5 +1,5 @@
 # Gilfoyle: one image for the API, the bridge and the worker (pick with the command).
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg \
@@ -7,9 +7,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install only if npm ci calls the lock file out of sync (npm/cli#9846: a lock file without
-# optional platform packages, as written where the registry lacks them).
-RUN npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-audit --no-fund \
+RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 COPY bin ./bin
 COPY src ./src

