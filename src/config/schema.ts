@@ -253,8 +253,17 @@ export const configSchema = z.strictObject({
         .default([]),
       public_health: z.boolean().default(true).describe('GET /healthz without a key'),
       public_metrics: z.boolean().default(true).describe('GET /metrics without a key'),
-      /** Uploads (each way of starting one) a key may make per minute; 0: no limit. */
-      uploads_per_minute: z.number().int().min(0).default(60),
+      /**
+       * Uploads (each way of starting one) an API key may start per minute; 0: no limit. A user's
+       * backend is one key importing a whole library: the default leaves it room (10 a second).
+       */
+      uploads_per_minute: z.number().int().min(0).default(600),
+      /**
+       * Without API keys: uploads a client at a public address may start per minute; 0: no limit.
+       * Clients on a private network (loopback, RFC 1918, unique local, link-local) have no limit:
+       * that is the user's own backend next to Gilfoyle.
+       */
+      anonymous_uploads_per_minute: z.number().int().min(0).default(60),
     })
     .prefault({}),
   playback: z

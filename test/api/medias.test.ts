@@ -21,6 +21,8 @@ interface SendOptions {
   json?: unknown;
   body?: string | Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
+  /** The client address the request comes from (the socket's). */
+  from?: string;
 }
 
 async function send<D = MediaJson>(app: App, method: string, path: string, o: SendOptions = {}): Promise<Answer<D>> {
@@ -29,7 +31,9 @@ async function send<D = MediaJson>(app: App, method: string, path: string, o: Se
     ...o.headers,
   };
   const body = o.json !== undefined ? JSON.stringify(o.json) : o.body;
-  const res = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) });
+  // The client's address as @hono/node-server hands it over (the socket), when the test gives one.
+  const env = o.from ? { incoming: { socket: { remoteAddress: o.from } } } : undefined;
+  const res = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) }, env);
   const text = await res.text();
   let parsed: Answer<D>['body'];
   try {
@@ -1038,15 +1042,53 @@ describe('uploads', () => {
     );
   });
 
-  it('uploads started beyond auth.uploads_per_minute are a 429 with Retry-After', async () => {
-    const { app, medias } = buildApp({ config: { auth: { uploads_per_minute: 1 } } });
+  const fromUrl = { url: 'https://example.com/a.mp4' };
+
+  it('uploads a key starts beyond auth.uploads_per_minute are a 429 with Retry-After; other keys are not held back', async () => {
+    const keys = [
+      { name: 'backend', key: 'b'.repeat(16) },
+      { name: 'other', key: 'o'.repeat(16) },
+    ];
+    const { app, medias } = buildApp({ config: { auth: { api_keys: keys, uploads_per_minute: 1 } } });
+    const as = (key: string) => ({ authorization: `Bearer ${key}` });
     const m = medias.seed();
     expect(
-      (await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'https://example.com/a.mp4' } })).status,
+      (await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: fromUrl, headers: as(keys[0]!.key) })).status,
     ).toBe(200);
-    const res = await send(app, 'POST', `/medias/${m.id}/upload/url`, { json: { url: 'https://example.com/a.mp4' } });
+    const res = await send(app, 'POST', `/medias/${medias.seed().id}/upload/url`, {
+      json: fromUrl,
+      headers: as(keys[0]!.key),
+    });
     expectError(res, 429, /^too many uploads: at most 1 a minute \(auth.uploads_per_minute\); retry in \d+ s$/);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(
+      (await send(app, 'POST', `/medias/${medias.seed().id}/upload/url`, { json: fromUrl, headers: as(keys[1]!.key) }))
+        .status,
+    ).toBe(200);
+  });
+
+  it('without keys, a client on the internet is held to auth.anonymous_uploads_per_minute, one on a private network is not', async () => {
+    const { app, medias } = buildApp({ config: { auth: { anonymous_uploads_per_minute: 2 } } });
+    const upload = (from: string) =>
+      send(app, 'POST', `/medias/${medias.seed().id}/upload/url`, { json: fromUrl, from });
+    const publicClient = [await upload('8.8.4.4'), await upload('8.8.4.4'), await upload('8.8.4.4')];
+    expect(publicClient.map((r) => r.status)).toEqual([200, 200, 429]);
+    expectError(
+      publicClient[2]!,
+      429,
+      /^too many uploads: at most 2 a minute \(auth.anonymous_uploads_per_minute\); retry in \d+ s$/,
+    );
+    // The user's own backend, beside Gilfoyle: an import of a whole library is not refused.
+    for (const from of ['10.1.2.3', '192.168.0.9', '127.0.0.1', '::1', 'fd00::5']) {
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await upload(from)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    }
+  });
+
+  it('the defaults leave a backend room: 600 a minute per key, 60 per internet address without keys', () => {
+    const { config } = buildApp();
+    expect([config.auth.uploads_per_minute, config.auth.anonymous_uploads_per_minute]).toEqual([600, 60]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.ts';
 import type { AppEnv } from '../deps.ts';
@@ -48,25 +49,57 @@ export function apiKeys(auth: Config['auth']): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Uploads started per key (or per client address without keys) per minute: 429 beyond auth.uploads_per_minute. */
-export function uploadRateLimit(perMinute: number): MiddlewareHandler<AppEnv> {
-  const limiter = perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: 60 }) : null;
+/** The client address of a request, as the socket saw it; null in process (tests). */
+const clientAddress = (c: Context<AppEnv>) =>
+  (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ??
+  null;
+
+const privateRanges = new Set(['loopback', 'private', 'uniqueLocal', 'linkLocal', 'carrierGradeNat']);
+
+/** Whether an address is on a private network (loopback, RFC 1918, unique local, link-local, CGNAT): not the internet. */
+function isPrivateAddress(address: string): boolean {
+  try {
+    return privateRanges.has(ipaddr.process(address).range());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Upload starts per minute: per API key when keys are configured (auth.uploads_per_minute);
+ * without keys, per client address for clients on the internet (auth.anonymous_uploads_per_minute),
+ * and no limit for clients on a private network. Beyond it: 429 saying when to retry (Retry-After).
+ */
+export function uploadRateLimit(auth: Config['auth']): MiddlewareHandler<AppEnv> {
+  const limiterOf = (perMinute: number) =>
+    perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: 60 }) : null;
+  const perKey = {
+    limiter: limiterOf(auth.uploads_per_minute),
+    perMinute: auth.uploads_per_minute,
+    setting: 'auth.uploads_per_minute',
+  };
+  const perAddress = {
+    limiter: limiterOf(auth.anonymous_uploads_per_minute),
+    perMinute: auth.anonymous_uploads_per_minute,
+    setting: 'auth.anonymous_uploads_per_minute',
+  };
   return async (c, next) => {
-    if (!limiter) return next();
-    const who =
-      c.var.apiKey ??
-      `addr:${(c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown'}`;
+    const address = clientAddress(c);
+    const [rule, who] = c.var.apiKey
+      ? [perKey, `key:${c.var.apiKey}`]
+      : address && isPrivateAddress(address)
+        ? [null, '']
+        : [perAddress, `addr:${address ?? 'unknown'}`];
+    if (!rule?.limiter) return next();
     try {
-      await limiter.consume(who);
+      await rule.limiter.consume(who);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
       const wait = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
       return c.json(
-        errorBody(429, `too many uploads: at most ${perMinute} a minute (auth.uploads_per_minute); retry in ${wait} s`),
+        errorBody(429, `too many uploads: at most ${rule.perMinute} a minute (${rule.setting}); retry in ${wait} s`),
         429,
-        {
-          'Retry-After': String(wait),
-        },
+        { 'Retry-After': String(wait) },
       );
     }
     return next();
