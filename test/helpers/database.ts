@@ -21,15 +21,25 @@ async function onMaintenance<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** Before a test run: the template made (or brought up to date), and databases earlier runs left behind dropped. */
+/** A deployment database is named after the time it was made, so that a later run can tell an old one. */
+const bornOf = (name: string) => Number(/^gilfoyle_t_(\d+)_/.exec(name)?.[1] ?? 0) * 1000;
+const leftBehindAfterMs = 2 * 60 * 60 * 1000;
+
+/**
+ * Before a test run: the template made (or brought up to date), and databases that earlier runs
+ * left behind (killed before their afterAll) dropped: those older than two hours and unused, so
+ * that a run going on in another checkout keeps its own.
+ */
 export async function prepareTemplateDatabase(): Promise<void> {
   await onMaintenance(async (c) => {
     const { rows } = await c.query<{ datname: string }>(
       'SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2',
       [templateName, `${deploymentPrefix}%`],
     );
-    for (const { datname } of rows.filter((r) => r.datname.startsWith(deploymentPrefix)))
-      await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    const old = rows.filter(
+      (r) => r.datname.startsWith(deploymentPrefix) && Date.now() - bornOf(r.datname) > leftBehindAfterMs,
+    );
+    for (const { datname } of old) await c.query(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => undefined);
     if (!rows.some((r) => r.datname === templateName)) await c.query(`CREATE DATABASE ${templateName}`);
   });
   await migrate(urlOf(templateName));
@@ -37,7 +47,7 @@ export async function prepareTemplateDatabase(): Promise<void> {
 
 /** A fresh database for one deployment, and how to drop it. */
 export async function createDeploymentDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `${deploymentPrefix}${Math.random().toString(36).slice(2, 10)}`;
+  const name = `${deploymentPrefix}${Math.floor(Date.now() / 1000)}_${Math.random().toString(36).slice(2, 8)}`;
   await onMaintenance(async (c) => {
     for (let tries = 0; ; tries++) {
       try {
