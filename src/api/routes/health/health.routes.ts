@@ -12,6 +12,7 @@ const healthSchema = z
   .openapi('Health');
 
 export const healthRoute = createRoute({
+  operationId: 'getHealth',
   method: 'get',
   path: '/healthz',
   tags: ['Health'],

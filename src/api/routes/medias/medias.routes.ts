@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { envelope, errorResponses, jsonBody, listMetadataSchema } from '../../envelope.ts';
+import { mediaLinks } from '../../links.ts';
 import { mediaIdParams } from '../../params.ts';
 import {
   cancelQuery,
@@ -22,6 +23,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 export const listMedias = createRoute({
+  operationId: 'listMedias',
   method: 'get',
   path: '/medias',
   tags,
@@ -34,15 +36,31 @@ export const listMedias = createRoute({
 });
 
 export const createMedia = createRoute({
+  operationId: 'createMedia',
   method: 'post',
   path: '/medias',
   tags,
   summary: 'Create a media awaiting its upload',
   request: { body: jsonBody(createMediaBody) },
-  responses: { 200: json(envelope(mediaSchema), 'The new media, AwaitingUpload'), ...errorResponses(400, 401, 503) },
+  responses: {
+    200: {
+      ...json(envelope(mediaSchema), 'The new media, AwaitingUpload'),
+      links: mediaLinks(
+        'getMedia',
+        'uploadVideo',
+        'uploadFromUrl',
+        'listEvents',
+        'listRenditions',
+        'updateMedia',
+        'deleteMedia',
+      ),
+    },
+    ...errorResponses(400, 401, 503),
+  },
 });
 
 export const getMedia = createRoute({
+  operationId: 'getMedia',
   method: 'get',
   path: '/medias/{id}',
   tags,
@@ -52,6 +70,7 @@ export const getMedia = createRoute({
 });
 
 export const updateMedia = createRoute({
+  operationId: 'updateMedia',
   method: 'patch',
   path: '/medias/{id}',
   tags,
@@ -61,6 +80,7 @@ export const updateMedia = createRoute({
 });
 
 export const deleteMedia = createRoute({
+  operationId: 'deleteMedia',
   method: 'delete',
   path: '/medias/{id}',
   tags,
@@ -73,6 +93,7 @@ export const deleteMedia = createRoute({
 });
 
 export const listEvents = createRoute({
+  operationId: 'listEvents',
   method: 'get',
   path: '/medias/{id}/events',
   tags,
@@ -85,6 +106,7 @@ export const listEvents = createRoute({
 });
 
 export const listRenditions = createRoute({
+  operationId: 'listRenditions',
   method: 'get',
   path: '/medias/{id}/renditions',
   tags,
@@ -94,6 +116,7 @@ export const listRenditions = createRoute({
 });
 
 export const retryMedia = createRoute({
+  operationId: 'retryMedia',
   method: 'post',
   path: '/medias/{id}/retry',
   tags,
@@ -108,6 +131,7 @@ export const retryMedia = createRoute({
 });
 
 export const cancelMedia = createRoute({
+  operationId: 'cancelMedia',
   method: 'post',
   path: '/medias/{id}/cancel',
   tags,
@@ -125,6 +149,7 @@ export const cancelMedia = createRoute({
 });
 
 export const createPlaybackToken = createRoute({
+  operationId: 'createPlaybackToken',
   method: 'post',
   path: '/medias/{id}/playback-token',
   tags,

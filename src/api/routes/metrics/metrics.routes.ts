@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 
 export const metricsRoute = createRoute({
+  operationId: 'getMetrics',
   method: 'get',
   path: '/metrics',
   tags: ['Health'],

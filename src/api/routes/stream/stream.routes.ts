@@ -3,6 +3,7 @@ import { errorResponses } from '../../envelope.ts';
 import { mediaIdParams } from '../../params.ts';
 
 export const streamRoute = createRoute({
+  operationId: 'streamFile',
   method: 'get',
   path: '/medias/{id}/stream/{path}',
   tags: ['Streaming'],

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { envelope, errorResponses, jsonBody } from '../../envelope.ts';
+import { mediaLinks } from '../../links.ts';
 import { mediaIdParams } from '../../params.ts';
 import { mediaSchema } from '../medias/medias.schemas.ts';
 import { tusMetadataPattern } from './tus.ts';
@@ -14,10 +15,12 @@ const uploadBody = z.strictObject({
 const scheduledResponse = {
   description: 'Stored and scheduled',
   content: { 'application/json': { schema: envelope(mediaSchema) } },
+  links: mediaLinks('getMedia', 'listEvents', 'listRenditions', 'cancelMedia', 'deleteMedia'),
 };
 
 const uploadRoute = (kind: 'video' | 'audio') =>
   createRoute({
+    operationId: kind === 'video' ? 'uploadVideo' : 'uploadAudio',
     method: 'post',
     path: `/medias/{id}/upload/${kind}`,
     tags: ['Uploads'],
@@ -40,6 +43,7 @@ export const uploadVideo = uploadRoute('video');
 export const uploadAudio = uploadRoute('audio');
 
 export const uploadUrl = createRoute({
+  operationId: 'createUploadUrl',
   method: 'post',
   path: '/medias/{id}/upload-url',
   tags: ['Uploads'],
@@ -83,6 +87,7 @@ export const uploadUrl = createRoute({
 });
 
 export const uploadComplete = createRoute({
+  operationId: 'completeUpload',
   method: 'post',
   path: '/medias/{id}/upload/complete',
   tags: ['Uploads'],
@@ -98,6 +103,7 @@ export const uploadComplete = createRoute({
 });
 
 export const uploadFromUrl = createRoute({
+  operationId: 'uploadFromUrl',
   method: 'post',
   path: '/medias/{id}/upload/url',
   tags: ['Uploads'],
@@ -126,6 +132,7 @@ export const uploadFromUrl = createRoute({
 
 /** Documented here, served by @tus/server (tus.ts) for every tus method on the upload paths. */
 export const tusCreate = createRoute({
+  operationId: 'createTusUpload',
   method: 'post',
   path: '/medias/{id}/tus',
   tags: ['Uploads'],
