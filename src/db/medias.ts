@@ -115,9 +115,9 @@ export function createMediaRepository(db: Db) {
     when: string,
     event?: MediaEventInput,
   ): Promise<boolean> => {
-    const values: unknown[] = [mediaId, name, by.attempt];
+    const values: unknown[] = [mediaId, name];
     const sets = Object.entries(state).map(([col, value]) => `${col} = $${values.push(value)}`);
-    const guards = [when.replaceAll('$attempt', '$3')];
+    const guards = [when.includes('$attempt') ? when.replaceAll('$attempt', `$${values.push(by.attempt)}::int`) : when];
     if (by.runId)
       guards.push(`EXISTS (SELECT 1 FROM medias m WHERE m.id = $1 AND m.workflow_run_id = $${values.push(by.runId)})`);
     const write = async (q: Queryable) => {
