@@ -1,26 +1,18 @@
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text as streamText } from 'node:stream/consumers';
-import { ApplicationFailure, CancelledFailure, type Context } from '@temporalio/activity';
-import type { RenditionWriter } from '../db/medias.ts';
-import { FailureType, isNotWanted } from '../domain/errors.ts';
+import type { Context } from '@temporalio/activity';
 import { streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
-import { videoCodecFromInit } from '../media/codec-string.ts';
-import { encodeRenditionArgs, fixTargetDuration, renditionFiles, threadOptions } from '../media/ffmpeg-args.ts';
-import {
-  aacLcCodec,
-  measureBandwidth,
-  parseMediaPlaylist,
-  type MediaPlaylist,
-  type VariantEntry,
-} from '../media/hls.ts';
-import { decodesCleanly, FfmpegError, runFfmpeg, type FfmpegProgress } from '../media/runner.ts';
+import { renditionFiles } from '../media/ffmpeg-args.ts';
+import { buildMediaPlaylist, parseMediaPlaylist, type MediaSegment, type VariantEntry } from '../media/hls.ts';
+import { decodesCleanly } from '../media/runner.ts';
 import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
-import { backgroundFfmpeg } from './ffmpeg.ts';
+import { createEncoder, readOutput, writerOf, type EncodedOutput, type EncodeStage } from './encoder.ts';
+import type { LiveMedia } from '../domain/chunks.ts';
 import { storeForMedia } from './media-guard.ts';
-import { publishIfAllReady, readyEntry, shapeOf } from './publish.ts';
+import { publishIfAllReady, publishLive, readyEntry, shapeOf } from './publish.ts';
 import { fetchStored } from './stored-files.ts';
 import { withTempDir } from './temp-dirs.ts';
 
@@ -29,66 +21,29 @@ export interface EncodeInput {
   sourceKey: string;
   rendition: RenditionPlan;
   duration: number;
-  /**
-   * `playable`: what makes the media playable (its smallest rung and its audio), encoded first at
-   * normal CPU priority, the video with every core. `ladder`: the rest, sharing the cores at
-   * encoding.background_priority, paused while a playable encode runs on the worker.
-   */
-  stage: 'playable' | 'ladder';
+  stage: EncodeStage;
   /**
    * The renditions that together make the media playable, this one among them, when the media
    * has more to encode. The last of them to be encoded publishes them: a master playlist of
    * them, then the playable flag that opens the stream (no round trip through the workflow).
    */
   publishWith?: RenditionPlan[];
+  /** Where its timeline starts, seconds (a chunked media's renditions share one offset). */
+  timelineOffset?: number;
+  /**
+   * The media is published while it encodes: this rendition's segments are stored as ffmpeg
+   * writes them, its playlist grows with them, and the media is playable as soon as enough of it
+   * is stored (with the first chunk of the video, when there is one).
+   */
+  live?: LiveMedia;
 }
 
-/** What an encode wrote, read back: its playlist, the size of each file, its bit rates and codec string. */
-interface EncodedOutput {
-  playlist: MediaPlaylist;
-  bandwidth: number;
-  averageBandwidth: number;
-  codecs: string;
-}
-
-/** Codec string of an encoded rendition, from the decoder configuration in its init segment. */
-async function codecsOf(rendition: RenditionPlan, initFile: string): Promise<string> {
-  if (rendition.type === 'audio') return aacLcCodec;
-  const codecs = videoCodecFromInit(await readFile(initFile));
-  if (!codecs)
-    throw new Error(`the init segment of ${rendition.name} holds no decoder configuration Gilfoyle can read`);
-  return codecs;
-}
-
-/** Reads back what ffmpeg wrote in `outDir`: the playlist (target duration fixed), bit rates measured from the files, the codec string. */
-async function readOutput(rendition: RenditionPlan, outDir: string): Promise<EncodedOutput> {
-  const playlistFile = path.join(outDir, renditionFiles(rendition.name).playlist);
-  const written = await readFile(playlistFile, 'utf8');
-  const playlistText = fixTargetDuration(written);
-  if (playlistText !== written) await writeFile(playlistFile, playlistText);
-  const playlist = parseMediaPlaylist(playlistText);
-  if (playlist.segments.length === 0 || !playlist.initUri) {
-    throw ApplicationFailure.nonRetryable(`encoding ${rendition.name} produced no segments`, FailureType.InvalidMedia);
-  }
-  const sizes = await Promise.all(playlist.segments.map(async (s) => (await stat(path.join(outDir, s.uri))).size));
-  const initBytes = (await stat(path.join(outDir, playlist.initUri))).size;
-  const bw = measureBandwidth(
-    playlist.segments.map((s, i) => ({ duration: s.duration, bytes: sizes[i]! })),
-    initBytes,
-    playlist.targetDuration,
-  );
-  return { playlist, ...bw, codecs: await codecsOf(rendition, path.join(outDir, playlist.initUri)) };
-}
-
-/** The rendition writes of this attempt, in this run (guarded in the SQL against late, out-of-order writes). */
-const writerOf = (ctx: Context | null): RenditionWriter => ({
-  attempt: ctx?.info.attempt ?? 1,
-  runId: ctx?.info.workflowExecution?.runId,
-});
+/** How often a live encode stores what ffmpeg has written since the last time. */
+const livePollMs = 500;
 
 export const createEncodeActivities = (deps: ActivityDeps) => {
   const { medias, logger } = deps;
-  const background = backgroundFfmpeg(deps);
+  const encoder = createEncoder(deps);
 
   /**
    * The rendition as an earlier attempt left it, when that attempt stored every file and marked
@@ -106,70 +61,6 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     return { ...entry, init: playlist.initUri, segments: playlist.segments };
   }
 
-  /** Turns ffmpeg's progress into a percentage: heartbeated at once, written to Postgres at most once per interval. */
-  function progressReporter(ctx: Context | null, mediaId: string, rendition: RenditionPlan, duration: number) {
-    const interval = deps.progressIntervalMs ?? 1000;
-    let lastWrite = 0;
-    const state = { percent: 0 };
-    const onProgress = (p: FfmpegProgress) => {
-      state.percent = p.done ? 100 : duration > 0 ? Math.min(99, Math.floor((p.outTime / duration) * 100)) : 0;
-      ctx?.heartbeat({ percent: state.percent });
-      const now = Date.now();
-      if (now - lastWrite >= interval) {
-        lastWrite = now;
-        void medias.renditionProgress(mediaId, rendition.name, state.percent, writerOf(ctx)).catch(() => undefined);
-      }
-    };
-    return { state, onProgress };
-  }
-
-  /**
-   * Runs ffmpeg over the source into `outDir`. A playable encode runs in the foreground (every
-   * core, normal priority, background ffmpegs of this worker paused meanwhile); the rest in the
-   * background. Copied audio carries the source's damage with it (an encode would conceal it):
-   * when it does not decode cleanly, it is encoded after all, with the same channels.
-   */
-  async function runEncode(
-    ctx: Context | null,
-    mediaId: string,
-    rendition: RenditionPlan,
-    source: string,
-    outDir: string,
-    stage: EncodeInput['stage'],
-    onProgress: (p: FfmpegProgress) => void,
-  ) {
-    const playable = stage === 'playable';
-    const signal = ctx?.cancellationSignal;
-    const run = (r: RenditionPlan) => {
-      const args = encodeRenditionArgs(r, {
-        input: source,
-        outputDir: outDir,
-        preset: deps.preset,
-        ...threadOptions(playable && r.type === 'video', deps.threads),
-      });
-      return playable
-        ? runFfmpeg(deps.ffmpegPath, args, { signal, timeoutMs: deps.ffmpegTimeoutMs, priority: 'normal', onProgress })
-        : background(args, signal, { onProgress });
-    };
-    const leaveForeground = playable ? deps.foreground?.enterForeground() : undefined;
-    try {
-      await run(rendition);
-      const playlistFile = path.join(outDir, renditionFiles(rendition.name).playlist);
-      if (
-        rendition.type === 'audio' &&
-        rendition.copy &&
-        !(await decodesCleanly(deps.ffmpegPath, playlistFile, { signal, timeoutMs: deps.ffmpegTimeoutMs }))
-      ) {
-        logger.info({ mediaId }, 'copied audio does not decode cleanly: encoding it instead');
-        await rm(outDir, { recursive: true, force: true });
-        await mkdir(outDir);
-        await run({ ...rendition, copy: false });
-      }
-    } finally {
-      leaveForeground?.();
-    }
-  }
-
   /** Stores the rendition's files (unless the media is gone meanwhile), then marks it Ready with its event, in one transaction. */
   async function storeRendition(
     ctx: Context | null,
@@ -177,11 +68,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     rendition: RenditionPlan,
     outDir: string,
     out: EncodedOutput,
-    attempt: number,
+    names: string[],
   ) {
     await storeForMedia(deps, ctx, mediaId, async () => {
-      for (const name of await readdir(outDir))
-        await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
+      for (const name of names) await deps.storage.putFile(streamKey(mediaId, name), path.join(outDir, name));
     });
     const { bandwidth, averageBandwidth, codecs } = out;
     await medias.renditionReady(
@@ -193,7 +83,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
         message: `rendition ${rendition.name} encoded (${out.playlist.segments.length} segments, ${Math.round(averageBandwidth / 1000)} kb/s average)`,
         data: {
           rendition: rendition.name,
-          attempt,
+          attempt: ctx?.info.attempt ?? 1,
           segments: out.playlist.segments.length,
           codecs,
           bandwidth,
@@ -204,31 +94,75 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     );
   }
 
-  /** An attempt that failed: ffmpeg's own words as an event, and the rendition Errored when no attempt is left. */
-  async function recordFailure(
+  /**
+   * A live encode's publisher: while ffmpeg writes, the segments its playlist lists are stored
+   * (the init segment first), then Gilfoyle's own growing playlist of them, the seconds stored,
+   * and, once the media has enough, its playable flag. `flush` stores what is left at the end.
+   */
+  function livePublisher(
     ctx: Context | null,
     mediaId: string,
     rendition: RenditionPlan,
-    attempt: number,
-    err: unknown,
+    outDir: string,
+    live: LiveMedia,
   ) {
-    if (err instanceof CancelledFailure) return;
-    if (err instanceof FfmpegError) {
-      await medias.addEvent(mediaId, {
-        type: 'rendition.attempt_failed',
-        level: 'warn',
-        message: `encoding ${rendition.name} failed (attempt ${attempt}): ${err.message}`,
-        data: { rendition: rendition.name, attempt, exitCode: err.exitCode, stderr: err.stderrTail },
+    const files = renditionFiles(rendition.name);
+    const stored: MediaSegment[] = [];
+    let initStored = false;
+    let busy: Promise<void> = Promise.resolve();
+    // A retry starts over, storing the same segments again: the growing playlist an earlier
+    // attempt published is left as it is until this attempt has caught up with it (it never shrinks).
+    const published =
+      (ctx?.info.attempt ?? 1) > 1
+        ? deps.storage
+            .get(streamKey(mediaId, files.playlist))
+            .then(streamText)
+            .then(
+              (t) => parseMediaPlaylist(t).segments.length,
+              () => 0,
+            )
+        : Promise.resolve(0);
+    const publish = async (ended: boolean) => {
+      const text = await readFile(path.join(outDir, files.playlist), 'utf8').catch(() => '');
+      // Only what ffmpeg has listed is whole; the playlist itself is replaced, never half-written.
+      const listed = parseMediaPlaylist(text).segments;
+      const fresh = listed.slice(stored.length);
+      if (fresh.length === 0 && !ended) return;
+      await storeForMedia(deps, ctx, mediaId, async () => {
+        if (!initStored) await deps.storage.putFile(streamKey(mediaId, files.init), path.join(outDir, files.init));
+        initStored = true;
+        for (const s of fresh) await deps.storage.putFile(streamKey(mediaId, s.uri), path.join(outDir, s.uri));
+        stored.push(...fresh);
+        if (stored.length < (await published) && !ended) return;
+        const playlist = buildMediaPlaylist({
+          initUri: files.init,
+          segments: stored,
+          targetDuration: live.targetDuration,
+          type: 'EVENT',
+          ended,
+        });
+        await deps.storage.put(streamKey(mediaId, files.playlist), playlist);
       });
-    }
-    logger.warn({ mediaId, rendition: rendition.name, attempt, err: (err as Error).message }, 'encode attempt failed');
-    const maxAttempts = ctx?.info.retryPolicy?.maximumAttempts ?? 0;
-    const final =
-      (err instanceof ApplicationFailure && err.nonRetryable) || (maxAttempts > 0 && attempt >= maxAttempts);
-    // A media gone, or no longer this run's (force-cancelled, retried since): its rendition is not ours to mark.
-    const notOurs = err instanceof ApplicationFailure && isNotWanted(err.type);
-    // The last attempt: /renditions shows the rung Errored (the workflow marks the media).
-    if (final && !notOurs) await medias.renditionErrored(mediaId, rendition.name, writerOf(ctx)).catch(() => undefined);
+      const seconds = stored.reduce((sum, s) => sum + s.duration, 0);
+      await medias.renditionStored(mediaId, rendition.name, seconds, writerOf(ctx));
+      await publishLive(deps, mediaId, live);
+    };
+    const timer = setInterval(() => {
+      busy = busy
+        .then(() => publish(false))
+        .catch((err: Error) => logger.warn({ mediaId, err: err.message }, 'live publishing failed, trying again'));
+    }, livePollMs);
+    return {
+      stored,
+      async flush() {
+        clearInterval(timer);
+        await busy;
+        await publish(true);
+      },
+      stop() {
+        clearInterval(timer);
+      },
+    };
   }
 
   /** Encodes one rendition to fMP4 HLS, heartbeating progress, and stores its files. One attempt, one temp folder. */
@@ -239,9 +173,12 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     duration,
     stage,
     publishWith,
+    timelineOffset,
+    live,
   }: EncodeInput): Promise<VariantEntry> {
     const ctx = activityContext();
     const attempt = ctx?.info.attempt ?? 1;
+    const writer = writerOf(ctx);
     try {
       const resumed = attempt > 1 ? await alreadyEncoded(mediaId, rendition) : null;
       if (resumed) {
@@ -250,10 +187,13 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
           'rendition already encoded and stored by an earlier attempt',
         );
         if (publishWith?.length) await publishIfAllReady(deps, mediaId, publishWith);
-        return resumed;
+        if (live) await publishLive(deps, mediaId, live);
+        return { ...resumed, ...(timelineOffset !== undefined ? { timelineOffset } : {}) };
       }
-      await medias.startRenditionAttempt(mediaId, rendition.name, writerOf(ctx));
-      const progress = progressReporter(ctx, mediaId, rendition, duration);
+      await medias.startRenditionAttempt(mediaId, rendition.name, writer);
+      const progress = encoder.progressReporter(ctx, duration, (percent) =>
+        medias.renditionProgress(mediaId, rendition.name, percent, writer),
+      );
       const label = `${mediaId}-${rendition.name}-a${attempt}`;
       return await withHeartbeat(
         ctx,
@@ -263,32 +203,65 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
             const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
             const outDir = path.join(dir, 'out');
             await mkdir(outDir);
+            // Published as it goes: copied audio is checked before, not after (nothing damaged goes out).
+            let planned = rendition;
+            if (live && planned.type === 'audio' && planned.copy) {
+              const clean = await decodesCleanly(deps.ffmpegPath, source, {
+                map: '0:a:0',
+                signal: ctx?.cancellationSignal,
+                timeoutMs: deps.ffmpegTimeoutMs,
+              });
+              if (!clean)
+                logger.info({ mediaId }, 'source audio does not decode cleanly: encoding it rather than copying');
+              planned = { ...planned, copy: clean };
+            }
+            const publisher = live ? livePublisher(ctx, mediaId, rendition, outDir, live) : null;
             const started = performance.now();
-            await runEncode(ctx, mediaId, rendition, source, outDir, stage, progress.onProgress);
-            const seconds = (performance.now() - started) / 1000;
-            const labels = { rendition: rendition.name, codec: rendition.type === 'video' ? rendition.codec : 'aac' };
-            deps.metrics?.encodeDuration.observe(labels, seconds);
-            if (duration > 0 && seconds > 0) deps.metrics?.encodeRealtime.observe(labels, duration / seconds);
+            try {
+              await encoder.runEncode(
+                ctx,
+                mediaId,
+                planned,
+                source,
+                outDir,
+                stage,
+                progress.onProgress,
+                {
+                  ...(timelineOffset !== undefined ? { timelineOffset } : {}),
+                  ...(live ? { live: true } : {}),
+                },
+                live !== undefined,
+              );
+            } finally {
+              publisher?.stop();
+            }
+            encoder.observe(rendition, (performance.now() - started) / 1000, duration);
             const out = await readOutput(rendition, outDir);
-            await storeRendition(ctx, mediaId, rendition, outDir, out, attempt);
+            if (publisher) await publisher.flush();
+            // A live rendition's segments are stored already; its playlist stays the growing one until Ready.
+            const names = publisher ? [] : await readdir(outDir);
+            await storeRendition(ctx, mediaId, rendition, outDir, out, names);
             if (publishWith?.length) await publishIfAllReady(deps, mediaId, publishWith);
+            if (live) await publishLive(deps, mediaId, live);
             const { playlist, bandwidth, averageBandwidth, codecs } = out;
-            const files = renditionFiles(rendition.name);
             return {
               type: rendition.type,
               name: rendition.name,
-              playlist: files.playlist,
+              playlist: renditionFiles(rendition.name).playlist,
               init: playlist.initUri!,
               segments: playlist.segments,
               codecs,
               bandwidth,
               averageBandwidth,
               ...shapeOf(rendition),
+              ...(timelineOffset !== undefined ? { timelineOffset } : {}),
             };
           }),
       );
     } catch (err) {
-      await recordFailure(ctx, mediaId, rendition, attempt, err);
+      await encoder.recordFailure(ctx, mediaId, { rendition: rendition.name }, err, () =>
+        medias.renditionErrored(mediaId, rendition.name, writer),
+      );
       throw err;
     }
   }

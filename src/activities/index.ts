@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './deps.ts';
 import { createDownloadActivities } from './download.ts';
+import { createChunkActivities } from './encode-chunk.ts';
 import { createEncodeActivities } from './encode.ts';
 import { createFetchSourceActivities } from './fetch-source.ts';
 import { createLifecycleActivities } from './lifecycle.ts';
@@ -14,6 +15,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createFetchSourceActivities(deps),
   ...createProbeActivities(deps),
   ...createEncodeActivities(deps),
+  ...createChunkActivities(deps),
   ...createPictureActivities(deps),
   ...createDownloadActivities(deps),
   ...createPublishActivities(deps),

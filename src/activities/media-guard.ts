@@ -2,7 +2,7 @@ import { ApplicationFailure, type Context } from '@temporalio/activity';
 import { FailureType } from '../domain/errors.ts';
 import { mediaPrefix } from '../domain/paths.ts';
 import { processingStatuses, type MediaStatus } from '../domain/status.ts';
-import { activityContext } from './context.ts';
+import { activityContext, mediaRunId } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
 
 /** What keeps an activity from writing for a media that is gone, or no longer its run's. */
@@ -36,7 +36,7 @@ async function assertStillWanted(deps: ActivityDeps, ctx: Context | null, mediaI
   ctx?.cancellationSignal.throwIfAborted();
   const media = await deps.medias.get(mediaId);
   if (!media) throw mediaGone(mediaId);
-  const runId = ctx?.info.workflowExecution?.runId;
+  const runId = mediaRunId(ctx);
   if (runId && (media.workflow_run_id !== runId || !processingStatuses.includes(media.status)))
     throw notThisRun(mediaId, `${media.status}, run ${runId}`);
 }
@@ -57,7 +57,7 @@ export const notThisRun = (mediaId: string, detail: string) =>
  * a run started by a stale message (the media was cancelled, or processed since) does nothing.
  */
 export async function claimRun(deps: ActivityDeps, ctx: Context | null, mediaId: string): Promise<void> {
-  const runId = ctx?.info.workflowExecution?.runId;
+  const runId = mediaRunId(ctx);
   if (!runId) return;
   const claimed = await deps.medias.claimRun(mediaId, runId);
   if (claimed === null) throw mediaGone(mediaId);
@@ -71,6 +71,6 @@ export async function claimRun(deps: ActivityDeps, ctx: Context | null, mediaId:
 
 /** The guard of a mirror write: the media is processed by this activity's run (when in one), in one of these statuses. */
 export const thisRun = (statuses?: readonly MediaStatus[]) => ({
-  runId: activityContext()?.info.workflowExecution?.runId,
+  runId: mediaRunId(activityContext()),
   ...(statuses ? { statuses } : {}),
 });

@@ -1,13 +1,14 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
+import { isChunked, planChunks, type ChunkingSettings } from '../domain/chunks.ts';
 import { FailureType } from '../domain/errors.ts';
 import type { Probe } from '../domain/probe.ts';
 import { planRenditions, type EncodingLadder, type RenditionPlan } from '../domain/renditions.ts';
 import { processingStatuses, type SourceKind } from '../domain/status.ts';
 import { ffprobeArgs, parseProbe, unplayableReason, unreadableReason, type RawProbe } from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
-import { activityContext } from './context.ts';
+import { activityContext, mediaRunId } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
 import { claimRun, notThisRun, thisRun } from './media-guard.ts';
 import { fetchStored } from './stored-files.ts';
@@ -18,6 +19,8 @@ export interface ProbeInput {
   sourceKey: string;
   kind: SourceKind;
   ladder: EncodingLadder;
+  /** Chunked encoding of long sources: the rendition rows get their chunk counts. */
+  chunking?: ChunkingSettings;
 }
 
 export interface ProbeResult {
@@ -32,7 +35,7 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
    * ffprobe the source and plan its renditions from the ladder; anything that is not playable
    * media fails here, once, without retries.
    */
-  async probeSource({ mediaId, sourceKey, kind, ladder }: ProbeInput): Promise<ProbeResult> {
+  async probeSource({ mediaId, sourceKey, kind, ladder, chunking }: ProbeInput): Promise<ProbeResult> {
     const ctx = activityContext();
     await claimRun(deps, ctx, mediaId);
     return withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
@@ -76,7 +79,14 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
       // Uploaded as audio: the picture (cover art, or a video sent by mistake) is not encoded.
       const used = kind === 'audio' ? { ...probe, video: null } : probe;
       const plan = planRenditions(used, ladder);
-      if (!(await deps.medias.planRenditions(mediaId, plan, ctx?.info.workflowExecution?.runId))) {
+      const chunks = isChunked(used.duration, chunking)
+        ? Object.fromEntries(
+            plan.flatMap((r) =>
+              r.type === 'video' ? [[r.name, planChunks(used.duration, r, chunking.chunkSeconds).length]] : [],
+            ),
+          )
+        : {};
+      if (!(await deps.medias.planRenditions(mediaId, plan, mediaRunId(ctx), chunks))) {
         throw notThisRun(mediaId, 'not planning its renditions');
       }
       return { probe: used, plan };

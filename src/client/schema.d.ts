@@ -439,8 +439,14 @@ export interface components {
             bandwidth: number | null;
             codecs: string | null;
             progress: number;
+            /** @description attempts of its encode (chunked: of its most tried chunk) */
             attempts: number;
             playlist: string | null;
+            /** @description a rendition of a long source is encoded in chunks: how many, how many stored; null when encoded whole */
+            chunks: {
+                total: number;
+                done: number;
+            } | null;
         };
         PlaybackToken: {
             /** @example 1767225600.q3Xh0o3gYl2m4k8Jx1pM9m3Q0cA0vXcUj9o6t3tWm4E */

@@ -34,6 +34,9 @@ export function processingSettingsOf(config: Config): ProcessingSettings {
     encodeTaskQueue: encodeTaskQueueOf(config.temporal.task_queue),
     encodeTimeoutSeconds: e.timeout_seconds,
     heartbeatTimeoutSeconds: e.heartbeat_timeout_seconds,
+    ...(e.chunk_seconds > 0
+      ? { chunking: { chunkSeconds: e.chunk_seconds, thresholdSeconds: e.chunk_threshold_seconds } }
+      : {}),
     ...(e.mp4_rendition !== undefined ? { downloadRendition: e.mp4_rendition } : {}),
     pictures: {
       posterAt: e.poster_at,

@@ -181,6 +181,14 @@ export const configSchema = z.strictObject({
         ),
       gop_seconds: z.number().positive().default(2),
       segment_seconds: z.number().positive().default(4),
+      /**
+       * Sources longer than chunk_threshold_seconds are encoded in chunks of this many seconds
+       * (a multiple of segment_seconds), each chunk of each rung its own activity, spread over
+       * every worker; 0: never (each rung in one piece).
+       */
+      chunk_seconds: z.number().min(0).max(3600).default(12),
+      /** Sources up to this long keep the whole-rendition path (a short clip gains nothing from chunks). */
+      chunk_threshold_seconds: z.number().min(0).default(30),
       max_frame_rate: z.number().positive().max(240).default(60),
       audio_bitrate: z.number().int().positive().default(128).describe('kb/s of the AAC audio rendition'),
       /** Source audio that already is mono or stereo AAC-LC at 48 kHz (MP4/MOV) and no more than audio_bitrate is copied, not encoded again. */
@@ -213,6 +221,14 @@ export const configSchema = z.strictObject({
       const ratio = e.segment_seconds / e.gop_seconds;
       if (Math.abs(ratio - Math.round(ratio)) > 1e-9 || ratio < 1) {
         ctx.addIssue({ code: 'custom', path: ['segment_seconds'], message: 'must be a multiple of gop_seconds' });
+      }
+      const chunkRatio = e.chunk_seconds / e.segment_seconds;
+      if (e.chunk_seconds > 0 && (Math.abs(chunkRatio - Math.round(chunkRatio)) > 1e-9 || chunkRatio < 1)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['chunk_seconds'],
+          message: 'must be 0 or a multiple of segment_seconds',
+        });
       }
       if (e.mp4_rendition !== undefined && !e.renditions.some((r) => r.name === e.mp4_rendition)) {
         ctx.addIssue({

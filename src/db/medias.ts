@@ -49,6 +49,31 @@ export interface RenditionRow {
   playlist: string | null;
   progress: number;
   attempts: number;
+  /** Chunked renditions: how many chunks, how many stored; null chunks_total when encoded whole. */
+  chunks_total: number | null;
+  chunks_done: number;
+  /** A rendition published while it encodes: seconds of it stored so far. */
+  stored_seconds: number;
+  updated_at: Date;
+}
+
+/** One stored segment of a chunk: what the rendition's playlist lists, and its size for the bit rates. */
+export interface StoredSegment {
+  uri: string;
+  duration: number;
+  bytes: number;
+}
+
+export interface ChunkRow {
+  media_id: string;
+  rendition: string;
+  chunk: number;
+  status: RenditionStatus;
+  progress: number;
+  attempts: number;
+  segments: StoredSegment[] | null;
+  init_bytes: number | null;
+  codecs: string | null;
   updated_at: Date;
 }
 
@@ -109,7 +134,17 @@ export function createMediaRepository(db: Db) {
     mediaId: string,
     name: string,
     state: Partial<
-      Pick<RenditionRow, 'status' | 'progress' | 'attempts' | 'bandwidth' | 'average_bandwidth' | 'codecs' | 'playlist'>
+      Pick<
+        RenditionRow,
+        | 'status'
+        | 'progress'
+        | 'attempts'
+        | 'bandwidth'
+        | 'average_bandwidth'
+        | 'codecs'
+        | 'playlist'
+        | 'stored_seconds'
+      >
     >,
     by: RenditionWriter,
     when: string,
@@ -129,16 +164,64 @@ export function createMediaRepository(db: Db) {
       return (rowCount ?? 0) > 0;
     };
     const changed = event ? await inTransaction(db, write) : await write(db);
-    // The media's progress is the mean of its renditions'.
-    if (changed) {
-      await db.query(
-        `UPDATE medias SET progress = sub.p, updated_at = now()
-         FROM (SELECT floor(avg(CASE WHEN status = 'Ready' THEN 100 ELSE progress END))::int AS p
-               FROM renditions WHERE media_id = $1) sub
-         WHERE id = $1 AND status = 'Processing' AND sub.p IS NOT NULL`,
-        [mediaId],
+    if (changed) await mediaProgressFromRenditions(db, mediaId);
+    return changed;
+  };
+
+  /** The media's progress is the mean of its renditions'. */
+  const mediaProgressFromRenditions = async (q: Queryable, mediaId: string) => {
+    await q.query(
+      `UPDATE medias SET progress = sub.p, updated_at = now()
+       FROM (SELECT floor(avg(CASE WHEN status = 'Ready' THEN 100 ELSE progress END))::int AS p
+             FROM renditions WHERE media_id = $1) sub
+       WHERE id = $1 AND status = 'Processing' AND sub.p IS NOT NULL`,
+      [mediaId],
+    );
+  };
+
+  /**
+   * A write of one chunk's state, guarded like a rendition's (`when`, the writer's run); then
+   * the rendition's count and progress from its chunks (chunks stored plus the running ones'
+   * fractions), the rendition Encoding once a chunk is, and the media's progress from those.
+   */
+  const writeChunk = async (
+    key: { mediaId: string; rendition: string; chunk: number },
+    state: Partial<Pick<ChunkRow, 'status' | 'progress' | 'attempts' | 'init_bytes' | 'codecs'>> & {
+      segments?: StoredSegment[];
+    },
+    by: RenditionWriter,
+    when: string,
+    event?: MediaEventInput,
+  ): Promise<boolean> => {
+    const values: unknown[] = [key.mediaId, key.rendition, key.chunk];
+    const sets = Object.entries(state).map(
+      ([col, value]) => `${col} = $${values.push(col === 'segments' ? JSON.stringify(value) : value)}`,
+    );
+    const guards = [when.includes('$attempt') ? when.replaceAll('$attempt', `$${values.push(by.attempt)}::int`) : when];
+    if (by.runId)
+      guards.push(`EXISTS (SELECT 1 FROM medias m WHERE m.id = $1 AND m.workflow_run_id = $${values.push(by.runId)})`);
+    const write = async (q: Queryable) => {
+      const { rowCount } = await q.query(
+        `UPDATE rendition_chunks SET ${sets.join(', ')}, updated_at = now()
+         WHERE media_id = $1 AND rendition = $2 AND chunk = $3 AND ${guards.join(' AND ')}`,
+        values,
       );
-    }
+      if (!rowCount) return false;
+      await q.query(
+        `UPDATE renditions r SET chunks_done = sub.done, attempts = sub.attempts,
+           progress = CASE WHEN r.status = 'Ready' THEN 100 ELSE LEAST(99, floor(100 * sub.part / r.chunks_total))::int END,
+           status = CASE WHEN r.status = 'Pending' THEN 'Encoding' ELSE r.status END, updated_at = now()
+         FROM (SELECT count(*) FILTER (WHERE status = 'Ready') AS done, max(attempts) AS attempts,
+                      sum(CASE WHEN status = 'Ready' THEN 1 ELSE progress / 100.0 END) AS part
+               FROM rendition_chunks WHERE media_id = $1 AND rendition = $2) sub
+         WHERE r.media_id = $1 AND r.name = $2`,
+        [key.mediaId, key.rendition],
+      );
+      if (event) await addEvent(q, key.mediaId, event);
+      return true;
+    };
+    const changed = await inTransaction(db, write);
+    if (changed) await mediaProgressFromRenditions(db, key.mediaId);
     return changed;
   };
 
@@ -276,7 +359,7 @@ export function createMediaRepository(db: Db) {
         const media = rows[0];
         if (!media) return null;
         await c.query(
-          `UPDATE renditions SET status = 'Pending', progress = 0, attempts = 0, updated_at = now() WHERE media_id = $1`,
+          `UPDATE renditions SET status = 'Pending', progress = 0, attempts = 0, chunks_done = 0, stored_seconds = 0, updated_at = now() WHERE media_id = $1`,
           [id],
         );
         const refetch = media.source_url !== null && Number(media.source_size ?? 0) === 0;
@@ -423,7 +506,13 @@ export function createMediaRepository(db: Db) {
      * its encodes (ScheduledProcessing) in this run: a probe attempt arriving late, once encodes
      * have started, must not wipe their rows. Returns whether the plan was written.
      */
-    async planRenditions(mediaId: string, plans: RenditionPlan[], runId?: string): Promise<boolean> {
+    async planRenditions(
+      mediaId: string,
+      plans: RenditionPlan[],
+      runId?: string,
+      /** Chunked renditions: how many chunks each has. */
+      chunks: Record<string, number> = {},
+    ): Promise<boolean> {
       return inTransaction(db, async (c) => {
         const { rowCount } = await c.query(
           `SELECT 1 FROM medias WHERE id = $1 AND status = 'ScheduledProcessing' AND ($2::text IS NULL OR workflow_run_id = $2) FOR UPDATE`,
@@ -432,13 +521,20 @@ export function createMediaRepository(db: Db) {
         if (!rowCount) return false;
         await c.query('DELETE FROM renditions WHERE media_id = $1', [mediaId]);
         for (const p of plans) {
+          const n = chunks[p.name] ?? null;
           await c.query(
-            `INSERT INTO renditions (media_id, name, type, width, height, frame_rate, video_bitrate, audio_bitrate)
-             SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM medias WHERE id = $1`,
+            `INSERT INTO renditions (media_id, name, type, width, height, frame_rate, video_bitrate, audio_bitrate, chunks_total)
+             SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM medias WHERE id = $1`,
             p.type === 'video'
-              ? [mediaId, p.name, p.type, p.width, p.height, p.frameRate, p.videoBitrate, null]
-              : [mediaId, p.name, p.type, null, null, null, null, p.audioBitrate],
+              ? [mediaId, p.name, p.type, p.width, p.height, p.frameRate, p.videoBitrate, null, n]
+              : [mediaId, p.name, p.type, null, null, null, null, p.audioBitrate, n],
           );
+          if (n) {
+            await c.query(
+              `INSERT INTO rendition_chunks (media_id, rendition, chunk) SELECT $1, $2, generate_series(0, $3::int - 1)`,
+              [mediaId, p.name, n],
+            );
+          }
         }
         return true;
       });
@@ -474,6 +570,83 @@ export function createMediaRepository(db: Db) {
     /** The rendition's last attempt failed: Errored. Never over a Ready rendition, nor by an older attempt than the latest. */
     renditionErrored: (mediaId: string, name: string, by: RenditionWriter) =>
       writeRendition(mediaId, name, { status: 'Errored' }, by, `status <> 'Ready' AND attempts <= $attempt`),
+
+    /** An encode attempt of one chunk starts. Not over a stored chunk, nor by an older attempt. */
+    startChunkAttempt: (mediaId: string, rendition: string, chunk: number, by: RenditionWriter) =>
+      writeChunk(
+        { mediaId, rendition, chunk },
+        { status: 'Encoding', progress: 0, attempts: by.attempt },
+        by,
+        `status <> 'Ready' AND attempts <= $attempt`,
+      ),
+
+    /** The running chunk attempt's progress; only while that attempt encodes it. */
+    chunkProgress: (mediaId: string, rendition: string, chunk: number, percent: number, by: RenditionWriter) =>
+      writeChunk(
+        { mediaId, rendition, chunk },
+        { progress: percent },
+        by,
+        `status = 'Encoding' AND attempts = $attempt`,
+      ),
+
+    /** The chunk is encoded and stored: its segments recorded, with its event; once. */
+    chunkReady: (
+      mediaId: string,
+      rendition: string,
+      chunk: number,
+      stored: { segments: StoredSegment[]; init_bytes: number; codecs: string },
+      event: MediaEventInput,
+      by: RenditionWriter,
+    ) =>
+      writeChunk(
+        { mediaId, rendition, chunk },
+        { status: 'Ready', progress: 100, ...stored },
+        by,
+        `status <> 'Ready'`,
+        event,
+      ),
+
+    /** The chunk's last attempt failed. */
+    chunkErrored: (mediaId: string, rendition: string, chunk: number, by: RenditionWriter) =>
+      writeChunk(
+        { mediaId, rendition, chunk },
+        { status: 'Errored' },
+        by,
+        `status <> 'Ready' AND attempts <= $attempt`,
+      ),
+
+    async listChunks(mediaId: string, rendition: string): Promise<ChunkRow[]> {
+      const { rows } = await db.query<ChunkRow>(
+        'SELECT * FROM rendition_chunks WHERE media_id = $1 AND rendition = $2 ORDER BY chunk',
+        [mediaId, rendition],
+      );
+      return rows;
+    },
+
+    /**
+     * Runs `fn` with the rendition's chunks while holding its row: writers of its growing playlist
+     * go one after the other, each seeing every chunk stored before it (a playlist never shrinks).
+     */
+    async withChunksLocked<T>(mediaId: string, rendition: string, fn: (chunks: ChunkRow[]) => Promise<T>): Promise<T> {
+      return inTransaction(db, async (c) => {
+        await c.query('SELECT 1 FROM renditions WHERE media_id = $1 AND name = $2 FOR UPDATE', [mediaId, rendition]);
+        const { rows } = await c.query<ChunkRow>(
+          'SELECT * FROM rendition_chunks WHERE media_id = $1 AND rendition = $2 ORDER BY chunk',
+          [mediaId, rendition],
+        );
+        return fn(rows);
+      });
+    },
+
+    /** Seconds of a rendition published while it encodes; they only grow, and only while its attempt encodes it. */
+    renditionStored: (mediaId: string, name: string, storedSeconds: number, by: RenditionWriter) =>
+      writeRendition(
+        mediaId,
+        name,
+        { stored_seconds: storedSeconds },
+        by,
+        `status = 'Encoding' AND attempts = $attempt AND stored_seconds < ${Number(storedSeconds)}`,
+      ),
   };
 }
 

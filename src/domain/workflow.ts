@@ -1,3 +1,4 @@
+import type { ChunkingSettings } from './chunks.ts';
 import type { EncodingLadder } from './renditions.ts';
 import type { SourceKind } from './status.ts';
 
@@ -28,6 +29,8 @@ export interface ProcessMediaInput {
   encodeTimeoutSeconds: number;
   /** A heavy activity silent this long is deemed lost (its worker died) and retried elsewhere; default 30. */
   heartbeatTimeoutSeconds?: number;
+  /** Long sources are encoded in chunks (encoding.chunk_seconds); absent: every rendition whole. */
+  chunking?: ChunkingSettings;
   /** Rung remuxed into the MP4 download (encoding.mp4_rendition); absent: 720p if planned, else the largest. */
   downloadRendition?: string;
   pictures: PictureSettings;
@@ -52,6 +55,9 @@ export interface ProcessingProgress {
 }
 
 export const workflowIdOf = (mediaId: string) => `media-${mediaId}`;
+/** The child workflow that encodes one rendition of a media in chunks. */
+export const chunkedRenditionWorkflowIdOf = (mediaId: string, rendition: string) =>
+  `${workflowIdOf(mediaId)}-${rendition}`;
 export const processMediaWorkflowType = 'processMedia';
 
 /** Encode activities go to their own task queue so that a worker's encode slots never block bookkeeping. */

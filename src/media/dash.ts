@@ -25,11 +25,13 @@ function segmentTemplate(v: VariantEntry): string {
     if (last && last.d === d) last.r++;
     else runs.push({ d, r: 0 });
   }
+  // A timeline that starts later than 0 (a chunked media's) is shifted back by presentationTimeOffset.
+  const offset = Math.round((v.timelineOffset ?? 0) * timescale);
   const timeline = runs
-    .map((r, i) => `<S ${attrs({ t: i === 0 ? 0 : undefined, d: r.d, r: r.r || undefined })}/>`)
+    .map((r, i) => `<S ${attrs({ t: i === 0 ? offset : undefined, d: r.d, r: r.r || undefined })}/>`)
     .join('');
   return (
-    `<SegmentTemplate ${attrs({ timescale, initialization: v.init, media: `${m[1]}$Number%0${width}d$${m[3]}`, startNumber: Number(m[2]) })}>` +
+    `<SegmentTemplate ${attrs({ timescale, initialization: v.init, media: `${m[1]}$Number%0${width}d$${m[3]}`, startNumber: Number(m[2]), presentationTimeOffset: offset || undefined })}>` +
     `<SegmentTimeline>${timeline}</SegmentTimeline></SegmentTemplate>`
   );
 }

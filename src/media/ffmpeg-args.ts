@@ -1,3 +1,4 @@
+import type { ChunkPlan } from '../domain/chunks.ts';
 import type { AudioRendition, RenditionPlan, VideoRendition } from '../domain/renditions.ts';
 
 export interface EncodeOptions {
@@ -10,7 +11,20 @@ export interface EncodeOptions {
   threads: number;
   /** Decoder threads; absent or 0 lets ffmpeg decide (frame threads on every core). */
   decoderThreads?: number;
+  /** One chunk of a video rung: its time range of the source, its frames, its first segment's number. */
+  chunk?: ChunkPlan;
+  /**
+   * Seconds the output's timeline starts at (tfdt), for the renditions of a chunked media: each
+   * chunk at its own start plus this, and fragments cut as they come (frag_discont), so that the
+   * timestamps continue across chunks exactly as in one encode.
+   */
+  timelineOffset?: number;
+  /** Write the playlist after every segment (EVENT), for an encode whose segments are published as they land. */
+  live?: boolean;
 }
+
+/** Seconds of source a chunk reads past its frames: the frame rate conversion needs what follows the last frame. */
+const chunkReadMargin = 0.25;
 
 /**
  * Threads of an encode. An exclusive one (the rung that makes the media playable) takes every
@@ -31,24 +45,27 @@ export const renditionFiles = (name: string) => ({
   segmentPattern: `${name}_%05d.m4s`,
 });
 
-const hlsOutput = (r: RenditionPlan, outputDir: string): string[] => {
+/** Seconds as ffmpeg reads them, to the microsecond. */
+const seconds = (t: number) => String(Math.round(t * 1e6) / 1e6);
+
+const hlsOutput = (r: RenditionPlan, o: EncodeOptions): string[] => {
   const files = renditionFiles(r.name);
+  const start = o.chunk?.start ?? 0;
+  // prettier-ignore
   return [
-    '-f',
-    'hls',
-    '-hls_time',
-    String(r.segmentSeconds),
-    '-hls_playlist_type',
-    'vod',
-    '-hls_segment_type',
-    'fmp4',
-    '-hls_flags',
-    'independent_segments',
-    '-hls_fmp4_init_filename',
-    files.init,
-    '-hls_segment_filename',
-    `${outputDir}/${files.segmentPattern}`,
-    `${outputDir}/${files.playlist}`,
+    ...(o.timelineOffset !== undefined ? ['-output_ts_offset', seconds(start + o.timelineOffset)] : []),
+    '-f', 'hls',
+    '-hls_time', String(r.segmentSeconds),
+    '-hls_playlist_type', o.live ? 'event' : 'vod',
+    '-hls_segment_type', 'fmp4',
+    // Live: the playlist (and each segment) is written whole under a temporary name, then renamed,
+    // so that whoever reads it while ffmpeg runs never sees half of it.
+    '-hls_flags', o.live ? 'independent_segments+temp_file' : 'independent_segments',
+    ...(o.chunk ? ['-start_number', String(o.chunk.firstSegment)] : []),
+    ...(o.timelineOffset !== undefined ? ['-hls_segment_options', 'movflags=+frag_discont'] : []),
+    '-hls_fmp4_init_filename', files.init,
+    '-hls_segment_filename', `${o.outputDir}/${files.segmentPattern}`,
+    `${o.outputDir}/${files.playlist}`,
   ];
 };
 
@@ -60,72 +77,41 @@ const hlsOutput = (r: RenditionPlan, outputDir: string): string[] => {
 export const fixTargetDuration = (playlist: string): string =>
   playlist.replace(/^#EXT-X-TARGETDURATION:0+(\r?)$/m, '#EXT-X-TARGETDURATION:1$1');
 
+// prettier-ignore
 const common = (o: EncodeOptions): string[] => [
-  '-hide_banner',
-  '-nostdin',
-  '-y',
-  '-loglevel',
-  'error',
-  '-progress',
-  'pipe:1',
-  '-nostats',
+  '-hide_banner', '-nostdin', '-y',
+  '-loglevel', 'error',
+  '-progress', 'pipe:1', '-nostats',
   ...(o.decoderThreads ? ['-threads', String(o.decoderThreads)] : []),
-  '-i',
-  o.input,
-  '-map_metadata',
-  '-1',
+  // A chunk seeks before the input (decoding from the keyframe before its start and dropping what
+  // precedes it: an accurate seek) and reads only its own range of the source.
+  ...(o.chunk ? ['-ss', seconds(o.chunk.start)] : []),
+  ...(o.chunk?.frames ? ['-t', seconds(o.chunk.seconds + chunkReadMargin)] : []),
+  '-i', o.input,
+  '-map_metadata', '-1',
 ];
 
 /** Encoder arguments of each codec: same GOP on every rung and no scene-cut keyframes. */
 function codecArgs(r: VideoRendition, o: EncodeOptions): string[] {
   const g = String(r.gopFrames);
+  // prettier-ignore
   switch (r.codec) {
     case 'h264':
       return [
-        '-c:v',
-        'libx264',
-        '-preset',
-        o.preset,
-        '-profile:v',
-        'high',
-        '-threads',
-        String(o.threads),
-        '-g',
-        g,
-        '-keyint_min',
-        g,
-        '-sc_threshold',
-        '0',
-        '-x264-params',
-        'scenecut=0:open_gop=0',
+        '-c:v', 'libx264', '-preset', o.preset, '-profile:v', 'high', '-threads', String(o.threads),
+        '-g', g, '-keyint_min', g, '-sc_threshold', '0', '-x264-params', 'scenecut=0:open_gop=0',
       ];
     case 'hevc':
       return [
-        '-c:v',
-        'libx265',
-        '-preset',
-        o.preset,
-        '-profile:v',
-        'main',
-        '-tag:v',
-        'hvc1',
-        '-g',
-        g,
-        '-keyint_min',
-        g,
-        '-x265-params',
-        `scenecut=0:open-gop=0:log-level=error${o.threads > 0 ? `:pools=${o.threads}` : ''}`,
+        '-c:v', 'libx265', '-preset', o.preset, '-profile:v', 'main', '-tag:v', 'hvc1',
+        '-g', g, '-keyint_min', g,
+        '-x265-params', `scenecut=0:open-gop=0:log-level=error${o.threads > 0 ? `:pools=${o.threads}` : ''}`,
       ];
     case 'av1':
       return [
-        '-c:v',
-        'libsvtav1',
-        '-preset',
-        String(svtPresets[o.preset] ?? 10),
-        '-g',
-        g,
-        '-svtav1-params',
-        `keyint=${g}:scd=0${o.threads > 0 ? `:lp=${o.threads}` : ''}`,
+        '-c:v', 'libsvtav1', '-preset', String(svtPresets[o.preset] ?? 10),
+        '-g', g,
+        '-svtav1-params', `keyint=${g}:scd=0${o.threads > 0 ? `:lp=${o.threads}` : ''}`,
       ];
   }
 }
@@ -142,44 +128,34 @@ const svtPresets: Record<string, number> = {
 };
 
 function videoArgs(r: VideoRendition, o: EncodeOptions): string[] {
+  // prettier-ignore
   return [
     ...common(o),
-    '-map',
-    '0:v:0',
-    '-an',
-    '-sn',
-    '-dn',
+    '-map', '0:v:0',
+    '-an', '-sn', '-dn',
     // Scale to the planned display size; ffmpeg has already applied any rotation.
-    '-vf',
-    `scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p`,
+    '-vf', `scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p`,
     // Constant frame rate out, whatever came in (VFR phone video included).
-    '-r',
-    String(r.frameRate),
-    '-fps_mode',
-    'cfr',
+    '-r', String(r.frameRate),
+    '-fps_mode', 'cfr',
     ...codecArgs(r, o),
-    '-b:v',
-    `${r.videoBitrate}k`,
-    '-maxrate',
-    `${r.maxRate}k`,
-    '-bufsize',
-    `${r.maxRate * 2}k`,
-    ...hlsOutput(r, o.outputDir),
+    '-b:v', `${r.videoBitrate}k`,
+    '-maxrate', `${r.maxRate}k`,
+    '-bufsize', `${r.maxRate * 2}k`,
+    // A chunk's frames exactly: the next chunk starts at the next frame.
+    ...(o.chunk?.frames ? ['-frames:v', String(o.chunk.frames)] : []),
+    ...hlsOutput(r, o),
   ];
 }
 
 function audioArgs(r: AudioRendition, o: EncodeOptions): string[] {
+  // prettier-ignore
   return [
     ...common(o),
-    '-map',
-    '0:a:0',
-    '-vn',
-    '-sn',
-    '-dn',
-    ...(r.copy
-      ? ['-c:a', 'copy']
-      : ['-c:a', 'aac', '-b:a', `${r.audioBitrate}k`, '-ac', String(r.channels), '-ar', '48000']),
-    ...hlsOutput(r, o.outputDir),
+    '-map', '0:a:0',
+    '-vn', '-sn', '-dn',
+    ...(r.copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', `${r.audioBitrate}k`, '-ac', String(r.channels), '-ar', '48000']),
+    ...hlsOutput(r, o),
   ];
 }
 

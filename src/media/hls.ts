@@ -57,6 +57,33 @@ export function measureBandwidth(segments: { duration: number; bytes: number }[]
   return { bandwidth: Math.ceil(peak || average), averageBandwidth: Math.ceil(average) };
 }
 
+/**
+ * A rendition's media playlist, written by Gilfoyle from its segments (a chunked rendition is
+ * the list of every chunk's segments). `EVENT`: it grows as segments land, and a player reloads
+ * it; `ended` adds ENDLIST (nothing more comes). `VOD`: final.
+ */
+export function buildMediaPlaylist(p: {
+  initUri: string;
+  segments: MediaSegment[];
+  /** Fixed for the playlist's whole life (an EVENT playlist must not change it): at least every EXTINF, rounded. */
+  targetDuration: number;
+  type: 'EVENT' | 'VOD';
+  ended: boolean;
+}): string {
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${Math.max(1, Math.round(p.targetDuration))}`,
+    '#EXT-X-MEDIA-SEQUENCE:0',
+    `#EXT-X-PLAYLIST-TYPE:${p.type}`,
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    `#EXT-X-MAP:URI="${p.initUri}"`,
+  ];
+  for (const s of p.segments) lines.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
+  if (p.ended || p.type === 'VOD') lines.push('#EXT-X-ENDLIST');
+  return lines.join('\n') + '\n';
+}
+
 /** What the master playlist says of a rendition. */
 export interface MasterEntry {
   type: 'video' | 'audio';
@@ -77,6 +104,8 @@ export interface VariantEntry extends MasterEntry {
   /** Init segment and media segments (file names) with their durations in seconds. */
   init: string;
   segments: MediaSegment[];
+  /** Where its timeline starts (the first segment's time), in seconds: chunked media start theirs later than 0. */
+  timelineOffset?: number;
 }
 
 const audioGroup = 'audio';

@@ -147,13 +147,18 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOpt
 export async function decodesCleanly(
   ffmpegPath: string,
   input: string,
-  opts: Pick<RunOptions, 'signal' | 'timeoutMs'> = {},
+  opts: Pick<RunOptions, 'signal' | 'timeoutMs'> & {
+    /** Only this stream (e.g. `0:a:0`, the audio of a video file), not the whole input. */
+    map?: string;
+  } = {},
 ): Promise<boolean> {
   try {
+    const { map, ...run } = opts;
+    const only = map ? ['-map', map] : [];
     await runFfmpeg(
       ffmpegPath,
-      ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, '-f', 'null', '-'],
-      opts,
+      ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, ...only, '-f', 'null', '-'],
+      run,
     );
     return true;
   } catch (err) {

@@ -29,6 +29,12 @@ export interface StorageDriver {
    * when the object is missing.
    */
   localFile(key: string): Promise<string | null>;
+  /**
+   * A URL a worker's ffmpeg reads the object from, with ranged requests (a chunk reads its own
+   * part of a source, not the whole file): presigned, never a public or CDN URL. Null when the
+   * store is a local folder (read the file) or cannot presign.
+   */
+  readUrl(key: string, expiresSeconds: number): Promise<string | null>;
   stat(key: string): Promise<StoredObject | null>;
   list(prefix: string): Promise<string[]>;
   /** Deletes every object under `prefix`; returns how many. */

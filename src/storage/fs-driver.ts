@@ -121,6 +121,10 @@ export function createFsDriver(rootDir: string): StorageDriver {
       await copyFile(fileOf(key), localPath, constants.COPYFILE_FICLONE);
     },
 
+    async readUrl() {
+      return null;
+    },
+
     async localFile(key) {
       return (await statKey(key)) ? fileOf(key) : null;
     },

@@ -204,6 +204,10 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       }
     },
 
+    async readUrl(key, expiresSeconds) {
+      return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: checkKey(key) }), { expiresIn: expiresSeconds });
+    },
+
     async directUrl(key, expiresSeconds) {
       if (o.publicUrl)
         return `${o.publicUrl.replace(/\/+$/, '')}/${checkKey(key).split('/').map(encodeURIComponent).join('/')}`;

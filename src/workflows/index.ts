@@ -1,1 +1,2 @@
 export { processMedia } from './process-media.ts';
+export { encodeRenditionInChunks } from './encode-in-chunks.ts';

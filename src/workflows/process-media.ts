@@ -1,78 +1,33 @@
 import {
-  ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
   log,
   proxyActivities,
   setHandler,
-  type ActivityOptions,
+  startChild,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
-import { FailureType, isNotWanted, nonRetryableFailureTypes } from '../domain/errors.ts';
-import { downloadRendition, firstRenditions, type RenditionPlan } from '../domain/renditions.ts';
+import type { EncodeInput } from '../activities/encode.ts';
+import { chunkedTimelineOffsetSeconds, isChunked, planChunks, type LiveMedia } from '../domain/chunks.ts';
+import { FailureType } from '../domain/errors.ts';
+import { downloadRendition, firstRenditions, type RenditionPlan, type VideoRendition } from '../domain/renditions.ts';
 import { MediaStatus } from '../domain/status.ts';
-import type { ProcessingProgress, ProcessMediaInput, ProcessMediaResult } from '../domain/workflow.ts';
+import {
+  chunkedRenditionWorkflowIdOf,
+  type ProcessingProgress,
+  type ProcessMediaInput,
+  type ProcessMediaResult,
+} from '../domain/workflow.ts';
 import type { VariantEntry } from '../media/hls.ts';
 import { progressQuery } from './definitions.ts';
+import { encodeRenditionInChunks } from './encode-in-chunks.ts';
+import { encodeOptions, jobTracker, mirrorOptions, notWanted, priority, probeOptions, reasonOf } from './options.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 
-/** Short bookkeeping activities: Postgres writes, playlists. */
-const mirrorOptions: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
-};
-const probeOptions: ActivityOptions = {
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: nonRetryableFailureTypes },
-};
-/**
- * Encodes, pictures and packaging run on the encode task queue (bounded by each worker's
- * concurrency) and heartbeat, so a worker that dies is noticed within the heartbeat timeout.
- */
-const encodeOptions = (input: ProcessMediaInput): ActivityOptions => ({
-  taskQueue: input.encodeTaskQueue,
-  startToCloseTimeout: `${input.encodeTimeoutSeconds} seconds`,
-  heartbeatTimeout: `${input.heartbeatTimeoutSeconds ?? 30} seconds`,
-  // A cancelled media waits until ffmpeg is killed and the attempt's temp files are gone.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: input.maxAttempts,
-    nonRetryableErrorTypes: nonRetryableFailureTypes,
-  },
-});
-
 const mirror = proxyActivities<Activities>(mirrorOptions);
 const { probeSource } = proxyActivities<Activities>(probeOptions);
-
-/**
- * Task queue priorities (1 goes first): what makes a media playable; then the ladder, largest
- * rung first; then the short jobs (pictures, download). Longest first: what is left running at
- * the end, with cores to spare, is short. Across media too: a new media's playable rung goes
- * ahead of the ladders already waiting.
- */
-const priority = { playable: 1, ladderFrom: 2, ladderTo: 4, short: 5 } as const;
-
-/** The innermost failure: what an operator needs to read. */
-function rootOf(err: unknown): unknown {
-  let e: unknown = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  return e;
-}
-const reasonOf = (err: unknown) => {
-  const e = rootOf(err);
-  return e instanceof Error ? e.message : String(err);
-};
-/** The run found the media gone, or no longer waiting for it: there is nothing to mark failed. */
-const notWanted = (err: unknown) => {
-  const e = rootOf(err);
-  return e instanceof ApplicationFailure && isNotWanted(e.type);
-};
 
 /**
  * One durable run per media: probe and plan; encode the smallest rung and the audio first, so the
@@ -81,44 +36,63 @@ const notWanted = (err: unknown) => {
  */
 export async function processMedia(input: ProcessMediaInput): Promise<ProcessMediaResult> {
   const { mediaId, sourceKey } = input;
-  const heavy = (priorityKey: number) =>
-    proxyActivities<Activities>({ ...encodeOptions(input), priority: { priorityKey } });
+  const heavy = (priorityKey: number) => proxyActivities<Activities>(encodeOptions(input, priorityKey));
   const state: ProcessingProgress = { stage: 'probing', playable: false, progress: 0, renditions: {} };
   setHandler(progressQuery, () => state);
 
-  // Every heavy job, so that a run that fails or is cancelled stops them all and waits until they
-  // have stopped before it marks the media: no encode then writes after the media's last event.
-  const jobs: Promise<unknown>[] = [];
-  const job = <T>(p: Promise<T>): Promise<T> => {
-    jobs.push(p);
-    // A failure ends the run at the first await that sees it; the others must not reject unhandled.
-    p.catch(() => undefined);
-    return p;
-  };
+  const jobs = jobTracker();
+  const job = jobs.add;
   const work = new CancellationScope();
 
+  /** A whole rendition, one activity (with what it publishes: see EncodeInput). */
   const encode = async (
     rendition: RenditionPlan,
     duration: number,
     stage: 'playable' | 'ladder',
     priorityKey: number,
-    publishWith?: RenditionPlan[],
+    more: Pick<EncodeInput, 'publishWith' | 'timelineOffset' | 'live'> = {},
   ): Promise<VariantEntry> => {
     state.renditions[rendition.name] = 'encoding';
     const out = await job(
-      heavy(priorityKey).encodeRendition({
-        mediaId,
-        sourceKey,
-        rendition,
-        duration,
-        stage,
-        ...(publishWith ? { publishWith } : {}),
-      }),
+      heavy(priorityKey).encodeRendition({ mediaId, sourceKey, rendition, duration, stage, ...more }),
     );
+    done(rendition);
+    return out;
+  };
+
+  /** A video rendition of a long source, chunk by chunk, in a child workflow of its own. */
+  const encodeInChunks = async (
+    rendition: VideoRendition,
+    duration: number,
+    chunkSeconds: number,
+    priorityKey: number,
+    live?: LiveMedia,
+  ): Promise<VariantEntry> => {
+    state.renditions[rendition.name] = 'encoding';
+    const child = await startChild(encodeRenditionInChunks, {
+      workflowId: chunkedRenditionWorkflowIdOf(mediaId, rendition.name),
+      args: [
+        {
+          mediaId,
+          sourceKey,
+          rendition,
+          duration,
+          chunkSeconds,
+          encode: input,
+          priorityKey,
+          ...(live ? { live } : {}),
+        },
+      ],
+    });
+    const out = await job(child.result());
+    done(rendition);
+    return out;
+  };
+
+  const done = (rendition: RenditionPlan) => {
     state.renditions[rendition.name] = 'ready';
     const all = Object.values(state.renditions);
     state.progress = Math.floor((100 * all.filter((s) => s === 'ready').length) / all.length);
-    return out;
   };
 
   try {
@@ -130,27 +104,80 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
           url: input.sourceUrl,
           kind: input.kind,
         });
-      const { probe, plan } = await probeSource({ mediaId, sourceKey, kind: input.kind, ladder: input.ladder });
+      const { probe, plan } = await probeSource({
+        mediaId,
+        sourceKey,
+        kind: input.kind,
+        ladder: input.ladder,
+        ...(input.chunking ? { chunking: input.chunking } : {}),
+      });
       for (const r of plan) state.renditions[r.name] = 'pending';
       state.stage = 'encoding';
 
       const first = firstRenditions(plan);
       const rest = plan.filter((r) => !first.includes(r));
       const encodes = new Map<string, Promise<VariantEntry>>();
-      // With more to encode, the last of the first renditions to finish makes the media playable.
-      const publishWith = rest.length > 0 ? first : undefined;
-      for (const r of first) encodes.set(r.name, encode(r, probe.duration, 'playable', priority.playable, publishWith));
-      // Marking the media Processing takes one short activity: when it is done, the playable
-      // encodes have reached the workers, and the ladder can follow without racing them for a slot.
-      await mirror.startProcessing({ mediaId, plan });
-      rest.forEach((r, i) =>
-        encodes.set(r.name, encode(r, probe.duration, 'ladder', Math.min(priority.ladderTo, priority.ladderFrom + i))),
-      );
+      const ladderPriority = (i: number) => Math.min(priority.ladderTo, priority.ladderFrom + i);
+      // Playlists published while the media encodes, which become VOD when it is Ready.
+      const livePlaylists: string[] = [];
+      const chunking = input.chunking;
+      if (isChunked(probe.duration, chunking)) {
+        // A long source: the video rungs chunk by chunk, the audio once, all published as they
+        // land; playable once the smallest rung's first chunk and the audio up to its end are stored.
+        const smallest = first.find((r): r is VideoRendition => r.type === 'video');
+        const audio = plan.find((r) => r.type === 'audio');
+        const firstPart = smallest
+          ? planChunks(probe.duration, smallest, chunking.chunkSeconds)[0]!.seconds
+          : chunking.chunkSeconds;
+        const live: LiveMedia = {
+          ...(smallest ? { video: smallest } : {}),
+          ...(audio?.type === 'audio' ? { audio } : {}),
+          audioSecondsNeeded: Math.min(firstPart, probe.duration),
+          targetDuration: input.ladder.segmentSeconds,
+        };
+        // Every rendition on one timeline, offset as the chunks' (see chunkedTimelineOffsetSeconds).
+        const timelineOffset = smallest ? chunkedTimelineOffsetSeconds : undefined;
+        if (audio) {
+          livePlaylists.push(audio.name);
+          encodes.set(
+            audio.name,
+            encode(audio, probe.duration, 'playable', priority.playable, {
+              live,
+              ...(timelineOffset !== undefined ? { timelineOffset } : {}),
+            }),
+          );
+        }
+        if (smallest) {
+          livePlaylists.push(smallest.name);
+          encodes.set(
+            smallest.name,
+            encodeInChunks(smallest, probe.duration, chunking.chunkSeconds, priority.playable, live),
+          );
+        }
+        await mirror.startProcessing({ mediaId, plan });
+        rest.forEach((r, i) => {
+          // After the playable rung's chunks (which follow its first at the next priority).
+          if (r.type === 'video')
+            encodes.set(r.name, encodeInChunks(r, probe.duration, chunking.chunkSeconds, ladderPriority(i + 1)));
+        });
+      } else {
+        // With more to encode, the last of the first renditions to finish makes the media playable.
+        const publishWith = rest.length > 0 ? first : undefined;
+        for (const r of first)
+          encodes.set(
+            r.name,
+            encode(r, probe.duration, 'playable', priority.playable, publishWith ? { publishWith } : {}),
+          );
+        // Marking the media Processing takes one short activity: when it is done, the playable
+        // encodes have reached the workers, and the ladder can follow without racing them for a slot.
+        await mirror.startProcessing({ mediaId, plan });
+        rest.forEach((r, i) => encodes.set(r.name, encode(r, probe.duration, 'ladder', ladderPriority(i))));
+      }
       const output = (name: string) => encodes.get(name)!;
 
       const playable = job(
         Promise.all(first.map((r) => output(r.name))).then(() => {
-          if (publishWith) state.playable = true;
+          if (rest.length > 0 || livePlaylists.length > 0) state.playable = true;
         }),
       );
       const video = probe.video;
@@ -189,14 +216,14 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
         duration: probe.duration,
         segmentSeconds: input.ladder.segmentSeconds,
         files: files.flat(),
+        livePlaylists,
       });
       state.stage = 'done';
       state.playable = true;
       return { mediaId, renditions: plan.map((r) => r.name), duration: probe.duration };
     });
   } catch (err) {
-    work.cancel();
-    await CancellationScope.nonCancellable(() => Promise.allSettled(jobs));
+    await jobs.stop(work);
     if (isCancellation(err)) {
       // Cancelled (POST /medias/{id}/cancel): the media ends Errored, and the run Cancelled.
       state.stage = 'cancelled';

@@ -122,6 +122,9 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
       average_bandwidth: null,
       codecs: null,
       playlist: null,
+      chunks_total: null,
+      chunks_done: 0,
+      stored_seconds: 0,
       progress: 0,
       attempts: 0,
       updated_at: this.now(),
@@ -372,6 +375,10 @@ export class FakeStorage implements StorageDriver {
     const o = this.objects.get(key);
     if (!o) throw new StorageNotFoundError(key);
     await writeFile(localPath, o.body);
+  }
+
+  async readUrl(): Promise<string | null> {
+    return null;
   }
 
   async localFile(): Promise<string | null> {

@@ -191,8 +191,15 @@ export const renditionSchema = z
     bandwidth: z.number().int().nullable(),
     codecs: z.string().nullable(),
     progress: z.number().int(),
-    attempts: z.number().int(),
+    attempts: z.number().int().openapi({ description: 'attempts of its encode (chunked: of its most tried chunk)' }),
     playlist: z.string().nullable(),
+    chunks: z
+      .object({ total: z.number().int(), done: z.number().int() })
+      .nullable()
+      .openapi({
+        description:
+          'a rendition of a long source is encoded in chunks: how many, how many stored; null when encoded whole',
+      }),
   })
   .openapi('Rendition');
 
@@ -298,4 +305,5 @@ export const toRenditionJson = (r: RenditionRow): z.infer<typeof renditionSchema
   progress: r.progress,
   attempts: r.attempts,
   playlist: r.playlist,
+  chunks: r.chunks_total ? { total: r.chunks_total, done: r.chunks_done } : null,
 });
