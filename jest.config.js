@@ -12,6 +12,8 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Installed tools (Node itself among them) and build output are not the project's modules.
+  modulePathIgnorePatterns: ['<rootDir>/.tools/', '<rootDir>/.data/', '<rootDir>/dist/'],
   // Removes the RabbitMQ queues of earlier runs (scripts/test.sh has started the services).
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   testTimeout: 120_000,

@@ -347,6 +347,7 @@ describe('get, list, patch', () => {
         progress: 100,
         attempts: 0,
         playlist: '720p.m3u8',
+        chunks: null,
       },
     ]);
   });

@@ -908,3 +908,78 @@ export async function checkStoryboard(dir: string, duration: number): Promise<St
     fail(`${name}: last cue ends at ${fmt(last.end)} s, before duration ${fmt(duration)} - 1 s`);
   return { spriteWidth, spriteHeight, cues };
 }
+
+// ---------------------------------------------------------------- chunked renditions
+
+interface ProbedPacket {
+  pts: number;
+  dts: number;
+  key: boolean;
+}
+
+/** The video (or audio) packets of a local HLS playlist, in decode order, with their timestamps in seconds. */
+export async function probePackets(input: string, stream: 'v:0' | 'a:0' = 'v:0'): Promise<ProbedPacket[]> {
+  const { stdout } = await execa('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    stream,
+    '-show_entries',
+    'packet=pts_time,dts_time,flags',
+    '-of',
+    'json',
+    input,
+  ]);
+  const packets = (JSON.parse(stdout) as { packets?: { pts_time?: string; dts_time?: string; flags?: string }[] })
+    .packets;
+  return (packets ?? []).map((p) => ({
+    pts: Number(p.pts_time),
+    dts: Number(p.dts_time),
+    key: p.flags?.includes('K') ?? false,
+  }));
+}
+
+/**
+ * What a chunk edge must hold, read by ffprobe from the served files: decode timestamps continue
+ * across every edge (no gap or overlap larger than one frame), as everywhere else in the stream.
+ * Returns the largest deviation found, seconds.
+ */
+export async function checkDecodeContinuity(dir: string, playlistName: string, frameRate: number): Promise<number> {
+  const packets = await probePackets(flatFile(dir, playlistName, playlistName));
+  if (packets.length < 2) fail(`${playlistName}: too few packets to check continuity`);
+  const frame = 1 / frameRate;
+  let worst = 0;
+  for (let i = 1; i < packets.length; i++) {
+    const step = packets[i]!.dts - packets[i - 1]!.dts;
+    const off = Math.abs(step - frame);
+    worst = Math.max(worst, off);
+    if (off > frame) {
+      fail(
+        `${playlistName}: decode timestamps jump by ${fmt(step)} s between packets ${i - 1} and ${i} ` +
+          `(at ${fmt(packets[i - 1]!.dts)} s): a gap or overlap of more than one frame (${fmt(frame)} s)`,
+      );
+    }
+  }
+  return worst;
+}
+
+/** Average PSNR (dB, the luma's and chroma's "average") of a rendition against its source, scaled to the rendition's size. */
+export async function psnrAgainst(rendition: string, source: string, width: number, height: number): Promise<number> {
+  const { stderr } = await execa('ffmpeg', [
+    '-hide_banner',
+    '-nostdin',
+    '-i',
+    rendition,
+    '-i',
+    source,
+    '-lavfi',
+    // Both on one timeline from their first frame (a chunked rendition starts its own later).
+    `[0:v]setpts=PTS-STARTPTS[r];[1:v]scale=${width}:${height}:flags=bicubic,setpts=PTS-STARTPTS[s];[r][s]psnr`,
+    '-f',
+    'null',
+    '-',
+  ]);
+  const m = /PSNR .*average:([\d.]+|inf)/.exec(stderr);
+  if (!m) fail(`no PSNR in ffmpeg's output for ${path.basename(rendition)}: ${stderr.slice(-400)}`);
+  return m[1] === 'inf' ? Infinity : Number(m[1]);
+}

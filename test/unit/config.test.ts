@@ -49,6 +49,14 @@ describe('config', () => {
     ).toThrow(/encoding\.segment_seconds: must be a multiple of gop_seconds/);
   });
 
+  it('refuses a chunk length that is not a multiple of the segment length, and takes 0 (no chunks)', () => {
+    const load = (v: string) =>
+      loadConfig({ env: { GILFOYLE_ENCODING_CHUNK_SECONDS: v }, defaultFile: path.join(dir, 'x') });
+    expect(() => load('10')).toThrow(/encoding\.chunk_seconds: must be 0 or a multiple of segment_seconds/);
+    expect(load('0').encoding.chunk_seconds).toBe(0);
+    expect(load('8').encoding.chunk_seconds).toBe(8);
+  });
+
   it('fails clearly on a missing named file', () => {
     expect(() => loadConfig({ file: path.join(dir, 'nope.yml'), env: {} })).toThrow(ConfigError);
   });
