@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { apiClient } from '../test/helpers/api.ts';
+import { prepareTemplateDatabase } from '../test/helpers/database.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../test/helpers/gilfoyle.ts';
 
 export interface UploadTiming {
@@ -54,6 +55,8 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
 /** A scratch folder and a running `gilfoyle all` for the benchmark, both removed by `close`. */
 export async function benchSetup(env: Record<string, string> = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-bench-'));
+  // Each Gilfoyle gets a database copied from the migrated template (as in the tests).
+  await prepareTemplateDatabase();
   const g = await startGilfoyle({ GILFOYLE_LOG_LEVEL: 'error', ...env });
   return {
     dir,

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { chunkedTimelineOffsetSeconds, type ChunkPlan } from '../domain/chunks.ts';
 import { streamKey } from '../domain/paths.ts';
@@ -31,6 +32,9 @@ export interface ChunkResult {
   chunk: number;
   segments: number;
 }
+
+/** This worker, as Temporal names it by default (and the history shows it): which machine encoded a chunk. */
+const workerIdentity = `${process.pid}@${os.hostname()}`;
 
 export const createChunkActivities = (deps: ActivityDeps) => {
   const { medias, logger } = deps;

@@ -21,16 +21,19 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /**
- * A page that may only talk to `origin`: anything else is aborted and recorded, and so are
- * page errors, so a test can assert the page needs nothing from the internet and throws nothing.
+ * A page that may only talk to `origin` (or these origins): anything else is aborted and
+ * recorded, and so are page errors, so a test can assert the page needs nothing from the
+ * internet and throws nothing.
  */
-export async function isolatedPage(browser: Browser, origin: string) {
+export async function isolatedPage(browser: Browser, origin: string | string[]) {
+  const origins = Array.isArray(origin) ? origin : [origin];
   const page: Page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const foreign: string[] = [];
   const errors: string[] = [];
   await page.route('**/*', (route) => {
     const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith('blob:') || url.startsWith('data:')) return route.continue();
+    if (origins.some((o) => url.startsWith(o)) || url.startsWith('blob:') || url.startsWith('data:'))
+      return route.continue();
     foreign.push(url);
     return route.abort();
   });

@@ -70,7 +70,17 @@ export async function startGilfoyle(
     expectHealthy = true,
     role = 'all',
     entry = 'bin/gilfoyle.js',
-  }: { expectHealthy?: boolean; role?: 'all' | 'api' | 'worker' | 'bridge'; entry?: string } = {},
+    prefix = [],
+    host = '127.0.0.1',
+  }: {
+    expectHealthy?: boolean;
+    role?: 'all' | 'api' | 'worker' | 'bridge';
+    entry?: string;
+    /** A command the process runs under (e.g. `ip netns exec <ns>`: a worker on a machine of its own). */
+    prefix?: string[];
+    /** Where it is reached from here (its machine's address). */
+    host?: string;
+  } = {},
 ): Promise<RunningGilfoyle> {
   const port = await freePort();
   const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
@@ -83,7 +93,8 @@ export async function startGilfoyle(
   const databaseUrl = env.GILFOYLE_DATABASE_URL ?? own!.url;
   const taskQueue = `gilfoyle-test-${id}`;
   let output = '';
-  const child: ResultPromise = execa('node', [entry, role], {
+  const argv = [...prefix, 'node', entry, role];
+  const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
     cwd: repoRoot,
     env: {
       GILFOYLE_CONFIG: path.join(repoRoot, 'test/helpers/none.yml'),
@@ -110,7 +121,7 @@ export async function startGilfoyle(
     output += d.toString();
     if (output.length > 200_000) output = output.slice(-100_000);
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   let exited = false;
   const exit = child.then((r) => {
     exited = true;

@@ -193,13 +193,10 @@ export const renditionSchema = z
     progress: z.number().int(),
     attempts: z.number().int().openapi({ description: 'attempts of its encode (chunked: of its most tried chunk)' }),
     playlist: z.string().nullable(),
-    chunks: z
-      .object({ total: z.number().int(), done: z.number().int() })
-      .nullable()
-      .openapi({
-        description:
-          'a rendition of a long source is encoded in chunks: how many, how many stored; null when encoded whole',
-      }),
+    chunks: z.object({ total: z.number().int(), done: z.number().int() }).nullable().openapi({
+      description:
+        'a rendition of a long source is encoded in chunks: how many, how many stored; null when encoded whole',
+    }),
   })
   .openapi('Rendition');
 
