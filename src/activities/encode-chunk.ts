@@ -131,6 +131,7 @@ export const createChunkActivities = (deps: ActivityDeps) => {
                   start: chunk.start,
                   segments: segments.length,
                   firstSegment: chunk.firstSegment,
+                  worker: workerIdentity,
                 },
               },
               writer,
