@@ -20,6 +20,8 @@ export interface ChunkedRenditionInput {
   live?: LiveMedia;
   /** Chunks before this one were stored by an earlier run of this workflow (continued as new). */
   from?: number;
+  /** Events a run may reach before it continues as new; historyBudget unless told. */
+  historyBudget?: number;
 }
 
 /** Chunks handed out at once, at most: a 3-hour rung has about 900; the rest follow as these end. */
@@ -62,7 +64,8 @@ export async function encodeRenditionInChunks(input: ChunkedRenditionInput): Pro
   try {
     await work.run(async () => {
       const running = new Set<Promise<unknown>>();
-      const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyBudget;
+      const historyFull = () =>
+        workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyBudget ?? historyBudget);
       while (next < chunks.length && !historyFull()) {
         if (running.size >= window) await Promise.race(running);
         const chunk = chunks[next++]!;
