@@ -21,7 +21,12 @@ export interface UploadTiming {
  * the API often enough to disturb the encodes it measures (it polls every 250 ms to know when to
  * stop).
  */
-export async function timeUpload(g: RunningGilfoyle, file: string): Promise<UploadTiming> {
+export async function timeUpload(
+  g: RunningGilfoyle,
+  file: string,
+  /** `playable`: stop there, and delete the media (its encode need not finish); `ready` is then NaN. */
+  until: 'ready' | 'playable' = 'ready',
+): Promise<UploadTiming> {
   const api = apiClient(g.url);
   const { body } = await api.createMedia(`bench ${path.basename(file)}`);
   const startedAt = Date.now();
@@ -32,16 +37,17 @@ export async function timeUpload(g: RunningGilfoyle, file: string): Promise<Uplo
   for (;;) {
     const m = (await api.getMedia(body.data.id)).body.data;
     if (m.status === 'Errored') throw new Error(`media errored: ${m.error}`);
-    if (m.status === 'Ready') break;
+    if (m.status === 'Ready' || (until === 'playable' && m.playable)) break;
     if (performance.now() - started > 1_800_000) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 250));
   }
   const events = await api.events(body.data.id);
+  if (until === 'playable') await api.remove(body.data.id);
   const at = (type: string) => {
     const e = events.find((ev) => ev.type === type);
     return e ? (new Date(e.created_at).getTime() - startedAt) / 1000 : null;
   };
-  const ready = at('media.ready')!;
+  const ready = at('media.ready') ?? NaN;
   // A media whose ladder is one rung (and its audio) is playable when it is Ready.
   return { uploaded, playable: at('media.playable') ?? ready, ready };
 }
