@@ -876,6 +876,14 @@ describe('uploads', () => {
       'unexpected form field "upload": only the field "file" is taken',
     ],
     ['no part at all', [], 'multipart field "file" is missing'],
+    [
+      'two files',
+      [
+        { name: 'file', filename: 'a.mp4', content: 'first' },
+        { name: 'file', filename: 'b.mp4', content: 'second' },
+      ],
+      'only one file is taken',
+    ],
   ])('multipart with %s is a 400', async (_what, parts, message) => {
     const { app, medias } = buildApp();
     const m = medias.seed();

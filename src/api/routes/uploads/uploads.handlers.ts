@@ -107,6 +107,8 @@ async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Pr
       stored.catch(fail);
     });
     parser.on('error', () => fail(new HttpError(400, 'malformed multipart/form-data body')));
+    // busboy drops a file past its limit of one without a word: a second file is refused, not ignored.
+    parser.on('filesLimit', () => fail(new HttpError(400, 'only one file is taken')));
     input.on('error', () => fail(new HttpError(400, 'the upload was interrupted')));
     parser.on('close', () => {
       if (failed) return;
