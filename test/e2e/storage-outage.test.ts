@@ -87,6 +87,10 @@ describe('an object store outage during encoding', () => {
       ...minioEnv(bucket),
       GILFOYLE_STORAGE_S3_ENDPOINT: endpoint,
       GILFOYLE_ENCODING_PRESET: 'ultrafast',
+      // Each rendition whole (the source read from a local copy): the patience tested here is the
+      // store's, when the encode's result is stored. (A chunk reads its source from the store
+      // while it encodes; a store outage then costs that chunk an attempt.)
+      GILFOYLE_ENCODING_CHUNK_SECONDS: '0',
       GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
         { name: '360p', height: 360, video_bitrate: 600 },
         { name: '240p', height: 240, video_bitrate: 300 },

@@ -77,6 +77,9 @@ describe('the argv of one chunk', () => {
     expect(around(args, '-output_ts_offset')).toBe('13');
     expect(around(args, '-start_number')).toBe('3');
     expect(around(args, '-hls_segment_options')).toBe('movflags=+frag_discont');
+    // Read from the object store, it reconnects through a blip.
+    expect(args.indexOf('-reconnect')).toBeLessThan(args.indexOf('-i'));
+    expect(encodeRenditionArgs(r, { ...base, input: '/local/source', chunk: second! })).not.toContain('-reconnect');
   });
 
   it('reads the last chunk to the end of the source', () => {
