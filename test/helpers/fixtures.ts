@@ -1,5 +1,6 @@
 import type { Probe, VideoStreamInfo } from '../../src/domain/probe.ts';
 import type { EncodingLadder } from '../../src/domain/renditions.ts';
+import type { VariantEntry } from '../../src/media/hls.ts';
 
 /** The default ladder of the config, in the workflow's terms. */
 export const defaultLadder: EncodingLadder = {
@@ -39,4 +40,16 @@ export const videoProbe = (
     ...video,
   },
   audio: audio ? { codec: 'aac', profile: 'LC', channels: 2, sampleRate: 48000, bitrate: null } : null,
+});
+
+/** What a fake encode activity answers for a rendition: one 4 s segment, made-up measures. */
+export const fakeVariant = (name: string): VariantEntry => ({
+  type: name === 'audio' ? 'audio' : 'video',
+  name,
+  playlist: `${name}.m3u8`,
+  init: `${name}_init.mp4`,
+  segments: [{ uri: `${name}_00000.m4s`, duration: 4 }],
+  bandwidth: 1,
+  averageBandwidth: 1,
+  codecs: 'x',
 });

@@ -13,13 +13,12 @@ import { workflowsPath } from '../../src/cli/worker-role.ts';
 import { planChunks } from '../../src/domain/chunks.ts';
 import { planRenditions, type EncodingLadder, type VideoRendition } from '../../src/domain/renditions.ts';
 import { chunkedRenditionWorkflowIdOf, type ProcessMediaInput } from '../../src/domain/workflow.ts';
-import type { VariantEntry } from '../../src/media/hls.ts';
 import {
   chunkWindow,
   encodeRenditionInChunks,
   type ChunkedRenditionInput,
 } from '../../src/workflows/encode-in-chunks.ts';
-import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
+import { defaultLadder, fakeVariant, videoProbe } from '../helpers/fixtures.ts';
 import { temporalAddress } from '../helpers/services.ts';
 
 /**
@@ -36,23 +35,13 @@ async function runChunked(duration: number, ladder: EncodingLadder, chunkSeconds
   const plan = planRenditions(probe, ladder);
   const videos = plan.filter((r): r is VideoRendition => r.type === 'video');
   const encoded = new Map<string, number>();
-  const variant = (name: string): VariantEntry => ({
-    type: name === 'audio' ? 'audio' : 'video',
-    name,
-    playlist: `${name}.m3u8`,
-    init: `${name}_init.mp4`,
-    segments: [],
-    bandwidth: 1,
-    averageBandwidth: 1,
-    codecs: 'x',
-  });
   const activities = {
     async probeSource() {
       return { probe, plan };
     },
     async startProcessing() {},
     async encodeRendition({ rendition }) {
-      return variant(rendition.name);
+      return fakeVariant(rendition.name);
     },
     async encodeChunk({ rendition, chunk }) {
       const key = `${rendition.name} ${chunk.index}`;
@@ -60,7 +49,7 @@ async function runChunked(duration: number, ladder: EncodingLadder, chunkSeconds
       return { chunk: chunk.index, segments: 3 };
     },
     async assembleRendition({ rendition }) {
-      return variant(rendition.name);
+      return fakeVariant(rendition.name);
     },
     async makePictures() {
       return [];

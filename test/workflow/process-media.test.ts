@@ -17,7 +17,7 @@ import type { Probe } from '../../src/domain/probe.ts';
 import type { ProcessMediaInput } from '../../src/domain/workflow.ts';
 import type { VariantEntry } from '../../src/media/hls.ts';
 import { progressQuery } from '../../src/workflows/definitions.ts';
-import { defaultLadder, videoProbe } from '../helpers/fixtures.ts';
+import { defaultLadder, fakeVariant, videoProbe } from '../helpers/fixtures.ts';
 import { waitFor } from '../helpers/services.ts';
 import { temporalAddress } from '../helpers/services.ts';
 
@@ -44,16 +44,6 @@ function fakeActivities(
   calls: Calls,
   behaviour: { probe?: () => Probe; encode?: (name: string, attempt: number) => void | Promise<void> },
 ): Activities {
-  const variant = (name: string): VariantEntry => ({
-    type: name === 'audio' ? 'audio' : 'video',
-    name,
-    playlist: `${name}.m3u8`,
-    init: `${name}_init.mp4`,
-    segments: [{ uri: `${name}_00000.m4s`, duration: 4 }],
-    bandwidth: 1,
-    averageBandwidth: 1,
-    codecs: 'x',
-  });
   const encoded = new Set<string>();
   const fakes: Partial<Activities> = {
     async probeSource({ ladder: l }) {
@@ -73,7 +63,7 @@ function fakeActivities(
       if (publishWith?.every((p) => encoded.has(p.name)) && !calls.log.some((l) => l.startsWith('playable'))) {
         calls.log.push(`playable ${publishWith.map((p) => p.name).join(',')}`);
       }
-      return variant(rendition.name);
+      return fakeVariant(rendition.name);
     },
     async makePictures() {
       calls.log.push('pictures');
