@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text as streamText } from 'node:stream/consumers';
 import type { Context } from '@temporalio/activity';
@@ -6,7 +6,7 @@ import { streamKey } from '../domain/paths.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { renditionFiles } from '../media/ffmpeg-args.ts';
 import { buildMediaPlaylist, parseMediaPlaylist, type MediaSegment, type VariantEntry } from '../media/hls.ts';
-import { decodesCleanly } from '../media/runner.ts';
+import { decodesCleanly, FfmpegError } from '../media/runner.ts';
 import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
 import { createEncoder, readOutput, writerOf, type EncodedOutput, type EncodeStage } from './encoder.ts';
@@ -122,12 +122,39 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
               () => 0,
             )
         : Promise.resolve(0);
+    let damaged: FfmpegError | null = null;
+    /**
+     * Copied audio carries the source's damage with it: each batch is decoded before it is
+     * stored (a few seconds of audio: milliseconds), so that nothing damaged goes out, and the
+     * next attempt encodes the audio instead.
+     */
+    const decodesWell = async (segments: MediaSegment[]) => {
+      if (rendition.type !== 'audio' || !rendition.copy) return true;
+      const check = path.join(outDir, '..', 'check.mp4');
+      const parts = await Promise.all(
+        [files.init, ...segments.map((x) => x.uri)].map((n) => readFile(path.join(outDir, n))),
+      );
+      await writeFile(check, Buffer.concat(parts));
+      return decodesCleanly(deps.ffmpegPath, check, {
+        signal: ctx?.cancellationSignal,
+        timeoutMs: deps.ffmpegTimeoutMs,
+      });
+    };
     const publish = async (ended: boolean) => {
+      if (damaged) return;
       const text = await readFile(path.join(outDir, files.playlist), 'utf8').catch(() => '');
       // Only what ffmpeg has listed is whole; the playlist itself is replaced, never half-written.
       const listed = parseMediaPlaylist(text).segments;
       const fresh = listed.slice(stored.length);
       if (fresh.length === 0 && !ended) return;
+      if (fresh.length > 0 && !(await decodesWell(fresh))) {
+        damaged = new FfmpegError(
+          'the copied audio does not decode cleanly: the next attempt encodes it',
+          undefined,
+          '',
+        );
+        return;
+      }
       await storeForMedia(deps, ctx, mediaId, async () => {
         if (!initStored) await deps.storage.putFile(streamKey(mediaId, files.init), path.join(outDir, files.init));
         initStored = true;
@@ -154,10 +181,12 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
     }, livePollMs);
     return {
       stored,
+      /** Stores what is left; throws (retryably) when the copied audio turned out damaged. */
       async flush() {
         clearInterval(timer);
         await busy;
         await publish(true);
+        if (damaged) throw damaged;
       },
       stop() {
         clearInterval(timer);
@@ -203,9 +232,10 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
             const source = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
             const outDir = path.join(dir, 'out');
             await mkdir(outDir);
-            // Published as it goes: copied audio is checked before, not after (nothing damaged goes out).
+            // Published as it goes, copied audio is checked batch by batch (see livePublisher); a
+            // retry, which may follow damage found so, checks the whole source's audio first.
             let planned = rendition;
-            if (live && planned.type === 'audio' && planned.copy) {
+            if (live && planned.type === 'audio' && planned.copy && attempt > 1) {
               const clean = await decodesCleanly(deps.ffmpegPath, source, {
                 map: '0:a:0',
                 signal: ctx?.cancellationSignal,
@@ -215,7 +245,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
                 logger.info({ mediaId }, 'source audio does not decode cleanly: encoding it rather than copying');
               planned = { ...planned, copy: clean };
             }
-            const publisher = live ? livePublisher(ctx, mediaId, rendition, outDir, live) : null;
+            const publisher = live ? livePublisher(ctx, mediaId, planned, outDir, live) : null;
             const started = performance.now();
             try {
               await encoder.runEncode(

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { apiClient, type EventJson, type MediaJson } from '../helpers/api.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
-import { decodeFully, makeAudio, makeVideo } from '../helpers/media.ts';
+import { decodeFully, makeAudio, makeVideo, noise } from '../helpers/media.ts';
 import { checkLadder, mp4TopLevelBoxes } from '../helpers/output-checks.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { waitFor } from '../helpers/services.ts';
@@ -27,21 +27,6 @@ const ladder = [
 
 const dir = scratchDir('gilfoyle-bad-input');
 const run = (args: string[]) => execa('ffmpeg', ['-v', 'error', '-y', ...args]);
-
-/** Deterministic "random" bytes (xorshift32), so a corrupted file is the same on every run. */
-function noise(length: number, seed = 0x9e3779b9): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Byte offset of a top-level ISO-BMFF box. */
 function boxOffset(bytes: Buffer, type: string): number {

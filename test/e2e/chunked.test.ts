@@ -1,8 +1,9 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { apiClient, type EventJson } from '../helpers/api.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
-import { makeVideo } from '../helpers/media.ts';
+import { decodeFully, makeVideo, noise } from '../helpers/media.ts';
 import { checkDash, checkDecodeContinuity, checkLadder } from '../helpers/output-checks.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { sleep } from '../helpers/services.ts';
@@ -103,3 +104,40 @@ it('is playable after its first chunk, grows its playlist chunk by chunk, and en
   expect(renditions.find((r) => r.type === 'audio')?.chunks).toBeNull();
   expect(await readdir(g.tempDir)).toEqual([]);
 }, 240_000);
+
+it('publishes a long audio as it lands; a copy that turns out damaged is encoded on the next attempt, and nothing damaged went out', async () => {
+  const clean = path.join(dir(), 'clean.m4a');
+  const damaged = path.join(dir(), 'damaged.m4a');
+  // Mono AAC-LC at 48 kHz and 96 kb/s in an MP4: copied, were it not damaged in the middle.
+  await execa('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000:duration=40',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '96k',
+    clean,
+  ]);
+  const bytes = await readFile(clean);
+  noise(16 * 1024).copy(bytes, Math.floor(bytes.length / 2));
+  await writeFile(damaged, bytes);
+  const client = apiClient(g.url);
+  const media = await client.uploadNew('damaged audio', 'audio', damaged);
+  const ready = await client.waitForStatus(media.id, ['Ready', 'Errored'], 120_000);
+  expect(ready.status).toBe('Ready');
+  const events = await client.events(media.id);
+  expect(events.some((e) => e.type === 'media.playable' && e.data.live === true)).toBe(true);
+  expect(events.find((e) => e.type === 'rendition.attempt_failed')?.message).toMatch(
+    /copied audio does not decode cleanly/,
+  );
+  const audio = (await client.renditions(media.id)).find((r) => r.type === 'audio')!;
+  expect(audio).toMatchObject({ status: 'Ready', attempts: 2 });
+  // Encoded (128 kb/s), not copied (96), and every stored segment decodes.
+  expect(audio.bandwidth!).toBeGreaterThan(115_000);
+  await decodeFully(path.join(g.storageRoot, 'medias', media.id, 'stream', 'audio.m3u8'));
+}, 180_000);

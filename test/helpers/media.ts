@@ -101,3 +101,18 @@ export async function decodeFully(input: string): Promise<void> {
   const { stderr } = await execa('ffmpeg', ['-v', 'error', '-xerror', '-i', input, '-f', 'null', '-']);
   if (stderr.trim()) throw new Error(`decode errors in ${input}: ${stderr}`);
 }
+
+/** Deterministic "random" bytes (xorshift32), so a corrupted file is the same on every run. */
+export function noise(length: number, seed = 0x9e3779b9): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
