@@ -8,7 +8,7 @@ import { planRenditions, type EncodingLadder, type RenditionPlan } from '../doma
 import { processingStatuses, type SourceKind } from '../domain/status.ts';
 import { ffprobeArgs, parseProbe, unplayableReason, unreadableReason, type RawProbe } from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
-import { activityContext, mediaRunId } from './context.ts';
+import { activityContext, mediaRunId, withHeartbeat } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
 import { claimRun, notThisRun, thisRun } from './media-guard.ts';
 import { fetchStored } from './stored-files.ts';
@@ -38,58 +38,63 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
   async probeSource({ mediaId, sourceKey, kind, ladder, chunking }: ProbeInput): Promise<ProbeResult> {
     const ctx = activityContext();
     await claimRun(deps, ctx, mediaId);
-    return withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
-      const file = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
-      const { size } = await stat(file);
-      const invalid = (why: string) =>
-        ApplicationFailure.nonRetryable(`cannot process this file: ${why}`, FailureType.InvalidMedia);
-      if (size === 0) throw invalid('the uploaded file is empty (0 bytes)');
-      let raw: RawProbe;
-      try {
-        raw = JSON.parse(
-          await runFfprobe(deps.ffprobePath, ffprobeArgs(file), { signal: ctx?.cancellationSignal }),
-        ) as RawProbe;
-      } catch (err) {
-        if (err instanceof FfmpegError) {
-          // The user reads the cause; ffprobe's own lines go to the worker log.
-          deps.logger.warn({ mediaId, stderr: err.stderrTail }, 'ffprobe could not read the source');
-          throw invalid(unreadableReason(err.stderrTail, file));
-        }
-        if (err instanceof SyntaxError) throw invalid('FFmpeg cannot read it (ffprobe gave no description of it)');
-        throw err;
-      }
-      const probe = parseProbe(raw);
-      const why =
-        unplayableReason(probe, raw) ??
-        (kind === 'audio' && !probe.audio ? 'the file uploaded as audio has no audio stream' : null);
-      if (why) throw invalid(why);
-      const summary = probe.video
-        ? `${probe.video.codec} ${probe.video.displayWidth}x${probe.video.displayHeight}${probe.audio ? ` + ${probe.audio.codec} ${probe.audio.channels} ch` : ''}`
-        : `${probe.audio!.codec} audio, ${probe.audio!.channels} ch`;
-      await deps.medias.setState(
-        mediaId,
-        { probe, duration: probe.duration },
-        {
-          type: 'media.probed',
-          message: `probed: ${probe.formatName}, ${summary}, ${probe.duration.toFixed(2)} s`,
-          data: { formatName: probe.formatName, duration: probe.duration, video: probe.video, audio: probe.audio },
-        },
-        thisRun(processingStatuses),
-      );
-      // Uploaded as audio: the picture (cover art, or a video sent by mistake) is not encoded.
-      const used = kind === 'audio' ? { ...probe, video: null } : probe;
-      const plan = planRenditions(used, ladder);
-      const chunks = isChunked(used.duration, chunking)
-        ? Object.fromEntries(
-            plan.flatMap((r) =>
-              r.type === 'video' ? [[r.name, planChunks(used.duration, r, chunking.chunkSeconds).length]] : [],
-            ),
-          )
-        : {};
-      if (!(await deps.medias.planRenditions(mediaId, plan, mediaRunId(ctx), chunks))) {
-        throw notThisRun(mediaId, 'not planning its renditions');
-      }
-      return { probe: used, plan };
-    });
+    return withHeartbeat(
+      ctx,
+      () => ({ step: 'probe' }),
+      () =>
+        withTempDir(deps.tempDir, `probe-${mediaId}`, async (dir) => {
+          const file = await fetchStored(deps, mediaId, sourceKey, path.join(dir, 'source'));
+          const { size } = await stat(file);
+          const invalid = (why: string) =>
+            ApplicationFailure.nonRetryable(`cannot process this file: ${why}`, FailureType.InvalidMedia);
+          if (size === 0) throw invalid('the uploaded file is empty (0 bytes)');
+          let raw: RawProbe;
+          try {
+            raw = JSON.parse(
+              await runFfprobe(deps.ffprobePath, ffprobeArgs(file), { signal: ctx?.cancellationSignal }),
+            ) as RawProbe;
+          } catch (err) {
+            if (err instanceof FfmpegError) {
+              // The user reads the cause; ffprobe's own lines go to the worker log.
+              deps.logger.warn({ mediaId, stderr: err.stderrTail }, 'ffprobe could not read the source');
+              throw invalid(unreadableReason(err.stderrTail, file));
+            }
+            if (err instanceof SyntaxError) throw invalid('FFmpeg cannot read it (ffprobe gave no description of it)');
+            throw err;
+          }
+          const probe = parseProbe(raw);
+          const why =
+            unplayableReason(probe, raw) ??
+            (kind === 'audio' && !probe.audio ? 'the file uploaded as audio has no audio stream' : null);
+          if (why) throw invalid(why);
+          const summary = probe.video
+            ? `${probe.video.codec} ${probe.video.displayWidth}x${probe.video.displayHeight}${probe.audio ? ` + ${probe.audio.codec} ${probe.audio.channels} ch` : ''}`
+            : `${probe.audio!.codec} audio, ${probe.audio!.channels} ch`;
+          await deps.medias.setState(
+            mediaId,
+            { probe, duration: probe.duration },
+            {
+              type: 'media.probed',
+              message: `probed: ${probe.formatName}, ${summary}, ${probe.duration.toFixed(2)} s`,
+              data: { formatName: probe.formatName, duration: probe.duration, video: probe.video, audio: probe.audio },
+            },
+            thisRun(processingStatuses),
+          );
+          // Uploaded as audio: the picture (cover art, or a video sent by mistake) is not encoded.
+          const used = kind === 'audio' ? { ...probe, video: null } : probe;
+          const plan = planRenditions(used, ladder);
+          const chunks = isChunked(used.duration, chunking)
+            ? Object.fromEntries(
+                plan.flatMap((r) =>
+                  r.type === 'video' ? [[r.name, planChunks(used.duration, r, chunking.chunkSeconds).length]] : [],
+                ),
+              )
+            : {};
+          if (!(await deps.medias.planRenditions(mediaId, plan, mediaRunId(ctx), chunks))) {
+            throw notThisRun(mediaId, 'not planning its renditions');
+          }
+          return { probe: used, plan };
+        }),
+    );
   },
 });

@@ -17,11 +17,16 @@ export const mirrorOptions: ActivityOptions = {
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
 };
 
-export const probeOptions: ActivityOptions = {
+/**
+ * The probe heartbeats too: a worker that dies while it fetches or probes the source is noticed
+ * within the heartbeat timeout, not after the whole start-to-close timeout (the soak found a
+ * media held 5 minutes so).
+ */
+export const probeOptions = (input: Pick<ProcessMediaInput, 'heartbeatTimeoutSeconds'>): ActivityOptions => ({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: `${input.heartbeatTimeoutSeconds ?? 30} seconds`,
   retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: nonRetryableFailureTypes },
-};
-
+});
 /** Where and how long encodes run, from the workflow input (config). */
 export type EncodeSettings = Pick<
   ProcessMediaInput,

@@ -27,7 +27,6 @@ import { encodeOptions, jobTracker, mirrorOptions, notWanted, priority, probeOpt
 type Activities = ReturnType<typeof createActivities>;
 
 const mirror = proxyActivities<Activities>(mirrorOptions);
-const { probeSource } = proxyActivities<Activities>(probeOptions);
 
 /**
  * One durable run per media: probe and plan; encode the smallest rung and the audio first, so the
@@ -104,6 +103,7 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
           url: input.sourceUrl,
           kind: input.kind,
         });
+      const { probeSource } = proxyActivities<Activities>(probeOptions(input));
       const { probe, plan } = await probeSource({
         mediaId,
         sourceKey,
