@@ -1,10 +1,10 @@
 import { HTTPException } from 'hono/http-exception';
-import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { HttpError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
 import type { AppDeps } from './deps.ts';
+import { corsByPath } from './security/cors.ts';
 import { apiKeys, concurrentUploads, jsonBodyLimit, uploadRateLimit } from './security/access.ts';
 import { errorBody } from './envelope.ts';
 import { createRouter } from './router.ts';
@@ -26,6 +26,7 @@ export const hasDotSegment = (rawUrl: string) => dotSegment.test(rawUrl.split('?
 export function createApp(deps: AppDeps) {
   const app = createRouter();
   app.use('*', requestId());
+  app.use('*', corsByPath(deps.config.cors));
   app.use('*', async (c, next) => {
     // Every log line of a request carries its id (X-Request-Id, kept from the client or made
     // here), and the media's id when the path names one.
@@ -44,39 +45,6 @@ export function createApp(deps: AppDeps) {
     if (c.req.method === 'GET' && c.req.path.includes('/stream/')) log.debug(fields, 'request');
     else log.info(fields, 'request');
   });
-  if (deps.config.cors.origins.length) {
-    const origins = deps.config.cors.origins;
-    app.use(
-      '*',
-      cors({
-        origin: origins.includes('*') ? '*' : origins,
-        allowHeaders: [
-          'Authorization',
-          'Content-Type',
-          'Range',
-          'X-Request-Id',
-          'Tus-Resumable',
-          'Upload-Length',
-          'Upload-Offset',
-          'Upload-Metadata',
-          'Upload-Defer-Length',
-          'Upload-Concat',
-        ],
-        allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-        exposeHeaders: [
-          'Location',
-          'X-Request-Id',
-          'Content-Range',
-          'Upload-Offset',
-          'Upload-Length',
-          'Tus-Resumable',
-          'Upload-Expires',
-          'Retry-After',
-        ],
-        maxAge: 600,
-      }),
-    );
-  }
   app.use('*', httpMetrics);
   app.use('*', apiKeys(deps.config.auth));
   app.use('*', jsonBodyLimit(deps.config.limits.json_body));

@@ -294,10 +294,14 @@ export const configSchema = z.strictObject({
         .default(3600),
     })
     .prefault({}),
-  /** Origins allowed to call the API from a browser (CORS): [] none, ["*"] any. */
+  /**
+   * Origins allowed to call the management API from a browser (CORS): [] none, ["*"] any; and the
+   * origins whose pages may play the streams (players embedded in a customer's site): any by default.
+   */
   cors: z
     .strictObject({
       origins: z.array(z.string()).default([]),
+      stream_origins: z.array(z.string()).min(1, 'stream_origins needs at least one origin, or "*"').default(['*']),
     })
     .prefault({}),
   limits: z

@@ -25,10 +25,11 @@ export async function stream(c: Context<AppEnv>) {
   const { medias, storage } = c.var.deps;
   const media = await medias.get(id);
   if (!media) throw new HttpError(404, `media ${id} not found`);
+  // A private media says nothing about itself (its status, its files) to a request without its token.
+  const token = media.private ? playbackTokenOf(c, id) : null;
   // Anything but a plain file name (.., encoded slashes, absolute paths) is simply not a file of this media.
   if (!isSafeStreamFileName(name)) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
   if (!media.playable) throw new HttpError(425, `media ${id} is ${media.status} and not playable yet`);
-  const token = media.private ? playbackTokenOf(c, id) : null;
   const key = streamKey(id, name);
   // Checked before any redirect: a name that is not a file of this media is Gilfoyle's 404, not a
   // signed URL to nothing (costs one HEAD on the store per segment).
