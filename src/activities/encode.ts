@@ -7,6 +7,7 @@ import type { RenditionPlan } from '../domain/renditions.ts';
 import { renditionFiles } from '../media/ffmpeg-args.ts';
 import { buildMediaPlaylist, parseMediaPlaylist, type MediaSegment, type VariantEntry } from '../media/hls.ts';
 import { decodesCleanly, FfmpegError } from '../media/runner.ts';
+import { sourceInputArgs } from '../media/source-formats.ts';
 import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
 import { createEncoder, readOutput, writerOf, type EncodedOutput, type EncodeStage } from './encoder.ts';
@@ -238,6 +239,7 @@ export const createEncodeActivities = (deps: ActivityDeps) => {
             if (live && planned.type === 'audio' && planned.copy && attempt > 1) {
               const clean = await decodesCleanly(deps.ffmpegPath, source, {
                 map: '0:a:0',
+                inputArgs: sourceInputArgs(source),
                 signal: ctx?.cancellationSignal,
                 timeoutMs: deps.ffmpegTimeoutMs,
               });

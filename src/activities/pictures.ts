@@ -4,6 +4,7 @@ import { posterName, storyboardImageName, storyboardVttName, streamKey } from '.
 import type { PictureSettings } from '../domain/workflow.ts';
 import type { VariantEntry } from '../media/hls.ts';
 import { planStoryboard, posterArgs, storyboardArgs, storyboardVtt } from '../media/pictures.ts';
+import { renditionInputArgs, sourceInputArgs } from '../media/source-formats.ts';
 import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
 import { backgroundFfmpeg } from './ffmpeg.ts';
@@ -52,13 +53,20 @@ export const createPictureActivities = (deps: ActivityDeps) => {
             // A damaged source may give no frame where the poster is asked for (ffmpeg then exits 0
             // and writes nothing): try the encoded rendition, then the first frame.
             const poster = path.join(dir, posterName);
+            const from = (input: string) => ({
+              input,
+              args: input === source ? sourceInputArgs(source) : renditionInputArgs(),
+            });
             const attempts = [
-              { input: source, at: duration * settings.posterAt },
-              ...(rendition ? [{ input: rendition, at: duration * settings.posterAt }] : []),
-              { input: rendition ?? source, at: 0 },
+              { ...from(source), at: duration * settings.posterAt },
+              ...(rendition ? [{ ...from(rendition), at: duration * settings.posterAt }] : []),
+              { ...from(rendition ?? source), at: 0 },
             ];
             for (const a of attempts) {
-              await run(posterArgs(a.input, poster, a.at, displayWidth, displayHeight), ctx?.cancellationSignal);
+              await run(
+                posterArgs(a.input, poster, a.at, displayWidth, displayHeight, a.args),
+                ctx?.cancellationSignal,
+              );
               if (await isFile(poster)) break;
             }
             if (await isFile(poster)) made.push(posterName);
@@ -66,7 +74,12 @@ export const createPictureActivities = (deps: ActivityDeps) => {
             if (settings.storyboard) {
               const plan = planStoryboard(duration, displayWidth, displayHeight, settings.storyboard);
               await run(
-                storyboardArgs(rendition ?? source, path.join(dir, storyboardImageName), plan),
+                storyboardArgs(
+                  rendition ?? source,
+                  path.join(dir, storyboardImageName),
+                  plan,
+                  from(rendition ?? source).args,
+                ),
                 ctx?.cancellationSignal,
               );
               if (await isFile(path.join(dir, storyboardImageName))) {

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { redactConfig } from '../config/redact.ts';
 import type { Config } from '../config/schema.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger } from '../logger.ts';
@@ -112,14 +113,7 @@ program
   .action(() => {
     const config = configFrom(program.opts());
     // Secrets stay out of terminals and logs.
-    const shown = {
-      ...config,
-      storage: {
-        ...config.storage,
-        s3: { ...config.storage.s3, ...(config.storage.s3.secret_access_key ? { secret_access_key: '(set)' } : {}) },
-      },
-    };
-    process.stdout.write(stringify(shown));
+    process.stdout.write(stringify(redactConfig(config)));
   });
 
 await program.parseAsync(process.argv);

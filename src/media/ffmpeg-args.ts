@@ -1,5 +1,6 @@
 import type { ChunkPlan } from '../domain/chunks.ts';
 import type { AudioRendition, RenditionPlan, VideoRendition } from '../domain/renditions.ts';
+import { sourceInputArgs } from './source-formats.ts';
 
 export interface EncodeOptions {
   /** Source file path. */
@@ -22,12 +23,6 @@ export interface EncodeOptions {
   /** Write the playlist after every segment (EVENT), for an encode whose segments are published as they land. */
   live?: boolean;
 }
-
-/** How ffmpeg reads a source over HTTP: it reconnects when the store drops it, for up to 30 s. */
-// prettier-ignore
-const urlInputOptions = [
-  '-reconnect', '1', '-reconnect_on_network_error', '1', '-reconnect_on_http_error', '5xx', '-reconnect_delay_max', '30',
-];
 
 /** Seconds of source a chunk reads past its frames: the frame rate conversion needs what follows the last frame. */
 const chunkReadMargin = 0.25;
@@ -93,8 +88,9 @@ const common = (o: EncodeOptions): string[] => [
   // precedes it: an accurate seek) and reads only its own range of the source.
   ...(o.chunk ? ['-ss', seconds(o.chunk.start)] : []),
   ...(o.chunk?.frames ? ['-t', seconds(o.chunk.seconds + chunkReadMargin)] : []),
-  // A source read from an object store (ranged GETs of a presigned URL) rides out a blip of it.
-  ...(/^https?:/.test(o.input) ? urlInputOptions : []),
+  // Media containers only, from the file or the object store's URL (ranged GETs of a presigned
+  // URL, riding out a blip of the store): nothing the file itself names.
+  ...sourceInputArgs(o.input),
   '-i', o.input,
   '-map_metadata', '-1',
 ];

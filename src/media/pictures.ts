@@ -32,12 +32,14 @@ export function planStoryboard(
 }
 
 /** One sprite sheet of `count` thumbnails taken every `interval` seconds. */
-export const storyboardArgs = (input: string, output: string, p: StoryboardPlan): string[] => [
+/** `inputArgs`: how the input may be read (sourceInputArgs, renditionInputArgs). */
+export const storyboardArgs = (input: string, output: string, p: StoryboardPlan, inputArgs: string[] = []): string[] => [
   '-hide_banner',
   '-nostdin',
   '-y',
   '-loglevel',
   'error',
+  ...inputArgs,
   '-i',
   input,
   '-map',
@@ -88,6 +90,7 @@ export function posterArgs(
   at: number,
   displayWidth: number,
   displayHeight: number,
+  inputArgs: string[] = [],
 ): string[] {
   const scale = Math.min(1, 1280 / Math.max(displayWidth, displayHeight));
   return [
@@ -98,6 +101,7 @@ export function posterArgs(
     'error',
     '-ss',
     at.toFixed(3),
+    ...inputArgs,
     '-i',
     input,
     '-map',

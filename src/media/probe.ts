@@ -1,4 +1,5 @@
 import type { AudioStreamInfo, Probe, VideoStreamInfo } from '../domain/probe.ts';
+import { isMediaFormat, probeInputArgs, refusedFormatIn, refusedFormatReason } from './source-formats.ts';
 
 /** ffprobe's JSON, only the parts Gilfoyle reads. */
 interface RawStream {
@@ -27,6 +28,7 @@ export interface RawProbe {
 export const ffprobeArgs = (input: string): string[] => [
   '-v',
   'error',
+  ...probeInputArgs(),
   '-print_format',
   'json',
   '-show_format',
@@ -180,6 +182,8 @@ export function unplayableReason(probe: Probe, raw: RawProbe = {}): string | nul
     const kinds = [...new Set((raw.streams ?? []).map(streamKind))];
     return `the file has no video or audio stream${kinds.length > 0 ? ` (it holds only ${kinds.join(' and ')})` : ''}`;
   }
+  const format = raw.format?.format_name;
+  if (format && !isMediaFormat(format)) return refusedFormatReason(format);
   if (probe.video && (probe.video.width < 2 || probe.video.height < 2)) return 'the video stream has no picture size';
   if (!(probe.duration > 0)) return 'the file has no duration (it is empty or was cut short)';
   return null;
@@ -199,6 +203,8 @@ const ffprobeWords = (line: string, file: string) =>
  * cause is not a known one, ffprobe's last line follows in parentheses, without the temp path.
  */
 export function unreadableReason(stderr: string, file: string): string {
+  const refused = refusedFormatIn(stderr);
+  if (refused) return refusedFormatReason(refused);
   const lines = stderr
     .split('\n')
     .map((l) => ffprobeWords(l, file))

@@ -150,14 +150,16 @@ export async function decodesCleanly(
   opts: Pick<RunOptions, 'signal' | 'timeoutMs'> & {
     /** Only this stream (e.g. `0:a:0`, the audio of a video file), not the whole input. */
     map?: string;
+    /** How the input may be read (sourceInputArgs for an upload). */
+    inputArgs?: string[];
   } = {},
 ): Promise<boolean> {
   try {
-    const { map, ...run } = opts;
+    const { map, inputArgs = [], ...run } = opts;
     const only = map ? ['-map', map] : [];
     await runFfmpeg(
       ffmpegPath,
-      ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', input, ...only, '-f', 'null', '-'],
+      ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', ...inputArgs, '-i', input, ...only, '-f', 'null', '-'],
       run,
     );
     return true;

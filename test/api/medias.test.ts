@@ -381,12 +381,27 @@ describe('get, list, patch', () => {
     expect(res.body.data.private).toBe(false);
   });
 
-  it('with a signing secret a media can be created private and made public again', async () => {
-    const { app, medias } = buildApp({ config: { playback: { signing_secret: secret } } });
-    const created = await send(app, 'POST', '/medias', { json: { title: 'secret', private: true } });
+  it('without API keys private: true is a 400 naming auth.api_keys (anyone could mint its tokens), and changes nothing', async () => {
+    const { app, medias, journal } = buildApp({ config: { playback: { signing_secret: secret } } });
+    const m = medias.seed({ title: 'public' });
+    const message = /^private: true needs auth\.api_keys in the configuration \(GILFOYLE_AUTH_API_KEYS\)/;
+    expectError(await send(app, 'POST', '/medias', { json: { title: 'secret', private: true } }), 400, message);
+    expectError(await send(app, 'PATCH', `/medias/${m.id}`, { json: { private: true } }), 400, message);
+    expect([...medias.rows.values()].map((r) => r.private)).toEqual([false]);
+    expect(journal).toEqual([]);
+    expect((await send(app, 'POST', '/medias', { json: { title: 'open', private: false } })).status).toBe(200);
+  });
+
+  it('with a signing secret and API keys a media can be created private and made public again', async () => {
+    const key = 'k'.repeat(16);
+    const { app, medias } = buildApp({
+      config: { playback: { signing_secret: secret }, auth: { api_keys: [{ name: 'ci', key }] } },
+    });
+    const headers = { authorization: `Bearer ${key}` };
+    const created = await send(app, 'POST', '/medias', { json: { title: 'secret', private: true }, headers });
     expect(created.status).toBe(200);
     expect(created.body.data.private).toBe(true);
-    const patched = await send(app, 'PATCH', `/medias/${created.body.data.id}`, { json: { private: false } });
+    const patched = await send(app, 'PATCH', `/medias/${created.body.data.id}`, { json: { private: false }, headers });
     expect(patched.body.data).toMatchObject({ private: false, title: 'secret' });
     expect(medias.rows.get(created.body.data.id)?.private).toBe(false);
   });

@@ -460,6 +460,65 @@ describe('the bad-input corpus: each file ends Ready with correct output, or Err
   it.each(corpus)('$input ($file, /upload/$kind)', checkOutcome, caseTimeoutMs + 30_000);
 });
 
+describe('a playlist or a list of files uploaded as a video', () => {
+  it.each([
+    [
+      'an HLS playlist naming another media’s segments, by absolute and relative path',
+      'evil.m3u8',
+      /^cannot process this file: the file is an HLS playlist \(format hls\), not a video or audio file/,
+      (victimDir: string, victimId: string, files: string[]) =>
+        [
+          '#EXTM3U',
+          '#EXT-X-VERSION:7',
+          '#EXT-X-TARGETDURATION:4',
+          `#EXT-X-MAP:URI="${path.join(
+            victimDir,
+            files.find((f) => f.endsWith('_init.mp4'))!,
+          )}"`,
+          ...files
+            .filter((f) => f.endsWith('.m4s'))
+            .flatMap((f, i) => ['#EXTINF:1.0,', i % 2 ? `../${victimId}/stream/${f}` : path.join(victimDir, f)]),
+          '#EXT-X-ENDLIST',
+          '',
+        ].join('\n'),
+    ],
+    [
+      'an FFmpeg concat list naming another media’s download',
+      'list.txt',
+      /^cannot process this file: the file is an FFmpeg concat list \(format concat\)/,
+      (victimDir: string) => `ffconcat version 1.0\nfile '${path.join(victimDir, 'download.mp4')}'\n`,
+    ],
+  ] as const)(
+    '%s ends Errored naming it, and nothing of the other media reaches it',
+    async (_w, name, reason, text) => {
+      const victimSource = path.join(dir(), `victim-${name}.mp4`);
+      await makeVideo(victimSource, { seconds: 2, width: 320, height: 240 });
+      const victim = await api.uploadNew('victim', 'video', victimSource);
+      expect((await api.waitForStatus(victim.id, ['Ready', 'Errored'], caseTimeoutMs)).status).toBe('Ready');
+      const victimDir = path.join(g.storageRoot, 'medias', victim.id, 'stream');
+      const content = text(victimDir, victim.id, await readdir(victimDir));
+
+      const file = path.join(dir(), name);
+      await writeFile(file, content);
+      const hostile = await api.uploadNew('hostile', 'video', file);
+      const errored = await api.waitForStatus(hostile.id, ['Ready', 'Errored'], caseTimeoutMs);
+      expect(errored).toMatchObject({ status: 'Errored', playable: false, error: expect.stringMatching(reason) });
+      const events = await api.events(hostile.id);
+      expect(events.filter((e) => e.type === 'media.errored')).toEqual([
+        expect.objectContaining({ level: 'error', message: errored.error }),
+      ]);
+      // Refused at the probe, once, for good: no rendition was encoded, nothing but the upload is stored.
+      expect(events.map((e) => e.type)).not.toContain('rendition.ready');
+      expect(await g.storage.list(`medias/${hostile.id}/`)).toEqual([`medias/${hostile.id}/source`]);
+      expect(await readFile(path.join(g.storageRoot, 'medias', hostile.id, 'source'), 'utf8')).toBe(content);
+      expect((await api.stream(hostile.id, 'master.m3u8')).status).toBe(425);
+      // The other media is as it was.
+      expect((await api.getMedia(victim.id)).body.data).toMatchObject({ status: 'Ready', playable: true });
+    },
+    2 * caseTimeoutMs,
+  );
+});
+
 describe('after the whole corpus', () => {
   it('Gilfoyle is still up, logged no crash and freed its temp space', async () => {
     await Promise.all(outcomes.values());

@@ -21,8 +21,8 @@ const answer = async <T>(p: Promise<{ data?: unknown; error?: unknown; response:
  * Gilfoyle's REST API for tests, through the typed client generated from the OpenAPI
  * document (src/client): a route or field the document lacks does not compile.
  */
-export function apiClient(base: string) {
-  const client = createGilfoyleClient(base);
+export function apiClient(base: string, headers: Record<string, string> = {}) {
+  const client = createGilfoyleClient(base, { headers });
   const id = (mediaId: string) => ({ params: { path: { id: mediaId } } });
   const api = {
     client,

@@ -1,4 +1,8 @@
 import { encodeRenditionArgs, fixTargetDuration, threadOptions } from '../../src/media/ffmpeg-args.ts';
+import { mediaFormats } from '../../src/media/source-formats.ts';
+
+/** How every encode reads a local source: from the file only, media containers only. */
+const fileSource = ['-protocol_whitelist', 'file', '-format_whitelist', mediaFormats.join(',')];
 
 describe('encodeRenditionArgs', () => {
   it('builds the exact argv of a video rung: fixed GOP, no scene-cut keyframes, fMP4 HLS', () => {
@@ -26,6 +30,7 @@ describe('encodeRenditionArgs', () => {
       '-progress',
       'pipe:1',
       '-nostats',
+      ...fileSource,
       '-i',
       '/tmp/a/source',
       '-map_metadata',
@@ -133,7 +138,7 @@ describe('encodeRenditionArgs', () => {
   it('decodes on one thread when the encode shares the machine, on every core when it has it alone', () => {
     const video = { ...rung, codec: 'h264' as const };
     const shared = encodeRenditionArgs(video, { ...opts, ...threadOptions(false, 2) });
-    expect(shared.slice(shared.indexOf('-threads'), shared.indexOf('-i') + 2)).toEqual(['-threads', '1', '-i', 'in']);
+    expect(shared.slice(shared.indexOf('-threads'), shared.indexOf('-i') + 2)).toEqual(['-threads', '1', ...fileSource, '-i', 'in']);
     expect(shared.slice(shared.indexOf('-c:v'), shared.indexOf('-c:v') + 8)).toContain('2');
     const exclusive = encodeRenditionArgs(video, { ...opts, ...threadOptions(true, 2) });
     expect(exclusive.indexOf('-threads')).toBeGreaterThan(exclusive.indexOf('-i'));
@@ -162,6 +167,7 @@ describe('encodeRenditionArgs', () => {
       '-progress',
       'pipe:1',
       '-nostats',
+      ...fileSource,
       '-i',
       'in',
       '-map_metadata',

@@ -22,6 +22,19 @@ function requireSigning(config: Config): string {
   return secret;
 }
 
+/**
+ * Making a media private: it needs a signing secret, and API keys, without which anyone could
+ * list the medias and mint their playback tokens (privacy in name only).
+ */
+function requirePrivacy(config: Config) {
+  requireSigning(config);
+  if (!config.auth.api_keys.length)
+    throw new HttpError(
+      400,
+      'private: true needs auth.api_keys in the configuration (GILFOYLE_AUTH_API_KEYS): without API keys anyone may list the medias and mint their playback tokens',
+    );
+}
+
 export const listMedias: RouteHandler<typeof routes.listMedias, AppEnv> = async (c) => {
   const { limit, offset, q, status } = c.req.valid('query');
   const { items, total } = await c.var.deps.medias.list(limit, offset, { q, status });
@@ -31,7 +44,7 @@ export const listMedias: RouteHandler<typeof routes.listMedias, AppEnv> = async 
 
 export const createMedia: RouteHandler<typeof routes.createMedia, AppEnv> = async (c) => {
   const body = c.req.valid('json');
-  if (body.private) requireSigning(c.var.deps.config);
+  if (body.private) requirePrivacy(c.var.deps.config);
   const media = await c.var.deps.medias.create(randomUUID(), body.title, body.private ?? false);
   return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
 };
@@ -46,7 +59,7 @@ export const getMedia: RouteHandler<typeof routes.getMedia, AppEnv> = async (c) 
 export const updateMedia: RouteHandler<typeof routes.updateMedia, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const change = c.req.valid('json');
-  if (change.private) requireSigning(c.var.deps.config);
+  if (change.private) requirePrivacy(c.var.deps.config);
   const media = await c.var.deps.medias.update(id, change);
   if (!media) throw notFound(id);
   return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
