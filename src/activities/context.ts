@@ -10,9 +10,13 @@ export function activityContext(): Context | null {
   }
 }
 
-/** Heartbeats every few seconds while `fn` runs, so silent stretches (downloads, remuxes) do not time out. */
+/**
+ * Heartbeats every second while `fn` runs, so silent stretches (downloads, remuxes) do not time
+ * out, and a cancel (which reaches an activity only in the answer to a heartbeat) stops its
+ * ffmpeg within about a second or two, not after a chunk of a few seconds has run to its end.
+ */
 export async function withHeartbeat<T>(ctx: Context | null, details: () => unknown, fn: () => Promise<T>): Promise<T> {
-  const timer = ctx ? setInterval(() => ctx.heartbeat(details()), 5000) : null;
+  const timer = ctx ? setInterval(() => ctx.heartbeat(details()), 1000) : null;
   try {
     return await fn();
   } finally {

@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { apiClient, type EventJson, type MediaJson } from '../helpers/api.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { decodeFully, makeAudio, makeVideo, noise } from '../helpers/media.ts';
 import { checkLadder, mp4TopLevelBoxes } from '../helpers/output-checks.ts';
 import { scratchDir } from '../helpers/scratch.ts';
@@ -509,8 +509,9 @@ describe('a playlist or a list of files uploaded as a video', () => {
       ]);
       // Refused at the probe, once, for good: no rendition was encoded, nothing but the upload is stored.
       expect(events.map((e) => e.type)).not.toContain('rendition.ready');
-      expect(await g.storage.list(`medias/${hostile.id}/`)).toEqual([`medias/${hostile.id}/source`]);
-      expect(await readFile(path.join(g.storageRoot, 'medias', hostile.id, 'source'), 'utf8')).toBe(content);
+      const stored = await g.storage.list(`medias/${hostile.id}/`);
+      expect(stored).toEqual([await storedSourceKey(g, hostile.id)]);
+      expect(await readFile(path.join(g.storageRoot, stored[0]!), 'utf8')).toBe(content);
       expect((await api.stream(hostile.id, 'master.m3u8')).status).toBe(425);
       // The other media is as it was.
       expect((await api.getMedia(victim.id)).body.data).toMatchObject({ status: 'Ready', playable: true });

@@ -23,6 +23,9 @@ beforeAll(async () => {
     ]),
     GILFOYLE_ENCODING_PRESET: 'ultrafast',
     GILFOYLE_ENCODING_MAX_ATTEMPTS: '1',
+    // Whole renditions: the cancel below must find one encode running for seconds (a chunk of
+    // this ladder encodes in about one).
+    GILFOYLE_ENCODING_CHUNK_SECONDS: '0',
   });
   api = apiClient(g.url);
   connection = await Connection.connect({ address: temporalAddress });
