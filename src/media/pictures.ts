@@ -33,7 +33,12 @@ export function planStoryboard(
 
 /** One sprite sheet of `count` thumbnails taken every `interval` seconds. */
 /** `inputArgs`: how the input may be read (sourceInputArgs, renditionInputArgs). */
-export const storyboardArgs = (input: string, output: string, p: StoryboardPlan, inputArgs: string[] = []): string[] => [
+export const storyboardArgs = (
+  input: string,
+  output: string,
+  p: StoryboardPlan,
+  inputArgs: string[] = [],
+): string[] => [
   '-hide_banner',
   '-nostdin',
   '-y',

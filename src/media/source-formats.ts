@@ -80,7 +80,9 @@ export const probeInputArgs = (): string[] => [
 
 /** Input options of ffmpeg reading a source, a local file or a presigned URL: media containers only. */
 export const sourceInputArgs = (input: string): string[] => [
-  ...(isUrl(input) ? [...urlInputOptions, '-protocol_whitelist', 'http,https,tcp,tls'] : ['-protocol_whitelist', 'file']),
+  ...(isUrl(input)
+    ? [...urlInputOptions, '-protocol_whitelist', 'http,https,tcp,tls']
+    : ['-protocol_whitelist', 'file']),
   '-format_whitelist',
   mediaFormats.join(','),
 ];

@@ -138,7 +138,13 @@ describe('encodeRenditionArgs', () => {
   it('decodes on one thread when the encode shares the machine, on every core when it has it alone', () => {
     const video = { ...rung, codec: 'h264' as const };
     const shared = encodeRenditionArgs(video, { ...opts, ...threadOptions(false, 2) });
-    expect(shared.slice(shared.indexOf('-threads'), shared.indexOf('-i') + 2)).toEqual(['-threads', '1', ...fileSource, '-i', 'in']);
+    expect(shared.slice(shared.indexOf('-threads'), shared.indexOf('-i') + 2)).toEqual([
+      '-threads',
+      '1',
+      ...fileSource,
+      '-i',
+      'in',
+    ]);
     expect(shared.slice(shared.indexOf('-c:v'), shared.indexOf('-c:v') + 8)).toContain('2');
     const exclusive = encodeRenditionArgs(video, { ...opts, ...threadOptions(true, 2) });
     expect(exclusive.indexOf('-threads')).toBeGreaterThan(exclusive.indexOf('-i'));
