@@ -13,7 +13,10 @@ COPY bin ./bin
 COPY src ./src
 COPY admin/dist ./admin/dist
 
+# The commit built (docker build --build-arg GILFOYLE_COMMIT=$(git rev-parse HEAD)), shown by /healthz.
+ARG GILFOYLE_COMMIT=unknown
 ENV NODE_ENV=production \
+    GILFOYLE_COMMIT=$GILFOYLE_COMMIT \
     GILFOYLE_SERVER_HOST=0.0.0.0 \
     GILFOYLE_STORAGE_FS_ROOT=/var/lib/gilfoyle
 RUN mkdir -p /var/lib/gilfoyle && chown node:node /var/lib/gilfoyle

@@ -6,7 +6,8 @@ import type { Config } from '../config/schema.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger } from '../logger.ts';
 import { serveMetrics } from '../metrics.ts';
-import { createResources, startApi, startBridge, version, type Running } from './roles.ts';
+import { version } from '../version.ts';
+import { createResources, startApi, startBridge, type Running } from './roles.ts';
 
 type Role = 'api' | 'bridge' | 'worker';
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/create-app.ts';
@@ -16,11 +15,8 @@ import { createMetrics, registerStateGauges } from '../metrics.ts';
 import { connectRabbit, type RabbitConnection } from '../messaging/connection.ts';
 import { createOutboxRelay } from '../messaging/relay.ts';
 import { createStorage } from '../storage/index.ts';
+import { gitCommit, tag, version } from '../version.ts';
 import { createWorkflowControl } from '../workflows/control.ts';
-
-export const version: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 export interface Running {
   name: string;
@@ -60,6 +56,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
   const deps: AppDeps = {
     config,
     version,
+    build: { commit: process.env.GILFOYLE_COMMIT || gitCommit(), tag },
     medias,
     storage,
     logger,

@@ -316,6 +316,17 @@ export interface components {
             dependencies: {
                 [key: string]: "up" | "down";
             };
+            /** @description the commit this build is made from */
+            commit: string;
+            /**
+             * @description the release tag
+             * @example v0.1.0
+             */
+            tag: string;
+            /** @enum {string} */
+            database_dialect: "postgres";
+            /** @description whether the log level is debug or trace */
+            debug: boolean;
         };
         Media: {
             /** Format: uuid */
@@ -339,6 +350,13 @@ export interface components {
             } | null;
             /** @description why processing failed, when Errored */
             error: string | null;
+            /** @description v1: the uploaded file's name ("" before an upload); also source.filename */
+            original_filename: string;
+            /**
+             * @description v1: the last error, or what the status means
+             * @example ready
+             */
+            message: string;
             probe: components["schemas"]["ProbeSummary"];
             workflow: components["schemas"]["MediaWorkflow"];
             links: components["schemas"]["MediaLinks"];
@@ -471,6 +489,13 @@ export interface components {
              * @example 3600
              */
             ttl_seconds?: number;
+        };
+        ScheduledMedia: components["schemas"]["Media"] & {
+            /**
+             * @description v1: the upload was taken
+             * @enum {boolean}
+             */
+            success: true;
         };
     };
     responses: never;
@@ -1237,7 +1262,7 @@ export interface operations {
                     "application/json": {
                         /** @example 200 */
                         code: number;
-                        data: components["schemas"]["Media"];
+                        data: components["schemas"]["ScheduledMedia"];
                     };
                 };
             };
@@ -1345,7 +1370,7 @@ export interface operations {
                     "application/json": {
                         /** @example 200 */
                         code: number;
-                        data: components["schemas"]["Media"];
+                        data: components["schemas"]["ScheduledMedia"];
                     };
                 };
             };
@@ -1568,7 +1593,7 @@ export interface operations {
                     "application/json": {
                         /** @example 200 */
                         code: number;
-                        data: components["schemas"]["Media"];
+                        data: components["schemas"]["ScheduledMedia"];
                     };
                 };
             };
@@ -1630,7 +1655,10 @@ export interface operations {
     };
     completeUpload: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description the upload id, as the `complete` link of POST /medias/{id}/upload-url gives it */
+                upload: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -1658,7 +1686,7 @@ export interface operations {
                     "application/json": {
                         /** @example 200 */
                         code: number;
-                        data: components["schemas"]["Media"];
+                        data: components["schemas"]["ScheduledMedia"];
                     };
                 };
             };

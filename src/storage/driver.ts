@@ -46,7 +46,11 @@ export interface StorageDriver {
    * null when the store has none (the filesystem): the API then serves the bytes itself.
    */
   directUrl(key: string, expiresSeconds: number): Promise<string | null>;
-  /** A presigned PUT URL for exactly `size` bytes, or null when the store cannot take uploads directly. */
+  /**
+   * A presigned PUT URL for exactly `size` bytes, or null when the store cannot take uploads
+   * directly. The PUT must carry `If-None-Match: *` (signed): it creates the object, never
+   * replaces it, so a URL that leaked cannot overwrite what it uploaded.
+   */
   uploadUrl(key: string, size: number, expiresSeconds: number, contentType?: string): Promise<string | null>;
 }
 

@@ -215,13 +215,20 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
     },
 
     async uploadUrl(key, size, expiresSeconds, contentType) {
-      // Content-Length is signed: the store refuses a body of any other size.
+      // Content-Length is signed: the store refuses a body of any other size. So is If-None-Match:
+      // the PUT succeeds only while the object does not exist, so the URL cannot replace what it uploaded.
       return getSignedUrl(
         client,
-        new PutObjectCommand({ Bucket, Key: checkKey(key), ContentLength: size, ContentType: contentType }),
+        new PutObjectCommand({
+          Bucket,
+          Key: checkKey(key),
+          ContentLength: size,
+          ContentType: contentType,
+          IfNoneMatch: '*',
+        }),
         {
           expiresIn: expiresSeconds,
-          signableHeaders: new Set(['content-length', ...(contentType ? ['content-type'] : [])]),
+          signableHeaders: new Set(['content-length', 'if-none-match', ...(contentType ? ['content-type'] : [])]),
         },
       );
     },

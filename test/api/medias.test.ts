@@ -960,12 +960,16 @@ describe('uploads', () => {
       { json: { size: 10, content_type: 'video/mp4' } },
     );
     expect(res.status).toBe(200);
+    // A key of its own per upload, which the URL may create but not replace (If-None-Match: *).
+    const upload = /\/uploads\/([0-9a-f-]{36})\?/.exec(res.body.data.url)?.[1];
     expect(res.body.data).toMatchObject({
-      url: `https://bucket.example/medias/${m.id}/source?size=10`,
+      url: `https://bucket.example/medias/${m.id}/uploads/${upload}?size=10`,
       method: 'PUT',
-      headers: { 'Content-Length': '10', 'Content-Type': 'video/mp4' },
-      complete: `/medias/${m.id}/upload/complete`,
+      headers: { 'Content-Length': '10', 'Content-Type': 'video/mp4', 'If-None-Match': '*' },
+      complete: `/medias/${m.id}/upload/complete?upload=${upload}`,
     });
+    const again = await send<{ url: string }>(app, 'POST', `/medias/${m.id}/upload-url`, { json: { size: 10 } });
+    expect(again.body.data.url).not.toContain(upload);
     const ready = medias.seed({ status: MediaStatus.Ready });
     expectError(
       await send(app, 'POST', `/medias/${ready.id}/upload-url`, { json: { size: 10 } }),
@@ -974,29 +978,33 @@ describe('uploads', () => {
     );
   });
 
-  it('upload/complete: a 409 with no stored file, a 413 (and the file removed) when it is too large, else scheduled', async () => {
+  it('upload/complete: a 400 without its upload id, a 409 with no stored file, a 413 (and the file removed) when it is too large, else scheduled', async () => {
     const { app, medias, storage } = buildApp({ config: { settings: { max_file_size: 10 } } });
     const m = medias.seed();
+    const upload = randomUUID();
+    const complete = `/medias/${m.id}/upload/complete?upload=${upload}`;
+    expectError(await send(app, 'POST', `/medias/${m.id}/upload/complete`), 400, /upload: the upload id of POST/);
     expectError(
-      await send(app, 'POST', `/medias/${m.id}/upload/complete`),
+      await send(app, 'POST', complete),
       409,
       `no uploaded file found for media ${m.id}: PUT it to the URL from POST /medias/${m.id}/upload-url first`,
     );
-    storage.seed(`medias/${m.id}/source`, 'eleven byte');
+    const key = `medias/${m.id}/uploads/${upload}`;
+    storage.seed(key, 'eleven byte');
     expectError(
-      await send(app, 'POST', `/medias/${m.id}/upload/complete`),
+      await send(app, 'POST', complete),
       413,
       'the file is larger than the maximum of 10 bytes (max_file_size)',
     );
     expect(storage.keys()).toEqual([]);
-    storage.seed(`medias/${m.id}/source`, 'ten bytes!');
-    const res = await send(app, 'POST', `/medias/${m.id}/upload/complete`, { json: { kind: 'audio' } });
+    storage.seed(key, 'ten bytes!');
+    const res = await send(app, 'POST', complete, { json: { kind: 'audio' } });
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({
       status: 'ScheduledProcessing',
       source: { kind: 'audio', size: 10, filename: null },
     });
-    expect(medias.outbox).toEqual([{ mediaId: m.id, sourceKey: `medias/${m.id}/source`, kind: 'audio' }]);
+    expect(medias.outbox).toEqual([{ mediaId: m.id, sourceKey: key, kind: 'audio' }]);
   });
 
   it('a storage that cannot be reached is a 503 naming it', async () => {
@@ -1004,7 +1012,7 @@ describe('uploads', () => {
     const m = medias.seed();
     storage.fail('stat');
     expectError(
-      await send(app, 'POST', `/medias/${m.id}/upload/complete`),
+      await send(app, 'POST', `/medias/${m.id}/upload/complete?upload=${randomUUID()}`),
       503,
       'storage is unavailable: connect ECONNREFUSED 127.0.0.1:9000',
     );

@@ -6,6 +6,7 @@
 import { issuePlaybackToken } from '../../src/api/security/playback-token.ts';
 import { streamKey } from '../../src/domain/paths.ts';
 import { MediaStatus } from '../../src/domain/status.ts';
+import { createS3Driver } from '../../src/storage/s3-driver.ts';
 import { buildApp } from './fakes.ts';
 
 const site = 'https://customer.example';
@@ -117,5 +118,58 @@ describe('a private media on the streams', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('access-control-allow-origin')).toBe('*');
     expect(await ok.text()).toContain(`360p/index.m3u8?token=`);
+  });
+});
+
+describe('segments answered by a redirect to the object store (storage.delivery: redirect)', () => {
+  /** The URLs as the S3 driver makes them with a CDN base (signing needs no network); the files themselves in the fake. */
+  function redirecting(presignExpiry: number) {
+    const built = world({ storage: { delivery: 'redirect', presign_expiry_seconds: presignExpiry } });
+    const s3 = createS3Driver({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      bucket: 'media',
+      accessKeyId: 'AKIATEST',
+      secretAccessKey: 'secret-for-signing-only',
+      forcePathStyle: true,
+      publicUrl: 'https://cdn.example.com/',
+    });
+    Object.assign(built.storage, {
+      directUrl: (key: string, seconds: number) => s3.directUrl(key, seconds),
+      readUrl: (key: string, seconds: number) => s3.readUrl(key, seconds),
+    });
+    return built;
+  }
+
+  it("sends a public media's segment to the CDN", async () => {
+    const { ready, get } = redirecting(3600);
+    const m = ready();
+    const res = await get(`/medias/${m.id}/stream/seg.m4s`);
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`https://cdn.example.com/medias/${m.id}/stream/seg.m4s`);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it("never sends a private media's segment to the unsigned CDN URL; its presigned URL does not outlive the token", async () => {
+    const { ready, get } = redirecting(3600);
+    const m = ready({ private: true });
+    const token = issuePlaybackToken(secret, m.id, 90).token;
+    const res = await get(`/medias/${m.id}/stream/seg.m4s?token=${encodeURIComponent(token)}`);
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get('location')!);
+    expect(location.origin).toBe('http://127.0.0.1:9');
+    expect(location.pathname).toBe(`/media/medias/${m.id}/stream/seg.m4s`);
+    expect(location.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    const expires = Number(location.searchParams.get('X-Amz-Expires'));
+    expect(expires).toBeGreaterThan(80);
+    expect(expires).toBeLessThanOrEqual(90);
+    expect(res.headers.get('cache-control')).toBe('private, no-store');
+    // A token that outlives the store's presign expiry gets the store's expiry.
+    const long = issuePlaybackToken(secret, m.id, 7 * 24 * 3600).token;
+    const capped = await get(`/medias/${m.id}/stream/seg.m4s?token=${encodeURIComponent(long)}`);
+    expect(new URL(capped.headers.get('location')!).searchParams.get('X-Amz-Expires')).toBe('3600');
+    // Playlists are always served here, with the token written into them.
+    const master = await get(`/medias/${m.id}/stream/master.m3u8?token=${encodeURIComponent(token)}`);
+    expect(master.status).toBe(200);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -88,10 +89,9 @@ describe('resumable uploads (tus)', () => {
     expect(media).toMatchObject({ status: 'Ready' });
     expect((await api.getMedia(id)).body.data).toMatchObject({ source: { size: bytes.length, filename: 'clip.mp4' } });
     // The stored source is the very file sent, and the parts are gone from the tus folder.
-    const stored = await g.storage.get(await storedSourceKey(g, id));
-    const chunks: Buffer[] = [];
-    for await (const c of stored) chunks.push(c as Buffer);
-    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+    const stored = path.join(dir(), 'stored.mp4');
+    await g.storage.getToFile(await storedSourceKey(g, id), stored);
+    expect((await readFile(stored)).equals(bytes)).toBe(true);
     expect((await readdir(g.tusDir)).filter((f) => f.startsWith(id))).toEqual([]);
   });
 
@@ -226,25 +226,33 @@ describe('direct uploads to the object store', () => {
     const api = apiClient(g.url);
     const { body } = await api.createMedia('direct');
     const id = body.data.id;
-    expect((await post(`${g.url}/medias/${id}/upload/complete`, {})).status).toBe(409);
+    expect((await post(`${g.url}/medias/${id}/upload/complete?upload=${randomUUID()}`, {})).status).toBe(409);
     const res = await post(`${g.url}/medias/${id}/upload-url`, { size: bytes.length, content_type: 'video/mp4' });
     expect(res.status).toBe(200);
     const { data } = (await res.json()) as {
       data: { url: string; method: string; headers: Record<string, string>; complete: string };
     };
     expect(data.url).toMatch(/^http:\/\/127\.0\.0\.1:9000\/.*X-Amz-Signature=/);
-    // The store refuses a body of another size than the one signed.
-    expect(
-      (await fetch(data.url, { method: 'PUT', body: bytes.subarray(1), headers: { 'Content-Type': 'video/mp4' } }))
-        .status,
-    ).toBe(403);
-    expect(
-      (await fetch(data.url, { method: 'PUT', body: bytes, headers: { 'Content-Type': 'video/mp4' } })).status,
-    ).toBe(200);
+    expect(data.headers).toEqual({
+      'Content-Length': String(bytes.length),
+      'Content-Type': 'video/mp4',
+      'If-None-Match': '*',
+    });
+    const { 'Content-Length': _length, ...headers } = data.headers;
+    // The store refuses a body of another size than the one signed, and a PUT without the headers signed.
+    expect((await fetch(data.url, { method: 'PUT', body: bytes.subarray(1), headers })).status).toBe(403);
+    expect((await fetch(data.url, { method: 'PUT', body: bytes, headers: { 'Content-Type': 'video/mp4' } })).status).toBe(403); // prettier-ignore
+    expect((await fetch(data.url, { method: 'PUT', body: bytes, headers })).status).toBe(200);
     const done = await post(`${g.url}${data.complete}`, { kind: 'video' });
     expect(done.status).toBe(200);
     expect(((await done.json()) as { data: { status: string } }).data.status).toBe('ScheduledProcessing');
     expect((await api.waitForStatus(id, ['Ready', 'Errored'])).status).toBe('Ready');
+    // The URL cannot replace the source it uploaded, however long it stays valid.
+    const other = Buffer.alloc(bytes.length, 1);
+    expect((await fetch(data.url, { method: 'PUT', body: other, headers })).status).toBe(412);
+    const stored = path.join(dir(), 'stored.mp4');
+    await g.storage.getToFile(await storedSourceKey(g, id), stored);
+    expect((await readFile(stored)).equals(bytes)).toBe(true);
   });
 
   it('refuses a presigned upload larger than max_file_size', async () => {

@@ -136,10 +136,12 @@ async function uploadOne(n: number): Promise<void> {
           body: JSON.stringify({ size: clipBytes.length, content_type: 'video/mp4' }),
         });
         if (r.status !== 200) return r;
-        const { data } = (await r.json()) as { data: { url: string; headers: Record<string, string> } };
+        const { data } = (await r.json()) as {
+          data: { url: string; headers: Record<string, string>; complete: string };
+        };
         const put = await fetch(data.url, { method: 'PUT', headers: data.headers, body: clipBytes });
         if (!put.ok) return { status: 503 };
-        return fetch(url('/upload/complete'), { method: 'POST' });
+        return fetch(`${api.url}${data.complete}`, { method: 'POST' });
       }
       case 'tus': {
         const created = await fetch(url('/tus'), {

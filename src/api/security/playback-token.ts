@@ -35,6 +35,12 @@ export function checkPlaybackToken(
   return expires * 1000 < now ? 'expired' : 'valid';
 }
 
+/** Seconds a (checked, valid) token has left to live: at least 1. */
+export function tokenSecondsLeft(token: string, now = Date.now()): number {
+  const expires = Number(token.split('.')[0]);
+  return Math.max(1, Math.floor(expires - now / 1000));
+}
+
 /** The cookie a player may carry instead of the query parameter: one per media. */
 export const playbackCookieName = (mediaId: string) => `gilfoyle_playback_${mediaId.replaceAll('-', '')}`;
 

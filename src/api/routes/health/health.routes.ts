@@ -8,6 +8,10 @@ const healthSchema = z
     storage_driver: z.string(),
     max_file_size: z.number().int().openapi({ description: 'bytes' }),
     dependencies: z.record(z.string(), z.enum(['up', 'down'])),
+    commit: z.string().openapi({ description: 'the commit this build is made from' }),
+    tag: z.string().openapi({ description: 'the release tag', example: 'v0.1.0' }),
+    database_dialect: z.literal('postgres'),
+    debug: z.boolean().openapi({ description: 'whether the log level is debug or trace' }),
   })
   .openapi('Health');
 

@@ -98,6 +98,10 @@ export const mediaSchema = z
       })
       .nullable(),
     error: z.string().nullable().openapi({ description: 'why processing failed, when Errored' }),
+    original_filename: z
+      .string()
+      .openapi({ description: 'v1: the uploaded file\'s name ("" before an upload); also source.filename' }),
+    message: z.string().openapi({ description: 'v1: the last error, or what the status means', example: 'ready' }),
     probe: probeSummarySchema.nullable().openapi({ description: 'what the source holds, once probed' }),
     workflow: z
       .object({
@@ -255,6 +259,22 @@ function probeOf(m: MediaRow): MediaJson['probe'] {
   };
 }
 
+/** What a status means, in words (the v1 `message` of a media without an error). */
+function statusText(m: MediaRow): string {
+  switch (m.status) {
+    case MediaStatus.AwaitingUpload:
+      return 'waiting for an upload';
+    case MediaStatus.ScheduledProcessing:
+      return 'waiting to be processed';
+    case MediaStatus.Processing:
+      return m.playable ? 'processing (playable already)' : 'processing';
+    case MediaStatus.Ready:
+      return 'ready';
+    case MediaStatus.Errored:
+      return 'errored';
+  }
+}
+
 export function toMediaJson(m: MediaRow, ui: TemporalUi): MediaJson {
   return {
     id: m.id,
@@ -273,6 +293,8 @@ export function toMediaJson(m: MediaRow, ui: TemporalUi): MediaJson {
         }
       : null,
     error: m.error,
+    original_filename: m.source_filename ?? '',
+    message: m.error ?? statusText(m),
     probe: probeOf(m),
     workflow: workflowOf(m, ui),
     links: linksOf(m),

@@ -14,6 +14,7 @@ import {
   checkPlaybackToken,
   namesOtherFiles,
   playbackCookieName,
+  tokenSecondsLeft,
 } from '../../security/playback-token.ts';
 
 const isPlaylist = (name: string) => name.endsWith('.m3u8') || name.endsWith('.mpd');
@@ -40,8 +41,16 @@ export async function stream(c: Context<AppEnv>) {
   // playlists are always served here, so the URLs in them stay Gilfoyle's.
   const { config } = c.var.deps;
   if (config.storage.delivery === 'redirect' && !isPlaylist(name)) {
-    const url = await storage.directUrl(key, config.storage.presign_expiry_seconds);
-    if (url) return c.redirect(url, 302);
+    const expiry = config.storage.presign_expiry_seconds;
+    // A private media's files are never sent to an unsigned (CDN) URL, and the presigned URL a
+    // token obtains does not outlive that token.
+    const url = token
+      ? await storage.readUrl(key, Math.min(expiry, tokenSecondsLeft(token)))
+      : await storage.directUrl(key, expiry);
+    if (url) {
+      if (token) c.header('Cache-Control', 'private, no-store');
+      return c.redirect(url, 302);
+    }
   }
 
   const headers: Record<string, string> = {

@@ -5,7 +5,7 @@ import busboy from 'busboy';
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HttpError } from '../../../domain/errors.ts';
-import { sourceKey, uploadedSourceKey } from '../../../domain/paths.ts';
+import { uploadedSourceKey } from '../../../domain/paths.ts';
 import type { SourceKind } from '../../../domain/status.ts';
 import type { AppEnv } from '../../deps.ts';
 import { mediaIdOf } from '../../params.ts';
@@ -130,7 +130,10 @@ const scheduled = async (
   c.json(
     {
       code: 200,
-      data: toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config.temporal),
+      data: {
+        ...toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config.temporal),
+        success: true as const,
+      },
     },
     200,
   );
@@ -159,7 +162,9 @@ export const createUploadUrl: RouteHandler<typeof routes.uploadUrl, AppEnv> = as
   await uploadableMedia(c.var.deps, id);
   if (body.size > config.settings.max_file_size) throw tooLarge(config.settings.max_file_size);
   const expires = config.storage.presign_expiry_seconds;
-  const url = await storage.uploadUrl(sourceKey(id), body.size, expires, body.content_type);
+  // A key of its own for each upload, which its URL can create but not replace (If-None-Match).
+  const upload = randomUUID();
+  const url = await storage.uploadUrl(uploadedSourceKey(id, upload), body.size, expires, body.content_type);
   if (!url)
     throw new HttpError(
       409,
@@ -170,10 +175,11 @@ export const createUploadUrl: RouteHandler<typeof routes.uploadUrl, AppEnv> = as
     method: 'PUT' as const,
     headers: {
       'Content-Length': String(body.size),
+      'If-None-Match': '*',
       ...(body.content_type ? { 'Content-Type': body.content_type } : {}),
     },
     expires_at: new Date(Date.now() + expires * 1000).toISOString(),
-    complete: `/medias/${id}/upload/complete`,
+    complete: `/medias/${id}/upload/complete?upload=${upload}`,
   };
   return c.json({ code: 200, data }, 200);
 };
@@ -181,10 +187,11 @@ export const createUploadUrl: RouteHandler<typeof routes.uploadUrl, AppEnv> = as
 /** POST /medias/{id}/upload/complete: the client's PUT is done; check the object and schedule it. */
 export const completeUpload: RouteHandler<typeof routes.uploadComplete, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
+  const { upload } = c.req.valid('query');
   const kind = (c.req.header('content-type')?.includes('json') ? c.req.valid('json').kind : undefined) ?? 'video';
   const { storage, config } = c.var.deps;
   await uploadableMedia(c.var.deps, id);
-  const key = sourceKey(id);
+  const key = uploadedSourceKey(id, upload);
   const stored = await storage.stat(key);
   if (!stored)
     throw new HttpError(
@@ -195,7 +202,7 @@ export const completeUpload: RouteHandler<typeof routes.uploadComplete, AppEnv> 
     await storage.deletePrefix(key);
     throw tooLarge(config.settings.max_file_size);
   }
-  return scheduled(c, id, kind, 'direct', { size: stored.size, filename: null, contentType: null });
+  return scheduled(c, id, kind, 'direct', { size: stored.size, filename: null, contentType: null }, key);
 };
 
 /** POST /medias/{id}/upload/url: a worker fetches the file from the URL, then processes it. */

@@ -12,9 +12,14 @@ const uploadBody = z.strictObject({
 });
 
 /** Every way of uploading answers the same: the media, now ScheduledProcessing. */
+/** The media, scheduled; `success: true` as v1's upload answer said. */
+const scheduledMediaSchema = mediaSchema
+  .extend({ success: z.literal(true).openapi({ description: 'v1: the upload was taken' }) })
+  .openapi('ScheduledMedia');
+
 const scheduledResponse = {
   description: 'Stored and scheduled',
-  content: { 'application/json': { schema: envelope(mediaSchema) } },
+  content: { 'application/json': { schema: envelope(scheduledMediaSchema) } },
   links: mediaLinks('getMedia', 'listEvents', 'listRenditions', 'cancelMedia', 'deleteMedia'),
 };
 
@@ -94,6 +99,11 @@ export const uploadComplete = createRoute({
   summary: 'Finish a direct upload: checks the stored file, then schedules processing like any upload',
   request: {
     params: mediaIdParams,
+    query: z.object({
+      upload: z.uuid('upload: the upload id of POST /medias/{id}/upload-url (its `complete` link carries it)').openapi({
+        description: 'the upload id, as the `complete` link of POST /medias/{id}/upload-url gives it',
+      }),
+    }),
     body: jsonBody(z.object({ kind: z.enum(['video', 'audio']).default('video') }), false),
   },
   responses: {
