@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRange } from '../domain/addresses.ts';
 
 export const videoCodecs = ['h264', 'hevc', 'av1'] as const;
 
@@ -54,6 +55,20 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       /** Base URL clients reach the API at, used in links; defaults to http://host:port. */
       public_url: z.string().url().optional(),
+      /**
+       * Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed: a request from one
+       * of them is from the address it names; from anyone else, from its own socket address.
+       */
+      trusted_proxies: z
+        .array(
+          z
+            .string()
+            .refine(
+              (v) => parseRange(v) !== null,
+              'a trusted proxy is an IP address or a CIDR range (10.0.0.0/8, fd00::/8)',
+            ),
+        )
+        .default([]),
     })
     .prefault({}),
   database: z

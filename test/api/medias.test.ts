@@ -1118,6 +1118,45 @@ describe('uploads', () => {
     }
   });
 
+  it('believes X-Forwarded-For only from a trusted proxy (server.trusted_proxies), reading it from the nearest hop', async () => {
+    const { app, medias } = buildApp({
+      config: { auth: { anonymous_uploads_per_minute: 1 }, server: { trusted_proxies: ['10.0.0.0/8'] } },
+    });
+    const upload = (from: string, forwardedFor?: string) =>
+      send(app, 'POST', `/medias/${medias.seed().id}/upload/url`, {
+        json: fromUrl,
+        from,
+        ...(forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {}),
+      });
+    // Behind the proxy: each internet client is held to its own limit, not the proxy's private address.
+    expect((await upload('10.0.0.2', '8.8.8.8')).status).toBe(200);
+    expect((await upload('10.0.0.2', '8.8.8.8')).status).toBe(429);
+    expect((await upload('10.0.0.3', '1.1.1.1')).status).toBe(200);
+    // A client cannot pass itself off as another, or as the private network, by sending the header:
+    // the hops the trusted proxies added are read from the right, and the first untrusted one counts.
+    expect((await upload('10.0.0.2', '10.9.9.9, 8.8.8.8')).status).toBe(429);
+    expect((await upload('10.0.0.2', '127.0.0.1, 9.9.9.9')).status).toBe(200);
+    expect((await upload('10.0.0.2', '127.0.0.1, 9.9.9.9')).status).toBe(429);
+    // From anyone else the header is not believed: the socket's address counts.
+    expect((await upload('4.4.4.4', '10.1.1.1')).status).toBe(200);
+    expect((await upload('4.4.4.4', '10.1.1.1')).status).toBe(429);
+  });
+
+  it('without trusted proxies X-Forwarded-For is ignored, and a trusted proxy must be an address or a CIDR range', async () => {
+    const { app, medias } = buildApp({ config: { auth: { anonymous_uploads_per_minute: 1 } } });
+    const upload = (forwardedFor: string) =>
+      send(app, 'POST', `/medias/${medias.seed().id}/upload/url`, {
+        json: fromUrl,
+        from: '8.8.4.4',
+        headers: { 'x-forwarded-for': forwardedFor },
+      });
+    expect((await upload('127.0.0.1')).status).toBe(200);
+    expect((await upload('10.0.0.1')).status).toBe(429);
+    expect(() => buildApp({ config: { server: { trusted_proxies: ['not-an-address'] } } })).toThrow(
+      /a trusted proxy is an IP address or a CIDR range/,
+    );
+  });
+
   it('the defaults leave a backend room: 600 a minute per key, 60 per internet address without keys', () => {
     const { config } = buildApp();
     expect([config.auth.uploads_per_minute, config.auth.anonymous_uploads_per_minute]).toEqual([600, 60]);

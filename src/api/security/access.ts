@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.ts';
+import { clientAddressOf, isPrivateAddress } from '../../domain/addresses.ts';
 import type { AppEnv } from '../deps.ts';
 import { errorBody } from '../envelope.ts';
 
@@ -49,21 +49,14 @@ export function apiKeys(auth: Config['auth']): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** The client address of a request, as the socket saw it; null in process (tests). */
-const clientAddress = (c: Context<AppEnv>) =>
+/** The socket address of a request; null in process (tests). */
+const socketAddress = (c: Context<AppEnv>) =>
   (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ??
   null;
 
-const privateRanges = new Set(['loopback', 'private', 'uniqueLocal', 'linkLocal', 'carrierGradeNat']);
-
-/** Whether an address is on a private network (loopback, RFC 1918, unique local, link-local, CGNAT): not the internet. */
-function isPrivateAddress(address: string): boolean {
-  try {
-    return privateRanges.has(ipaddr.process(address).range());
-  } catch {
-    return false;
-  }
-}
+/** The client a request is from: its socket's address, or behind a trusted proxy, the one it names (server.trusted_proxies). */
+export const clientAddress = (c: Context<AppEnv>) =>
+  clientAddressOf(socketAddress(c), c.req.header('x-forwarded-for'), c.var.deps.config.server.trusted_proxies);
 
 /**
  * Upload starts per minute: per API key when keys are configured (auth.uploads_per_minute);

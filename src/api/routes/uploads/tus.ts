@@ -79,7 +79,8 @@ export function createTusUploads(deps: AppDeps) {
     relativeLocation: true,
     // CORS as configured (cors.origins), not tus's default of any origin.
     allowedOrigins: (origin) => config.cors.origins.includes('*') || config.cors.origins.includes(origin),
-    respectForwardedHeaders: true,
+    // Forwarded headers are believed only when proxies are trusted (server.trusted_proxies), as by the rate limit.
+    respectForwardedHeaders: config.server.trusted_proxies.length > 0,
     namingFunction: (req) => {
       const mediaId = tusPath.exec(new URL(req.url).pathname)?.[1];
       if (!mediaId) throw { status_code: 404, body: JSON.stringify(errorBody(404, 'no such upload endpoint')) };
