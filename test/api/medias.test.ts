@@ -99,7 +99,7 @@ describe('request validation', () => {
     ['POST', '/medias/nope/cancel'],
     ['POST', '/medias/nope/playback-token'],
     ['POST', '/medias/nope/upload-url'],
-    ['POST', '/medias/nope/upload/complete'],
+    ['POST', '/medias/nope/upload/complete?upload=00000000-0000-4000-8000-000000000000'],
     ['POST', '/medias/nope/upload/url'],
   ])('%s %s: a malformed id is a 400 naming id', async (method, path) => {
     const res = await send(app, method, path, method === 'PATCH' ? { json: { title: 'x' } } : {});
