@@ -75,7 +75,7 @@ const env = {
   GILFOYLE_SETTINGS_URL_FETCH_ALLOW_PRIVATE_ADDRESSES: 'true',
   // A worker killed is noticed through its heartbeats.
   GILFOYLE_ENCODING_HEARTBEAT_TIMEOUT_SECONDS: '10',
-  GILFOYLE_LOG_LEVEL: 'error',
+  GILFOYLE_LOG_LEVEL: 'warn',
 };
 const api = await startGilfoyle(env, { role: 'api' });
 const shared = joining(api, env);
@@ -84,6 +84,14 @@ const bridge = await startGilfoyle(shared, { role: 'bridge' });
 const workerA = await startGilfoyle(shared, { role: 'worker' });
 let workerB = await startGilfoyle(shared, { role: 'worker' });
 const client = apiClient(api.url);
+// Worker A must live through it all: if it ends, when and why is kept for the report.
+let workerAEnded: string | null = null;
+let stopping = false;
+void workerA.exit.then((code) => {
+  if (stopping) return;
+  workerAEnded = `exited with ${code ?? 'a signal'} at ${((Date.now() - started) / 1000).toFixed(0)} s: ${workerA.logs().slice(-2000)}`;
+  say(`worker A ${workerAEnded}`);
+});
 
 const ids: string[] = [];
 const uploadStarted = new Map<string, number>();
@@ -274,6 +282,7 @@ for (const e of eventRows) {
   onceOnly.set(key, (onceOnly.get(key) ?? 0) + 1);
 }
 const duplicateEvents = [...onceOnly.values()].filter((n) => n > 1).length;
+for (const [k, n] of onceOnly) if (n > 1) say(`once-only event written ${n} times: ${k}`);
 const duplicateRenditions = [...onceOnly].filter(([k, n]) => k.includes('rendition.ready') && n > 1).length;
 const { rows: renditionRows } = await pool.query<{ n: string }>(
   `SELECT count(*) AS n FROM (SELECT media_id, name FROM renditions WHERE media_id = ANY($1) GROUP BY media_id, name HAVING count(*) > 1) d`,
@@ -317,9 +326,10 @@ const checks = [
     `GET /medias/{id} while encoding: p50 ${percentile(getLatencies, 50).toFixed(1)} ms, p99 ${percentile(getLatencies, 99).toFixed(1)} ms (${getLatencies.length} samples)`,
     true,
   ],
+  [`worker A ran throughout${workerAEnded ? `: it ${workerAEnded}` : ''}`, workerAEnded === null],
   [
     `worker A RSS at start ${mb(rssStart)}, at end ${mb(rssEnd)} (bound: 1.5 × start + 64 MB = ${mb(rssBound)})`,
-    rssEnd <= rssBound,
+    rssEnd > 0 && rssEnd <= rssBound,
   ],
   [`temp-folder bytes left ${tempBytes} (expected 0)`, tempBytes === 0],
   [
@@ -334,6 +344,7 @@ const checks = [
 process.stdout.write(`\nsoak: ${total} media, ${clients} clients, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 for (const [line, ok] of checks) process.stdout.write(`  ${ok ? '✓' : '✗'} ${line}\n`);
 
+stopping = true;
 for (const g of [workerB, workerA, bridge, api] as RunningGilfoyle[]) await g.stop().catch(() => undefined);
 source.close();
 await removeTestBucket(bucket).catch(() => undefined);
