@@ -443,13 +443,15 @@ describe('POST /medias/{id}/playback-token', () => {
       cookie: string;
       links: { master: string; dash: string };
     }>(app, 'POST', `/medias/${m.id}/playback-token`);
+    const after = Date.now();
     expect(res.status).toBe(200);
     const { token, expires_at, query, cookie, links } = res.body.data;
     expect(checkPlaybackToken(secret, m.id, token)).toBe('valid');
     expect(checkPlaybackToken(secret, randomUUID(), token)).toBe('invalid');
-    const ttl = (Date.parse(expires_at) - before) / 1000;
-    expect(ttl).toBeGreaterThan(3598);
-    expect(ttl).toBeLessThanOrEqual(3600);
+    // An hour from the second the token was issued in (its expiry is in whole seconds).
+    const second = (t: number) => Math.floor(t / 1000) * 1000;
+    expect(Date.parse(expires_at)).toBeGreaterThanOrEqual(second(before) + 3600_000);
+    expect(Date.parse(expires_at)).toBeLessThanOrEqual(second(after) + 3600_000);
     expect(query).toBe(`token=${encodeURIComponent(token)}`);
     expect(cookie).toBe(`${playbackCookieName(m.id)}=${token}`);
     expect(links).toEqual({

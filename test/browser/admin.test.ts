@@ -167,6 +167,11 @@ it('lists medias with search and status filter', async () => {
 it('renders the API reference at /docs from the served OpenAPI document', async () => {
   await page.goto(`${g.url}/docs`);
   await page.getByText('Self-hosted media server: create a media').first().waitFor({ timeout: 30_000 });
+  // Scalar renders a group's operations once it is opened (or scrolled to), as a reader would.
+  await page
+    .getByRole('button', { name: /Open Group - Medias/ })
+    .first()
+    .click();
   await page.getByText('/medias/{id}/retry').first().waitFor({ timeout: 10_000 });
   await screenshot(page, 'docs');
 });

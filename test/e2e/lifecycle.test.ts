@@ -215,6 +215,11 @@ describe.each(drivers)('on the %s storage driver', (driver, storageEnv) => {
           storage_driver: driver,
           max_file_size: maxFileSize,
           dependencies: { database: 'up', rabbitmq: 'up', temporal: 'up', storage: 'up' },
+          // The v1 contract's fields: this checkout's commit, the release tag.
+          commit: expect.stringMatching(/^[0-9a-f]{40}$/),
+          tag: expect.stringMatching(/^v\d+\.\d+\.\d+/),
+          database_dialect: 'postgres',
+          debug: false,
         },
       });
     });
