@@ -9,9 +9,6 @@ export const version: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** The release tag of this version. */
-export const tag = `v${version}`;
-
 /** The checkout's HEAD commit, or "unknown" (an image or a binary says its commit in GILFOYLE_COMMIT). */
 export function gitCommit(): string {
   try {

@@ -2,26 +2,14 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/activity';
-import ipaddr from 'ipaddr.js';
 import { Agent, fetch } from 'undici';
+import { forbiddenAddress } from '../domain/addresses.ts';
 import { FailureType } from '../domain/errors.ts';
 import { processingStatuses, type SourceKind } from '../domain/status.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { activityContext, withHeartbeat } from './context.ts';
 import type { ActivityDeps, UrlFetchSettings } from './deps.ts';
 import { claimRun, thisRun } from './media-guard.ts';
-
-/** Why an address may not be fetched from, or null when it is a public unicast one. */
-export function forbiddenAddress(address: string): string | null {
-  let ip: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    ip = ipaddr.process(address);
-  } catch {
-    return `${address} is not an IP address`;
-  }
-  const range = ip.range();
-  return range === 'unicast' ? null : `${address} is a ${range} address`;
-}
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, FailureType.InvalidMedia);
 

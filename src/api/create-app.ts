@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps) {
   app.use('*', apiKeys(deps.config.auth));
   app.use('*', jsonBodyLimit(deps.config.limits.json_body));
   // Starting an upload counts against the key's rate; streaming one holds a slot of the process.
-  const rate = uploadRateLimit(deps.config.auth);
+  const rate = uploadRateLimit(deps.config.auth, deps.config.server.trusted_proxies);
   const slots = concurrentUploads(deps.config.limits.concurrent_uploads);
   for (const p of ['/medias/:id/upload/video', '/medias/:id/upload/audio']) app.post(p, rate, slots);
   for (const p of ['/medias/:id/upload-url', '/medias/:id/upload/url', '/medias/:id/tus']) app.post(p, rate);

@@ -11,8 +11,8 @@ export type DependencyState = 'up' | 'down';
 export interface AppDeps {
   config: Config;
   version: string;
-  /** The commit and release tag this build is made from (v1's /healthz fields). */
-  build?: { commit: string; tag: string };
+  /** The commit this build is made from (v1's /healthz `commit`); "unknown" when not given. */
+  commit?: string;
   medias: MediaRepository;
   storage: StorageDriver;
   logger: Logger;

@@ -15,7 +15,7 @@ import { createMetrics, registerStateGauges } from '../metrics.ts';
 import { connectRabbit, type RabbitConnection } from '../messaging/connection.ts';
 import { createOutboxRelay } from '../messaging/relay.ts';
 import { createStorage } from '../storage/index.ts';
-import { gitCommit, tag, version } from '../version.ts';
+import { gitCommit, version } from '../version.ts';
 import { createWorkflowControl } from '../workflows/control.ts';
 
 export interface Running {
@@ -56,7 +56,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
   const deps: AppDeps = {
     config,
     version,
-    build: { commit: process.env.GILFOYLE_COMMIT || gitCommit(), tag },
+    commit: process.env.GILFOYLE_COMMIT || gitCommit(),
     medias,
     storage,
     logger,

@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.ts';
-import { clientAddressOf, isPrivateAddress } from '../../domain/addresses.ts';
+import { clientAddressResolver, isPrivateAddress } from '../../domain/addresses.ts';
 import type { AppEnv } from '../deps.ts';
 import { errorBody } from '../envelope.ts';
 
@@ -54,16 +54,14 @@ const socketAddress = (c: Context<AppEnv>) =>
   (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ??
   null;
 
-/** The client a request is from: its socket's address, or behind a trusted proxy, the one it names (server.trusted_proxies). */
-export const clientAddress = (c: Context<AppEnv>) =>
-  clientAddressOf(socketAddress(c), c.req.header('x-forwarded-for'), c.var.deps.config.server.trusted_proxies);
-
 /**
  * Upload starts per minute: per API key when keys are configured (auth.uploads_per_minute);
  * without keys, per client address for clients on the internet (auth.anonymous_uploads_per_minute),
  * and no limit for clients on a private network. Beyond it: 429 saying when to retry (Retry-After).
  */
-export function uploadRateLimit(auth: Config['auth']): MiddlewareHandler<AppEnv> {
+export function uploadRateLimit(auth: Config['auth'], trustedProxies: string[] = []): MiddlewareHandler<AppEnv> {
+  // Behind a trusted proxy, the client is the one it names (server.trusted_proxies).
+  const clientOf = clientAddressResolver(trustedProxies);
   const limiterOf = (perMinute: number) =>
     perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: 60 }) : null;
   const perKey = {
@@ -77,7 +75,7 @@ export function uploadRateLimit(auth: Config['auth']): MiddlewareHandler<AppEnv>
     setting: 'auth.anonymous_uploads_per_minute',
   };
   return async (c, next) => {
-    const address = clientAddress(c);
+    const address = clientOf(socketAddress(c), c.req.header('x-forwarded-for'));
     const [rule, who] = c.var.apiKey
       ? [perKey, `key:${c.var.apiKey}`]
       : address && isPrivateAddress(address)

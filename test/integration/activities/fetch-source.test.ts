@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { fetchUrlToStorage, forbiddenAddress } from '../../../src/activities/fetch-source.ts';
+import { fetchUrlToStorage } from '../../../src/activities/fetch-source.ts';
+import { forbiddenAddress } from '../../../src/domain/addresses.ts';
 import { createFsDriver } from '../../../src/storage/fs-driver.ts';
 
 /** Upload from URL against a real local HTTP server, with the SSRF guard on and off. */

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../deps.ts';
 import type { healthRoute } from './health.routes.ts';
 
 export const health: RouteHandler<typeof healthRoute, AppEnv> = async (c) => {
-  const { config, version, build, checkDependencies } = c.var.deps;
+  const { config, version, commit, checkDependencies } = c.var.deps;
   const dependencies = await checkDependencies();
   const up = Object.values(dependencies).every((s) => s === 'up');
   const data = {
@@ -13,8 +13,8 @@ export const health: RouteHandler<typeof healthRoute, AppEnv> = async (c) => {
     max_file_size: config.settings.max_file_size,
     dependencies,
     // The v1 contract's fields.
-    commit: build?.commit ?? 'unknown',
-    tag: build?.tag ?? `v${version}`,
+    commit: commit ?? 'unknown',
+    tag: `v${version}`,
     database_dialect: 'postgres' as const,
     debug: config.log.level === 'debug' || config.log.level === 'trace',
   };
