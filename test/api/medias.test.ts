@@ -140,6 +140,22 @@ describe('request validation', () => {
     expect(medias.rows.size).toBe(0);
   });
 
+  it("the document's title pattern agrees with what the server accepts (a schema-valid title is never refused)", async () => {
+    const { app } = buildApp();
+    const doc = (await (await app.request('/openapi.json')).json()) as {
+      components: { schemas: { CreateMedia: { properties: { title: { pattern: string } } } } };
+    };
+    const pattern = new RegExp(doc.components.schemas.CreateMedia.properties.title.pattern, 'u');
+    const titles = ['\r', '\t\n', '\uFEFF', '\u00A0x', ' \u3000 ', 'a\u0007', ' é ', 'a\u2028b', '\u180E', '\u0085'];
+    for (const title of titles) {
+      const res = await send(app, 'POST', '/medias', { json: { title } });
+      expect({ title, accepted: res.status === 200 }).toEqual({ title, accepted: pattern.test(title) });
+    }
+    // maxLength counts the title as sent, before trimming.
+    const padded = await send(app, 'POST', '/medias', { json: { title: ` ${'a'.repeat(255)}` } });
+    expect(padded.status).toBe(400);
+  });
+
   it('POST /medias takes 255 characters, trims the title and keeps a tab inside it', async () => {
     const { app, medias } = buildApp();
     const long = await send(app, 'POST', '/medias', { json: { title: 'a'.repeat(255) } });

@@ -13,7 +13,7 @@ import { repoRoot } from '../helpers/services.ts';
  * upload → get → delete). Every run takes a new seed and prints it: FUZZ_SEED=<seed> replays a
  * run. Examples per operation: FUZZ_MAX_EXAMPLES (60 by default, about two minutes).
  */
-const seed = process.env.FUZZ_SEED ?? String(randomInt(1, 2 ** 31));
+const seed = process.env.FUZZ_SEED || String(randomInt(1, 2 ** 31));
 const st = path.join(repoRoot, '.tools/schemathesis/bin/st');
 const key = 'fuzz-key-0123456789abcdef';
 let g: RunningGilfoyle;

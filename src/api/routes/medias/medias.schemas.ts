@@ -130,11 +130,22 @@ export const mediaSchema = z
   })
   .openapi('Media');
 
+/**
+ * A title is at most 255 characters as sent, is trimmed, then must not be empty. The document says the same in one pattern (what
+ * String.prototype.trim removes, then one visible character, and no control characters
+ * anywhere), so that a client validating against it agrees with the server; the checks below
+ * give each problem its own message.
+ */
+const trimmedChars = '\\t\\n\\r \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF';
+const controlChars = '\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F';
 const title = printable(z.string())
+  .max(255)
   .trim()
   .min(1, 'title must not be empty')
-  .max(255)
-  .openapi({ example: 'Launch keynote' });
+  .openapi({
+    example: 'Launch keynote',
+    pattern: `^[${trimmedChars}]*[^${trimmedChars}${controlChars}][^${controlChars}]*$`,
+  });
 const isPrivate = z.boolean().openapi({
   description: 'streamed only with a playback token (POST /medias/{id}/playback-token); false when absent',
 });
