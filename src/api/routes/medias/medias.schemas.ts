@@ -18,8 +18,8 @@ function printable(s: z.ZodString) {
 export const mediaListQuery = () =>
   paginationQuery.extend({
     q: printable(z.string())
-      .trim()
       .max(255)
+      .trim()
       .optional()
       .openapi({ description: 'part of the title, any case', example: 'launch' }),
     status: z.enum(mediaStatuses).optional().openapi({ example: 'Errored' }),
