@@ -1,13 +1,11 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { isIP } from 'node:net';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/activity';
-import { Agent, fetch } from 'undici';
-import { forbiddenAddress } from '../domain/addresses.ts';
+import { fetch } from 'undici';
 import { FailureType } from '../domain/errors.ts';
 import { processingStatuses, type SourceKind } from '../domain/status.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { activityContext, withHeartbeat } from './context.ts';
+import { forbiddenLiteral, guardedAgent, privateAddressCode } from './guarded-agent.ts';
 import type { ActivityDeps, UrlFetchSettings } from './deps.ts';
 import { claimRun, thisRun } from './media-guard.ts';
 
@@ -34,34 +32,11 @@ export async function fetchUrlToStorage(
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
     throw invalid(`only http and https URLs can be fetched, not ${parsed.protocol}`);
   const checkLiteral = (u: URL) => {
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    if (!s.allowPrivateAddresses && isIP(host)) {
-      const why = forbiddenAddress(host);
-      if (why) throw invalid(`refused to fetch ${u.origin}: ${why}`);
-    }
+    const why = forbiddenLiteral(u, s.allowPrivateAddresses);
+    if (why) throw invalid(`refused to fetch ${u.origin}: ${why}`);
   };
   checkLiteral(parsed);
-  const agent = new Agent({
-    connect: {
-      lookup: (hostname, options, callback) => {
-        dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-          if (err) return callback(err, '', 0);
-          const list = addresses as LookupAddress[];
-          const bad = s.allowPrivateAddresses ? null : list.map((a) => forbiddenAddress(a.address)).find(Boolean);
-          if (bad)
-            return callback(
-              Object.assign(new Error(`refused to connect to ${hostname}: ${bad}`), { code: 'EPRIVATE' }),
-              '',
-              0,
-            );
-          const first = list[0]!;
-          if ((options as { all?: boolean }).all)
-            (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
-          else callback(null, first.address, first.family);
-        });
-      },
-    },
-  });
+  const agent = guardedAgent(s.allowPrivateAddresses);
   const timeout = AbortSignal.timeout(s.timeoutMs);
   const aborted = signal ? AbortSignal.any([signal, timeout]) : timeout;
   try {
@@ -72,7 +47,7 @@ export async function fetchUrlToStorage(
         res = await fetch(current, { dispatcher: agent, redirect: 'manual', signal: aborted });
       } catch (err) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        if (cause?.code === 'EPRIVATE') throw invalid(cause.message ?? 'refused a private address');
+        if (cause?.code === privateAddressCode) throw invalid(cause.message ?? 'refused a private address');
         if (timeout.aborted) throw new Error(`fetching ${current.origin} timed out after ${s.timeoutMs} ms`);
         throw err;
       }

@@ -7,6 +7,7 @@ import { createLifecycleActivities } from './lifecycle.ts';
 import { createPictureActivities } from './pictures.ts';
 import { createProbeActivities } from './probe.ts';
 import { createPublishActivities } from './publish.ts';
+import { createWebhookActivities } from './webhooks.ts';
 
 export type { ActivityDeps } from './deps.ts';
 
@@ -20,4 +21,5 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createDownloadActivities(deps),
   ...createPublishActivities(deps),
   ...createLifecycleActivities(deps),
+  ...createWebhookActivities(deps),
 });

@@ -268,6 +268,17 @@ export const createPublishActivities = (deps: ActivityDeps) => {
         await storage.put(streamKey(mediaId, masterPlaylistName), buildMasterPlaylist(outputs));
         await storage.put(streamKey(mediaId, dashManifestName), buildDashManifest(outputs, duration, segmentSeconds));
       });
+      // A media that was not playable before it is Ready (a ladder of one rung) becomes so now: its
+      // media.playable event still comes, just before media.ready.
+      await medias.markPlayable(
+        mediaId,
+        {
+          type: 'media.playable',
+          message: `playable with ${outputs.map((o) => o.name).join(', ')}`,
+          data: { renditions: outputs.map((o) => o.name) },
+        },
+        thisRun(),
+      );
       const ready = await medias.setState(
         mediaId,
         { status: MediaStatus.Ready, playable: true, progress: 100 },

@@ -17,6 +17,7 @@ import { registerMetricsRoutes } from './routes/metrics/metrics.index.ts';
 import { registerStreamRoutes } from './routes/stream/stream.index.ts';
 import { createTusUploads } from './routes/uploads/tus.ts';
 import { registerUploadRoutes } from './routes/uploads/uploads.index.ts';
+import { registerWebhookRoutes } from './routes/webhooks/webhooks.index.ts';
 
 const mediaInPath = /^\/medias\/([0-9a-f-]{36})(?:\/|$)/i;
 const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps) {
   const tus = createTusUploads(deps);
   registerUploadRoutes(app, tus);
   registerStreamRoutes(app);
+  registerWebhookRoutes(app);
   registerDocsRoutes(app);
   registerAdminRoutes(app);
 

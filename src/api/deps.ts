@@ -1,6 +1,7 @@
 import type { RequestIdVariables } from 'hono/request-id';
 import type { Config } from '../config/schema.ts';
 import type { MediaRepository } from '../db/medias.ts';
+import type { WebhookRepository } from '../db/webhooks.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { StorageDriver } from '../storage/driver.ts';
@@ -14,6 +15,9 @@ export interface AppDeps {
   /** The commit this build is made from (v1's /healthz `commit`); "unknown" when not given. */
   commit?: string;
   medias: MediaRepository;
+  webhooks: WebhookRepository;
+  /** Starts the workflow of a delivery's run (a redelivery). */
+  startDelivery(deliveryId: string, run: number): Promise<void>;
   storage: StorageDriver;
   logger: Logger;
   metrics: Metrics;

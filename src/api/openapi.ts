@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../config/load.ts';
 import type { MediaRepository } from '../db/medias.ts';
+import type { WebhookRepository } from '../db/webhooks.ts';
 import { createMetrics } from '../metrics.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createApp } from './create-app.ts';
@@ -18,6 +19,8 @@ export async function openApiDocument(version = '0.0.0'): Promise<Record<string,
     config,
     version,
     medias: {} as MediaRepository,
+    webhooks: {} as WebhookRepository,
+    startDelivery: unavailable,
     storage: {} as StorageDriver,
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),

@@ -10,6 +10,7 @@ import {
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
+import { createConsumer } from '../messaging/consumer.ts';
 import { mediaUploadedMessage } from '../domain/messages.ts';
 
 export interface BridgeDeps {
@@ -35,11 +36,6 @@ export type StartOutcome = 'started' | 'already-started' | 'dead-lettered' | 're
  */
 export function createBridge(deps: BridgeDeps) {
   const { rabbit, temporal, queue, logger } = deps;
-  let channel: Channel | null = null;
-  let consumerTag: string | null = null;
-  let stopping = false;
-  const inFlight = new Set<Promise<unknown>>();
-
   async function startWorkflow(input: ProcessMediaInput): Promise<'started' | 'already-started'> {
     try {
       await temporal.workflow.start(processMediaWorkflowType, {
@@ -98,43 +94,13 @@ export function createBridge(deps: BridgeDeps) {
     }
   }
 
-  async function consume(ch: Channel) {
-    await assertTopology(ch, queue);
-    await ch.prefetch(deps.prefetch);
-    const { consumerTag: tag } = await ch.consume(queue, (msg) => {
-      if (!msg) return;
-      const p = handle(ch, msg).catch((err) => logger.error({ err }, 'message handling failed'));
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
-    });
-    consumerTag = tag;
-  }
-
-  return {
-    /** Called by the connection's setup after each (re)connect. */
-    async start() {
-      if (stopping) return;
-      const ch = await rabbit.createChannel();
-      ch.on('error', (err: Error) => logger.warn({ err: err.message }, 'bridge channel error'));
-      channel = ch;
-      await consume(ch);
-      rabbit.on('connect', () => {
-        if (stopping) return;
-        void (async () => {
-          const next = await rabbit.createChannel();
-          next.on('error', () => undefined);
-          channel = next;
-          await consume(next);
-        })().catch((err) => logger.error({ err }, 'bridge could not resume consuming'));
-      });
-      logger.info({ queue }, 'bridge consuming');
-    },
-    /** Stops taking messages and waits for those in hand. */
-    async stop() {
-      stopping = true;
-      if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => undefined);
-      await Promise.allSettled([...inFlight]);
-      await channel?.close().catch(() => undefined);
-    },
-  };
+  const consumer = createConsumer({
+    rabbit,
+    queue,
+    prefetch: deps.prefetch,
+    logger: logger.child({ component: 'bridge' }),
+    declare: (ch) => assertTopology(ch, queue),
+    handle,
+  });
+  return { start: () => consumer.start(), stop: () => consumer.stop() };
 }

@@ -4,19 +4,22 @@ import { createApp } from '../api/create-app.ts';
 import type { AppDeps } from '../api/deps.ts';
 import { dependencyChecks } from '../api/routes/health/health.service.ts';
 import { createBridge } from '../bridge/bridge.ts';
-import { processingSettingsOf } from '../config/processing.ts';
+import { createWebhookDispatcher } from '../bridge/webhooks.ts';
+import { deliveryScheduleOf, processingSettingsOf } from '../config/processing.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
 import { createOutboxRepository } from '../db/outbox.ts';
+import { createWebhookRepository } from '../db/webhooks.ts';
 import { createPool, pingDatabase, type Db } from '../db/pool.ts';
 import { topics } from '../domain/messages.ts';
+import type { MediaEventMessage } from '../domain/webhooks.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics, registerStateGauges } from '../metrics.ts';
 import { connectRabbit, type RabbitConnection } from '../messaging/connection.ts';
 import { createOutboxRelay } from '../messaging/relay.ts';
 import { createStorage } from '../storage/index.ts';
 import { gitCommit, version } from '../version.ts';
-import { createWorkflowControl } from '../workflows/control.ts';
+import { createWorkflowControl, startDelivery } from '../workflows/control.ts';
 
 export interface Running {
   name: string;
@@ -58,6 +61,9 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     version,
     commit: process.env.GILFOYLE_COMMIT || gitCommit(),
     medias,
+    webhooks: createWebhookRepository(db),
+    startDelivery: (deliveryId, run) =>
+      startDelivery(temporal, config.temporal.task_queue, { deliveryId, schedule: deliveryScheduleOf(config) }, run),
     storage,
     logger,
     metrics: res.metrics,
@@ -75,7 +81,13 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     outbox,
     rabbit,
     logger,
-    destinations: { [topics.mediaUploaded]: { queue: config.rabbitmq.queue } },
+    destinations: {
+      [topics.mediaUploaded]: { queue: config.rabbitmq.queue },
+      [topics.mediaEvent]: {
+        exchange: config.rabbitmq.events_exchange,
+        routingKey: (payload) => (payload as MediaEventMessage).type,
+      },
+    },
   });
   await relay.start();
   const app = createApp(deps);
@@ -110,8 +122,31 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
     logger,
     metrics: res.metrics,
   });
+  const db = res.db();
+  const webhooks = createWebhookRepository(db);
+  await webhooks.syncDeclared(config.webhooks.endpoints);
+  const dispatcher = createWebhookDispatcher({
+    rabbit: await res.rabbit(),
+    temporal: await res.temporal(),
+    medias: createMediaRepository(db),
+    webhooks,
+    exchange: config.rabbitmq.events_exchange,
+    queue: config.rabbitmq.webhooks_queue,
+    prefetch: config.rabbitmq.prefetch,
+    taskQueue: config.temporal.task_queue,
+    schedule: deliveryScheduleOf(config),
+    temporalUi: config.temporal,
+    logger,
+  });
   await bridge.start();
-  return { name: 'bridge', stop: () => bridge.stop() };
+  await dispatcher.start();
+  return {
+    name: 'bridge',
+    async stop() {
+      await dispatcher.stop();
+      await bridge.stop();
+    },
+  };
 }
 
 /**

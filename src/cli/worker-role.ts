@@ -15,6 +15,7 @@ import { sweepOrphanedTempDirs } from '../activities/temp-dirs.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
+import { createWebhookRepository } from '../db/webhooks.ts';
 import { patientPool } from '../db/pool.ts';
 import { patientStorage } from '../storage/patient.ts';
 import { encodeTaskQueueOf } from '../domain/workflow.ts';
@@ -22,6 +23,7 @@ import type { Logger } from '../logger.ts';
 import { ForegroundGate } from '../media/foreground.ts';
 import { encoderProblems } from '../media/encoders.ts';
 import { threadsPerEncode } from '../config/processing.ts';
+import { version } from '../version.ts';
 import { openStorage, type Resources, type Running } from './roles.ts';
 
 /*
@@ -87,8 +89,18 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     logger,
   );
   const storage = patientStorage(await openStorage(config, logger), patience('storage'));
+  const patientDb = patientPool(res.db(), patience('database'));
   const activities = createActivities({
-    medias: createMediaRepository(patientPool(res.db(), patience('database'))),
+    medias: createMediaRepository(patientDb),
+    webhooks: {
+      repo: createWebhookRepository(res.db()),
+      sending: {
+        timeoutMs: config.webhooks.timeout_seconds * 1000,
+        disableAfterSeconds: config.webhooks.disable_after_seconds,
+        allowPrivateAddresses: config.settings.url_fetch.allow_private_addresses,
+        userAgent: `Gilfoyle-Webhooks/${version}`,
+      },
+    },
     storage,
     logger,
     metrics: res.metrics,

@@ -5,6 +5,8 @@ export type { components, paths };
 export type Media = components['schemas']['Media'];
 export type MediaEvent = components['schemas']['MediaEvent'];
 export type Rendition = components['schemas']['Rendition'];
+export type Webhook = components['schemas']['Webhook'];
+export type WebhookDelivery = components['schemas']['WebhookDelivery'];
 
 /** A typed client of Gilfoyle's REST API, generated from its OpenAPI document (openapi-fetch). */
 export const createGilfoyleClient = (baseUrl: string, options: Omit<ClientOptions, 'baseUrl'> = {}) =>

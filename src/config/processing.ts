@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { EncodingLadder } from '../domain/renditions.ts';
+import type { DeliverySchedule } from '../domain/webhooks.ts';
 import { encodeTaskQueueOf, type ProcessingSettings } from '../domain/workflow.ts';
 import type { Config } from './schema.ts';
 
@@ -60,3 +61,11 @@ export function processingSettingsOf(config: Config): ProcessingSettings {
  */
 export const threadsPerEncode = (configured: number, concurrency: number, cores = os.availableParallelism()) =>
   configured > 0 ? configured : Math.max(1, Math.min(cores, 2 * Math.ceil(cores / concurrency)));
+
+/** How webhook deliveries are retried, from webhooks.* (the delivery workflow's input). */
+export const deliveryScheduleOf = (config: Config): DeliverySchedule => ({
+  initialBackoffSeconds: config.webhooks.initial_backoff_seconds,
+  maxBackoffSeconds: config.webhooks.max_backoff_seconds,
+  windowSeconds: config.webhooks.retry_window_seconds,
+  attemptTimeoutSeconds: config.webhooks.timeout_seconds + 10,
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseRange } from '../domain/addresses.ts';
+import { eventFilterEntry } from '../domain/webhooks.ts';
 
 export const videoCodecs = ['h264', 'hevc', 'av1'] as const;
 
@@ -82,6 +83,10 @@ export const configSchema = z.strictObject({
       url: z.string().default('amqp://guest:guest@127.0.0.1:5672'),
       queue: z.string().default('gilfoyle.media.uploaded'),
       prefetch: z.number().int().min(1).max(1000).default(10),
+      /** Every media event is published here (a durable topic exchange), routing key = the event's type. */
+      events_exchange: z.string().min(1).default('gilfoyle.events'),
+      /** The webhook dispatcher's queue, bound to events_exchange. */
+      webhooks_queue: z.string().min(1).default('gilfoyle.webhooks'),
     })
     .prefault({}),
   temporal: z
@@ -325,6 +330,50 @@ export const configSchema = z.strictObject({
       json_body: byteSize.default(64 * 1024),
       /** Uploads one API process receives at once; more answer 429. */
       concurrent_uploads: z.number().int().min(1).max(10_000).default(16),
+    })
+    .prefault({}),
+  /**
+   * Webhooks (Standard Webhooks): endpoints are managed through the API (POST /webhooks), or
+   * declared here. Every delivery is retried with exponential backoff and jitter until it is
+   * answered 2xx or its window ends; an endpoint failing for disable_after_seconds is disabled.
+   */
+  webhooks: z
+    .strictObject({
+      endpoints: z
+        .array(
+          z.strictObject({
+            url: z.url({ protocol: /^https?$/, error: 'an http or https URL' }),
+            /** whsec_<base64>, as Standard Webhooks verifiers take it. */
+            secret: z.string().regex(/^whsec_[A-Za-z0-9+/=]{24,}$/, 'a secret of the form whsec_<base64>'),
+            events: z.array(eventFilterEntry).min(1).optional(),
+            description: z.string().max(500).default(''),
+          }),
+        )
+        .default([]),
+      timeout_seconds: z.number().min(1).max(60).default(10),
+      initial_backoff_seconds: z.number().min(0.1).max(3600).default(5),
+      max_backoff_seconds: z.number().min(1).max(86_400).default(3600),
+      retry_window_seconds: z
+        .number()
+        .min(1)
+        .max(30 * 86_400)
+        .default(86_400),
+      disable_after_seconds: z
+        .number()
+        .min(1)
+        .max(90 * 86_400)
+        .default(5 * 86_400),
+    })
+    .prefault({}),
+  /** GET /medias/{id}/events/stream (Server-Sent Events). */
+  events_stream: z
+    .strictObject({
+      /** A comment line this often keeps proxies from closing a quiet stream. */
+      heartbeat_seconds: z.number().min(0.1).max(300).default(15),
+      /** The stream ends this long after the media is Ready or Errored (a retry within it keeps it open). */
+      grace_seconds: z.number().min(0).max(3600).default(30),
+      /** How often a stream looks for new events. */
+      poll_ms: z.number().int().min(50).max(10_000).default(500),
     })
     .prefault({}),
   /** SIGTERM/SIGINT: in-flight requests finish, consuming stops, running encodes drain, then exit 0. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Probe } from '../domain/probe.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
@@ -115,12 +116,23 @@ export interface ScheduledUpload {
 
 /** Postgres access for medias, their renditions, events and the outbox. */
 export function createMediaRepository(db: Db) {
+  /**
+   * A media event, and in the same statement its outbox message (topic media.event: the relay
+   * publishes it to the events exchange, whence webhooks and the user's own queues take it).
+   */
   const addEvent = async (q: Queryable, mediaId: string, e: MediaEventInput) => {
     // INSERT … SELECT: an event for a media deleted meanwhile is dropped, not an error.
     await q.query(
-      `INSERT INTO media_events (media_id, type, level, message, data)
-       SELECT id, $2, $3, $4, $5 FROM medias WHERE id = $1`,
-      [mediaId, e.type, e.level ?? 'info', e.message, JSON.stringify(e.data ?? {})],
+      `WITH ev AS (
+         INSERT INTO media_events (media_id, type, level, message, data)
+         SELECT id, $2, $3, $4, $5 FROM medias WHERE id = $1 RETURNING *),
+       queued AS (
+         INSERT INTO outbox (topic, payload)
+         SELECT $6, jsonb_build_object('id', 'evt_' || ev.id, 'type', ev.type, 'mediaId', ev.media_id,
+           'level', ev.level, 'message', ev.message, 'data', ev.data, 'createdAt', ev.created_at) FROM ev
+         RETURNING 1)
+       SELECT pg_notify('gilfoyle_outbox', '') FROM queued`,
+      [mediaId, e.type, e.level ?? 'info', e.message, JSON.stringify(e.data ?? {}), topics.mediaEvent],
     );
   };
 
@@ -282,9 +294,24 @@ export function createMediaRepository(db: Db) {
       return rows[0] ?? null;
     },
 
+    /** Deletes the media with its events, and queues a media.deleted event that carries the row as it was. */
     async delete(id: string): Promise<boolean> {
-      const { rowCount } = await db.query('DELETE FROM medias WHERE id = $1', [id]);
-      return (rowCount ?? 0) > 0;
+      return inTransaction(db, async (c) => {
+        const { rows } = await c.query<MediaRow>('DELETE FROM medias WHERE id = $1 RETURNING *', [id]);
+        const media = rows[0];
+        if (!media) return false;
+        await addToOutbox(c, topics.mediaEvent, {
+          id: `evt_deleted_${randomUUID()}`,
+          type: 'media.deleted',
+          mediaId: id,
+          level: 'info',
+          message: 'media deleted, with its files',
+          data: {},
+          createdAt: new Date().toISOString(),
+          media: JSON.parse(JSON.stringify(media)) as Record<string, unknown>,
+        });
+        return true;
+      });
     },
 
     /**
@@ -434,6 +461,15 @@ export function createMediaRepository(db: Db) {
       return { items: items.rows, total: Number(total.rows[0]!.count) };
     },
 
+    /** The media's events after `afterId`, oldest first (the live event stream). */
+    async eventsAfter(mediaId: string, afterId: number, limit: number): Promise<MediaEventRow[]> {
+      const { rows } = await db.query<MediaEventRow>(
+        'SELECT * FROM media_events WHERE media_id = $1 AND id > $2 ORDER BY id LIMIT $3',
+        [mediaId, afterId, limit],
+      );
+      return rows;
+    },
+
     async listRenditions(mediaId: string): Promise<RenditionRow[]> {
       const { rows } = await db.query<RenditionRow>(
         `SELECT * FROM renditions WHERE media_id = $1 ORDER BY type DESC, height DESC NULLS LAST, name`,
@@ -489,11 +525,12 @@ export function createMediaRepository(db: Db) {
      * Opens the stream of a media still Processing, once: true when this call did it (and added
      * `event`), false when the media already was playable or is no longer processing.
      */
-    async markPlayable(id: string, event: MediaEventInput): Promise<boolean> {
+    async markPlayable(id: string, event: MediaEventInput, only?: { runId?: string }): Promise<boolean> {
       return inTransaction(db, async (c) => {
         const r = await c.query(
-          `UPDATE medias SET playable = true, updated_at = now() WHERE id = $1 AND NOT playable AND status = 'Processing'`,
-          [id],
+          `UPDATE medias SET playable = true, updated_at = now()
+           WHERE id = $1 AND NOT playable AND status = 'Processing' AND ($2::text IS NULL OR workflow_run_id = $2)`,
+          [id, only?.runId ?? null],
         );
         if (!r.rowCount) return false;
         await addEvent(c, id, event);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MediaEventMessage } from './webhooks.ts';
 
 /**
  * The messages Gilfoyle's parts exchange through the outbox and RabbitMQ, owned here, below
@@ -8,6 +9,8 @@ import { z } from 'zod';
 export const topics = {
   /** A media's source is stored and it is ScheduledProcessing: the bridge starts its workflow. */
   mediaUploaded: 'media.uploaded',
+  /** Any media event (src/domain/webhooks.ts): published to the events exchange, routing key = its type. */
+  mediaEvent: 'media.event',
 } as const;
 export type Topic = (typeof topics)[keyof typeof topics];
 
@@ -24,4 +27,5 @@ export type MediaUploadedMessage = z.infer<typeof mediaUploadedMessage>;
 /** What each topic carries. */
 export interface TopicMessages {
   [topics.mediaUploaded]: MediaUploadedMessage;
+  [topics.mediaEvent]: MediaEventMessage;
 }

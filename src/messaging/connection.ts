@@ -12,6 +12,11 @@ export async function assertTopology(ch: Channel, queue: string): Promise<void> 
   await ch.assertQueue(queue, { durable: true, deadLetterExchange, deadLetterRoutingKey: queue });
 }
 
+/** The durable topic exchange every media event is published to, routing key = the event's type. */
+export async function assertEventsExchange(ch: Channel, exchange: string): Promise<void> {
+  await ch.assertExchange(exchange, 'topic', { durable: true });
+}
+
 export type RabbitConnection = RecoveringChannelModel;
 
 /**

@@ -3,16 +3,21 @@ import type { OutboxRepository } from '../db/outbox.ts';
 import type { Db } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RabbitConnection } from './connection.ts';
-import { assertTopology } from './connection.ts';
+import { assertEventsExchange, assertTopology } from './connection.ts';
 import type { Topic } from '../domain/messages.ts';
+
+export type Destination = { queue: string } | { exchange: string; routingKey: (payload: unknown) => string };
 
 export interface RelayDeps {
   db: Db;
   outbox: OutboxRepository;
   rabbit: RabbitConnection;
   logger: Logger;
-  /** Where each topic's messages go: the RabbitMQ queue (declared with its dead-letter queue) of its consumers. */
-  destinations: Record<Topic, { queue: string }>;
+  /**
+   * Where each topic's messages go: the RabbitMQ queue (declared with its dead-letter queue) of
+   * its consumers, or a durable topic exchange, with the routing key taken from the message.
+   */
+  destinations: Record<Topic, Destination>;
   /** Fallback poll when no NOTIFY arrives. */
   pollMs?: number;
 }
@@ -28,7 +33,7 @@ export function createOutboxRelay({ db, outbox, rabbit, logger, destinations, po
   let loop: Promise<void> | null = null;
   let listener: import('pg').PoolClient | null = null;
 
-  // Queues this channel has declared.
+  // Queues and exchanges this channel has declared.
   const declared = new Set<string>();
 
   async function getChannel(): Promise<ConfirmChannel> {
@@ -47,17 +52,29 @@ export function createOutboxRelay({ db, outbox, rabbit, logger, destinations, po
     const destination = destinations[m.topic as Topic];
     // A topic this relay has no destination for (a newer version's) stays in the outbox, in order, and says so.
     if (!destination) throw new Error(`no destination for outbox topic ${JSON.stringify(m.topic)}`);
-    const { queue } = destination;
     const ch = await getChannel();
-    if (!declared.has(queue)) {
-      await assertTopology(ch, queue);
-      declared.add(queue);
-    }
     const body = Buffer.from(JSON.stringify(m.payload));
+    const options = { persistent: true, contentType: 'application/json', type: m.topic };
+    const confirmed = (resolve: () => void, reject: (e: Error) => void) => (err: unknown) =>
+      err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve();
+    if ('queue' in destination) {
+      const { queue } = destination;
+      if (!declared.has(queue)) {
+        await assertTopology(ch, queue);
+        declared.add(queue);
+      }
+      await new Promise<void>((resolve, reject) => {
+        ch.sendToQueue(queue, body, options, confirmed(resolve, reject));
+      });
+      return;
+    }
+    const { exchange, routingKey } = destination;
+    if (!declared.has(exchange)) {
+      await assertEventsExchange(ch, exchange);
+      declared.add(exchange);
+    }
     await new Promise<void>((resolve, reject) => {
-      ch.sendToQueue(queue, body, { persistent: true, contentType: 'application/json', type: m.topic }, (err) =>
-        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
-      );
+      ch.publish(exchange, routingKey(m.payload), body, options, confirmed(resolve, reject));
     });
   }
 

@@ -1,4 +1,6 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { deliverWebhookWorkflowType, deliveryWorkflowIdOf, type DeliverWebhookInput } from '../domain/webhooks.ts';
 import { workflowIdOf } from '../domain/workflow.ts';
 
 /**
@@ -41,3 +43,25 @@ export function createWorkflowControl(temporal: Client) {
 }
 
 export type WorkflowControl = ReturnType<typeof createWorkflowControl>;
+
+/**
+ * Starts the workflow of a delivery's `run` (1, then one more per redelivery), once: a start
+ * repeated (an event relayed twice, a dispatcher restarted) finds it started.
+ */
+export async function startDelivery(
+  temporal: Client,
+  taskQueue: string,
+  input: DeliverWebhookInput,
+  run: number,
+): Promise<void> {
+  try {
+    await temporal.workflow.start(deliverWebhookWorkflowType, {
+      workflowId: deliveryWorkflowIdOf(input.deliveryId, run),
+      taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}

@@ -26,6 +26,7 @@ import type {
   RenditionRow,
   ScheduledUpload,
 } from '../../src/db/medias.ts';
+import type { WebhookRepository } from '../../src/db/webhooks.ts';
 import { MediaStatus, RenditionStatus } from '../../src/domain/status.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import {
@@ -53,6 +54,7 @@ type UsedByApi =
   | 'cancel'
   | 'addEvent'
   | 'listEvents'
+  | 'eventsAfter'
   | 'listRenditions'
   | 'scheduleProcessing';
 
@@ -298,6 +300,14 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
     return { items: all.slice(offset, offset + limit).map((e) => ({ ...e })), total: all.length };
   }
 
+  async eventsAfter(mediaId: string, afterId: number, limit: number): Promise<MediaEventRow[]> {
+    this.check();
+    return this.eventsOf(mediaId)
+      .filter((e) => Number(e.id) > afterId)
+      .slice(0, limit)
+      .map((e) => ({ ...e }));
+  }
+
   async listRenditions(mediaId: string): Promise<RenditionRow[]> {
     this.check();
     return this.renditions
@@ -472,8 +482,15 @@ export interface BuildOptions {
   medias?: FakeMedias;
   storage?: FakeStorage;
   workflows?: FakeWorkflows;
+  /** The webhook repository (a real one on a test database); without it, webhook routes find none. */
+  webhooks?: WebhookRepository;
   checkDependencies?: () => Promise<Record<string, DependencyState>>;
 }
+
+/** No webhook endpoints, and none can be made: the tests of the webhook routes give a real repository. */
+const noWebhooks = new Proxy({} as WebhookRepository, {
+  get: (_t, name) => () => Promise.reject(new Error(`no webhook repository in this test (${String(name)})`)),
+});
 
 /** The real app (createApp) around fakes; the fakes are returned to arrange and inspect the world. */
 export function buildApp(overrides: BuildOptions = {}) {
@@ -489,6 +506,10 @@ export function buildApp(overrides: BuildOptions = {}) {
     config,
     version: '0.0.0-test',
     medias: medias as unknown as MediaRepository,
+    webhooks: overrides.webhooks ?? noWebhooks,
+    startDelivery: async (deliveryId, run) => {
+      journal.push(`webhooks.startDelivery ${deliveryId} ${run}`);
+    },
     storage,
     logger: pino({ level: 'silent' }),
     metrics: sharedMetrics,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createGilfoyleClient, type Media, type MediaEvent } from '../../src/client/index.ts';
+import { createGilfoyleClient, type Media, type MediaEvent, type Webhook } from '../../src/client/index.ts';
 import { waitFor } from './services.ts';
 
 export type MediaJson = Media;
@@ -69,6 +69,16 @@ export function apiClient(base: string, headers: Record<string, string> = {}) {
         timeoutMs,
         300,
       ),
+    createWebhook: (body: { url: string; events?: string[]; description?: string; enabled?: boolean }) =>
+      answer<Webhook>(client.POST('/webhooks', { body })),
+    webhook: (webhookId: string) => answer<Webhook>(client.GET('/webhooks/{id}', id(webhookId))),
+    deleteWebhook: (webhookId: string) => answer<{ id: string }>(client.DELETE('/webhooks/{id}', id(webhookId))),
+    deliveries: async (webhookId: string) =>
+      (
+        await client.GET('/webhooks/{id}/deliveries', {
+          params: { path: { id: webhookId }, query: { limit: 100, offset: 0 } },
+        })
+      ).data?.data ?? [],
     stream: (mediaId: string, file: string, init?: RequestInit) =>
       fetch(`${base}/medias/${mediaId}/stream/${file}`, init),
   };

@@ -22,6 +22,8 @@ export interface RunningGilfoyle {
   /** The deployment's database (its own, unless the environment named one). */
   databaseUrl: string;
   queue: string;
+  /** Its events exchange (gilfoyle.events in production): a test's own queue may bind to it. */
+  eventsExchange: string;
   taskQueue: string;
   logs: () => string;
   /** Resolves with the exit code when the process ends (null when a signal ended it). */
@@ -36,6 +38,8 @@ export interface RunningGilfoyle {
 export const joining = (first: RunningGilfoyle, env: Record<string, string> = {}): Record<string, string> => ({
   GILFOYLE_DATABASE_URL: first.databaseUrl,
   GILFOYLE_RABBITMQ_QUEUE: first.queue,
+  GILFOYLE_RABBITMQ_EVENTS_EXCHANGE: first.eventsExchange,
+  GILFOYLE_RABBITMQ_WEBHOOKS_QUEUE: `${first.eventsExchange}.webhooks`,
   GILFOYLE_TEMPORAL_TASK_QUEUE: first.taskQueue,
   GILFOYLE_STORAGE_FS_ROOT: first.storageRoot,
   GILFOYLE_ENCODING_TEMP_DIR: first.tempDir,
@@ -88,6 +92,7 @@ export async function startGilfoyle(
   const tusDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-tus-'));
   const id = Math.random().toString(36).slice(2, 8);
   const queue = `gilfoyle.test.${id}.media.uploaded`;
+  const eventsExchange = env.GILFOYLE_RABBITMQ_EVENTS_EXCHANGE ?? `gilfoyle.test.${id}.events`;
   // A role joining a deployment uses its database; a new deployment gets one of its own, dropped at stop.
   const own = env.GILFOYLE_DATABASE_URL ? null : await createDeploymentDatabase();
   const databaseUrl = env.GILFOYLE_DATABASE_URL ?? own!.url;
@@ -104,6 +109,8 @@ export async function startGilfoyle(
       GILFOYLE_DATABASE_URL: databaseUrl,
       GILFOYLE_RABBITMQ_URL: rabbitUrl,
       GILFOYLE_RABBITMQ_QUEUE: queue,
+      GILFOYLE_RABBITMQ_EVENTS_EXCHANGE: eventsExchange,
+      GILFOYLE_RABBITMQ_WEBHOOKS_QUEUE: `${eventsExchange}.webhooks`,
       GILFOYLE_TEMPORAL_ADDRESS: temporalAddress,
       GILFOYLE_TEMPORAL_TASK_QUEUE: taskQueue,
       GILFOYLE_STORAGE_FS_ROOT: storageRoot,
@@ -161,6 +168,7 @@ export async function startGilfoyle(
     tusDir,
     databaseUrl,
     queue,
+    eventsExchange,
     taskQueue,
     logs: () => output,
     exit,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RouteHandler } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
 import { HttpError } from '../../../domain/errors.ts';
 import { dashManifestName, masterPlaylistName, mediaPrefix } from '../../../domain/paths.ts';
 import { MediaStatus, processingStatuses } from '../../../domain/status.ts';
@@ -92,6 +93,56 @@ export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = asyn
   // Files left by a DELETE whose file step failed are removed by repeating it (then 200, not 404).
   if (!media && removed === 0) throw notFound(id);
   return c.json({ code: 200, data: { id } }, 200);
+};
+
+/**
+ * Server-Sent Events of one media: what is stored after the client's last event, then each new
+ * one as it is written (looked for every events_stream.poll_ms), with a heartbeat comment in
+ * between. Ends once the media has been Ready or Errored for the grace period, or is deleted.
+ */
+export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const { after } = c.req.valid('query');
+  const resumeAt = c.req.valid('header')['last-event-id'];
+  const { medias, config } = c.var.deps;
+  if (!(await medias.get(id))) throw notFound(id);
+  const { heartbeat_seconds: heartbeat, grace_seconds: grace, poll_ms: pollMs } = config.events_stream;
+  let last = resumeAt !== undefined ? Number(resumeAt) : after;
+  return streamSSE(
+    c,
+    async (stream) => {
+      let closed = false;
+      stream.onAbort(() => {
+        closed = true;
+      });
+      let settledAt: number | null = null;
+      let lastWrite = Date.now();
+      while (!closed) {
+        const media = await medias.get(id);
+        for (const e of await medias.eventsAfter(id, last, 500)) {
+          await stream.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(toEventJson(e)) });
+          last = Number(e.id);
+          lastWrite = Date.now();
+        }
+        if (!media) {
+          await stream.writeSSE({ event: 'gone', data: JSON.stringify({ id, message: `media ${id} was deleted` }) });
+          break;
+        }
+        const settled = media.status === MediaStatus.Ready || media.status === MediaStatus.Errored;
+        settledAt = settled ? (settledAt ?? Date.now()) : null;
+        if (settledAt !== null && Date.now() - settledAt >= grace * 1000) break;
+        if (Date.now() - lastWrite >= heartbeat * 1000) {
+          await stream.write(': heartbeat\n\n');
+          lastWrite = Date.now();
+        }
+        await stream.sleep(pollMs);
+      }
+    },
+    async (err) => {
+      // The database went away mid-stream: the client reconnects with Last-Event-ID.
+      c.var.deps.logger.warn({ mediaId: id, err: err.message }, 'event stream ended on an error');
+    },
+  );
 };
 
 export const listEvents: RouteHandler<typeof routes.listEvents, AppEnv> = async (c) => {

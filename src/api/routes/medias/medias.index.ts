@@ -10,6 +10,7 @@ export function registerMediaRoutes(app: AppRouter) {
     .openapi(routes.updateMedia, handlers.updateMedia)
     .openapi(routes.deleteMedia, handlers.deleteMedia)
     .openapi(routes.listEvents, handlers.listEvents)
+    .openapi(routes.streamEvents, handlers.streamEvents)
     .openapi(routes.listRenditions, handlers.listRenditions)
     .openapi(routes.retryMedia, handlers.retryMedia)
     .openapi(routes.cancelMedia, handlers.cancelMedia)

@@ -92,6 +92,33 @@ export const deleteMedia = createRoute({
   },
 });
 
+export const streamEvents = createRoute({
+  operationId: 'streamEvents',
+  method: 'get',
+  path: '/medias/{id}/events/stream',
+  tags,
+  summary: "A media's events as they happen (Server-Sent Events)",
+  description:
+    'Each event is sent with its id (`id:`), its type (`event:`) and the event as JSON (`data:`), oldest first, from the ' +
+    'first one or after the `Last-Event-ID` header (or `after`). A comment line every events_stream.heartbeat_seconds ' +
+    'keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored.',
+  request: {
+    params: mediaIdParams,
+    query: z.object({ after: queryInt(0, Number.MAX_SAFE_INTEGER, 0) }),
+    headers: z.object({
+      'last-event-id': z
+        .string()
+        .regex(/^\d{1,15}$/, 'last-event-id: the id of an event')
+        .optional()
+        .openapi({ description: 'resume after this event' }),
+    }),
+  },
+  responses: {
+    200: { description: 'The stream', content: { 'text/event-stream': { schema: z.string() } } },
+    ...errorResponses(400, 401, 404, 503),
+  },
+});
+
 export const listEvents = createRoute({
   operationId: 'listEvents',
   method: 'get',

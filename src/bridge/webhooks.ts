@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Client } from '@temporalio/client';
+import { toMediaJson, type TemporalUi } from '../api/routes/medias/medias.schemas.ts';
+import type { MediaRepository, MediaRow } from '../db/medias.ts';
+import type { WebhookRepository } from '../db/webhooks.ts';
+import {
+  isWebhookEventType,
+  mediaEventMessage,
+  wantsEvent,
+  type DeliverySchedule,
+  type MediaEventMessage,
+} from '../domain/webhooks.ts';
+import type { Logger } from '../logger.ts';
+import { assertEventsExchange, assertTopology, type RabbitConnection } from '../messaging/connection.ts';
+import { createConsumer } from '../messaging/consumer.ts';
+import { startDelivery } from '../workflows/control.ts';
+
+export interface DispatcherDeps {
+  rabbit: RabbitConnection;
+  temporal: Client;
+  medias: Pick<MediaRepository, 'get'>;
+  webhooks: WebhookRepository;
+  exchange: string;
+  queue: string;
+  prefetch: number;
+  taskQueue: string;
+  schedule: DeliverySchedule;
+  temporalUi: TemporalUi;
+  logger: Logger;
+  retryDelayMs?: number;
+}
+
+/** A Standard Webhooks message id: unique per delivery, the same on each of its attempts. */
+const newDeliveryId = () => `msg_${randomBytes(16).toString('base64url')}`;
+
+/** A media row as JSON gave it back (media.deleted carries one): its dates made dates again. */
+const reviveRow = (row: Record<string, unknown>): MediaRow =>
+  ({
+    ...row,
+    created_at: new Date(String(row.created_at)),
+    updated_at: new Date(String(row.updated_at)),
+  }) as unknown as MediaRow;
+
+/**
+ * The webhook dispatcher: a consumer of the events exchange (its own queue, bound to every
+ * routing key). For each event, each enabled endpoint that asks for its type gets one delivery
+ * (made once, however often the event is relayed) and one workflow that sends it until it is
+ * answered 2xx or its window ends. The message is acked only once all of that is recorded.
+ */
+export function createWebhookDispatcher(deps: DispatcherDeps) {
+  const { webhooks, logger } = deps;
+
+  /** `{type, timestamp, data}`: data is the media as GET /medias/{id} shows it, with the event under `event`. */
+  async function bodyOf(e: MediaEventMessage): Promise<string> {
+    const event = { id: e.id, level: e.level, message: e.message, ...e.data };
+    let data: Record<string, unknown> = { event };
+    if (e.mediaId) {
+      const row = e.media ? reviveRow(e.media) : await deps.medias.get(e.mediaId);
+      data = row ? { ...toMediaJson(row, deps.temporalUi), event } : { id: e.mediaId, event };
+    }
+    return JSON.stringify({ type: e.type, timestamp: new Date(e.createdAt).toISOString(), data });
+  }
+
+  async function handle(ch: Channel, msg: ConsumeMessage) {
+    let parsed;
+    try {
+      parsed = mediaEventMessage.safeParse(JSON.parse(msg.content.toString('utf8')));
+    } catch {
+      parsed = null;
+    }
+    if (!parsed?.success) {
+      logger.error(
+        { body: msg.content.toString('utf8').slice(0, 200) },
+        'unparseable event sent to the dead-letter queue',
+      );
+      ch.nack(msg, false, false);
+      return;
+    }
+    const e = parsed.data;
+    if (!isWebhookEventType(e.type)) return ch.ack(msg);
+    try {
+      const endpoints = (await webhooks.enabledEndpoints()).filter((w) => wantsEvent(w.events, e.type));
+      if (endpoints.length) {
+        const body = await bodyOf(e);
+        for (const w of endpoints) {
+          const d = await webhooks.ensureDelivery({
+            id: newDeliveryId(),
+            endpointId: w.id,
+            eventId: e.id,
+            type: e.type,
+            mediaId: e.mediaId,
+            body,
+          });
+          if (d?.status === 'pending')
+            await startDelivery(deps.temporal, deps.taskQueue, { deliveryId: d.id, schedule: deps.schedule }, d.runs);
+        }
+        logger.debug({ type: e.type, mediaId: e.mediaId, endpoints: endpoints.length }, 'webhook deliveries made');
+      }
+      ch.ack(msg);
+    } catch (err) {
+      logger.warn({ type: e.type, err: (err as Error).message }, 'could not make webhook deliveries, event requeued');
+      await new Promise((r) => setTimeout(r, deps.retryDelayMs ?? 2000));
+      ch.nack(msg, false, true);
+    }
+  }
+
+  const consumer = createConsumer({
+    rabbit: deps.rabbit,
+    queue: deps.queue,
+    prefetch: deps.prefetch,
+    logger: logger.child({ component: 'webhooks' }),
+    declare: async (ch) => {
+      await assertEventsExchange(ch, deps.exchange);
+      await assertTopology(ch, deps.queue);
+      await ch.bindQueue(deps.queue, deps.exchange, '#');
+    },
+    handle,
+  });
+  return { start: () => consumer.start(), stop: () => consumer.stop() };
+}

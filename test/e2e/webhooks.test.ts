@@ -1,0 +1,291 @@
+/**
+ * Webhooks, the events exchange and the live event stream, against a running Gilfoyle (the real
+ * Postgres, RabbitMQ, Temporal and FFmpeg). Every webhook request is verified by the receiver
+ * with the `standardwebhooks` package from npm, not with Gilfoyle's code.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import amqp from 'amqplib';
+import { apiClient } from '../helpers/api.ts';
+import { joining, startGilfoyle, startWithoutWorkers, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { makeAudio, makeVideo } from '../helpers/media.ts';
+import { startReceiver, type Receiver } from '../helpers/receiver.ts';
+import { rabbitUrl, sleep, waitFor } from '../helpers/services.ts';
+
+const env = {
+  GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
+  GILFOYLE_ENCODING_PRESET: 'ultrafast',
+  GILFOYLE_ENCODING_PICTURES_ENABLED: 'false',
+  GILFOYLE_SETTINGS_URL_FETCH_ALLOW_PRIVATE_ADDRESSES: 'true',
+  GILFOYLE_WEBHOOKS_TIMEOUT_SECONDS: '2',
+  GILFOYLE_WEBHOOKS_INITIAL_BACKOFF_SECONDS: '0.5',
+  GILFOYLE_WEBHOOKS_MAX_BACKOFF_SECONDS: '2',
+  GILFOYLE_EVENTS_STREAM_GRACE_SECONDS: '1',
+  GILFOYLE_EVENTS_STREAM_HEARTBEAT_SECONDS: '0.5',
+};
+
+/** What one short video's lifecycle sends, in order. */
+const lifecycle = ['media.created', 'media.uploaded', 'media.processing', 'media.playable', 'media.ready'];
+
+let dir: string;
+let video: string;
+let audio: string;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-webhooks-'));
+  video = path.join(dir, 'v.mp4');
+  audio = path.join(dir, 'a.m4a');
+  await makeVideo(video, { seconds: 2, width: 320, height: 240 });
+  await makeAudio(audio, { seconds: 1 });
+  receiver = await startReceiver();
+});
+afterAll(async () => {
+  await receiver?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Registers an endpoint at `route` of the receiver, answering as told; its id. */
+async function endpoint(
+  api: ReturnType<typeof apiClient>,
+  route: string,
+  behaviour: Parameters<Receiver['expect']>[2] = 200,
+  events?: string[],
+) {
+  const res = await api.createWebhook({ url: receiver.url(route), ...(events ? { events } : {}) });
+  expect(res.status).toBe(200);
+  expect(res.body.data.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+  receiver.expect(route, res.body.data.secret, behaviour);
+  return res.body.data.id;
+}
+
+/** The types delivered to `route` for one media, in the order their events happened. */
+const typesFor = (route: string, mediaId: string) =>
+  [
+    ...new Map(
+      receiver
+        .at(route)
+        .filter((r) => r.body.data.id === mediaId)
+        .map((r) => [r.id, r]),
+    ).values(),
+  ]
+    .sort((a, b) => Date.parse(a.body.timestamp) - Date.parse(b.body.timestamp))
+    .map((r) => r.type);
+
+describe('one Gilfoyle', () => {
+  let g: RunningGilfoyle;
+  let api: ReturnType<typeof apiClient>;
+  beforeAll(async () => {
+    g = await startGilfoyle(env);
+    api = apiClient(g.url);
+  }, 120_000);
+  afterAll(() => g?.stop());
+
+  it('manages endpoints: the secret in full only on create and rotate, a filter by type, and clear refusals', async () => {
+    const made = await api.createWebhook({ url: receiver.url('/crud'), events: ['media.*'], description: 'crud' });
+    expect(made.status).toBe(200);
+    const { id, secret } = made.body.data;
+    const got = await api.webhook(id);
+    expect(got.body.data).toMatchObject({ url: receiver.url('/crud'), events: ['media.*'], enabled: true });
+    expect(got.body.data.secret).not.toBe(secret);
+    expect(secret.startsWith(got.body.data.secret.slice(0, -1))).toBe(true);
+    const rotated = await api.client.POST('/webhooks/{id}/rotate-secret', { params: { path: { id } } });
+    expect(rotated.data?.data.secret).toMatch(/^whsec_/);
+    expect(rotated.data?.data.secret).not.toBe(secret);
+    const patched = await api.client.PATCH('/webhooks/{id}', {
+      params: { path: { id } },
+      body: { events: null, enabled: false },
+    });
+    expect(patched.data?.data).toMatchObject({ events: null, enabled: false });
+    const bad = await api.client.POST('/webhooks', { body: { url: 'ftp://example.com/x' } });
+    expect(bad.response.status).toBe(400);
+    expect(bad.error?.message).toMatch(/url: an http or https URL/);
+    const badType = await api.client.POST('/webhooks', { body: { url: receiver.url('/x'), events: ['nope.thing'] } });
+    expect(badType.response.status).toBe(400);
+    expect(badType.error?.message).toMatch(/events\.0: an event type/);
+    expect((await api.deleteWebhook(id)).status).toBe(200);
+    expect((await api.webhook(id)).status).toBe(404);
+  });
+
+  it('delivers the lifecycle of a media, signed, in order, with the media as GET shows it; a filtered endpoint gets only its type', async () => {
+    const all = await endpoint(api, '/all');
+    await endpoint(api, '/ready-only', 200, ['media.ready']);
+    const media = await api.uploadNew('lifecycle', 'video', video);
+    const ready = await api.waitForStatus(media.id, ['Ready']);
+    await waitFor('media.ready at both endpoints', async () =>
+      typesFor('/all', media.id).includes('media.ready') && typesFor('/ready-only', media.id).length ? true : undefined,
+    );
+    const types = typesFor('/all', media.id);
+    expect(types.filter((t) => t !== 'rendition.ready')).toEqual(lifecycle);
+    expect(types.filter((t) => t === 'rendition.ready')).toHaveLength(2); // 240p and audio
+    expect(typesFor('/ready-only', media.id)).toEqual(['media.ready']);
+    const last = receiver.at('/all').find((r) => r.type === 'media.ready' && r.body.data.id === media.id)!;
+    expect(last.body.data).toMatchObject({ id: media.id, status: 'Ready', title: 'lifecycle', playable: true });
+    expect(last.body.data.created_at).toBe(ready.created_at);
+    expect(Math.abs(last.timestamp * 1000 - last.at)).toBeLessThan(5000);
+    expect(receiver.rejected).toEqual([]);
+    // Each delivery has its own webhook-id, and the API shows it with its attempt.
+    const deliveries = await api.deliveries(all);
+    const mine = deliveries.filter((d) => d.media_id === media.id);
+    expect(new Set(mine.map((d) => d.id)).size).toBe(mine.length);
+    expect(mine.every((d) => d.status === 'delivered' && d.attempts[0]?.status_code === 200)).toBe(true);
+  });
+
+  it('retries 500, 301 (not followed), 410 and a hang with the same webhook-id until a 2xx', async () => {
+    const twiceThen200 = (first: number | 'hang') => (_r: unknown, nth: number) => (nth < 2 ? first : 200);
+    const routes = { '/500': 500, '/301': 301, '/410': 410, '/hang': 'hang' } as const;
+    const ids: Record<string, string> = {};
+    for (const [route, first] of Object.entries(routes))
+      ids[route] = await endpoint(api, route, twiceThen200(first), ['media.created']);
+    const media = (await api.createMedia('failing receivers')).body.data;
+    for (const route of Object.keys(routes)) {
+      await waitFor(`${route} to be answered 200`, async () =>
+        receiver.at(route).some((r) => r.body.data.id === media.id && r.answered === 200) ? true : undefined,
+      );
+      const got = receiver.at(route).filter((r) => r.body.data.id === media.id);
+      expect(got.map((r) => r.answered)).toEqual([
+        routes[route as keyof typeof routes],
+        routes[route as keyof typeof routes],
+        200,
+      ]);
+      expect(new Set(got.map((r) => r.id)).size).toBe(1);
+      const [d] = (await api.deliveries(ids[route]!)).filter((x) => x.media_id === media.id);
+      expect(d?.status).toBe('delivered');
+      expect(d?.attempts.map((a) => a.status_code)).toEqual(
+        route === '/hang'
+          ? [null, null, 200]
+          : [routes[route as keyof typeof routes], routes[route as keyof typeof routes], 200],
+      );
+    }
+    // The redirect was not followed.
+    expect(receiver.received.some((r) => r.path.startsWith('/redirected'))).toBe(false);
+  });
+
+  it('an event relayed twice is delivered once; a deleted endpoint stops; the exchange feeds a queue of our own', async () => {
+    const connection = await amqp.connect(rabbitUrl);
+    const ch = await connection.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, g.eventsExchange, 'media.created');
+    const mine: { type: string; mediaId: string; raw: Buffer }[] = [];
+    await ch.consume(queue, (m) => {
+      if (!m) return;
+      mine.push({ ...(JSON.parse(m.content.toString()) as { type: string; mediaId: string }), raw: m.content });
+      ch.ack(m);
+    });
+    try {
+      await endpoint(api, '/once', 200, ['media.created']);
+      const doomed = await endpoint(api, '/doomed', 503, ['media.created']);
+      const media = (await api.createMedia('twice')).body.data;
+      const event = await waitFor('media.created on our own queue', async () =>
+        mine.find((m) => m.mediaId === media.id),
+      );
+      expect(event.type).toBe('media.created');
+      await waitFor('the first delivery', async () => (typesFor('/once', media.id).length ? true : undefined));
+      await waitFor('the doomed endpoint tried twice', async () =>
+        receiver.at('/doomed').filter((r) => r.body.data.id === media.id).length >= 2 ? true : undefined,
+      );
+      // The same event again on the exchange, as a relay that died before marking it published would send it.
+      ch.publish(g.eventsExchange, 'media.created', event.raw, { persistent: true });
+      expect((await api.deleteWebhook(doomed)).status).toBe(200);
+      const triedBefore = receiver.at('/doomed').length;
+      await sleep(5000);
+      expect(receiver.at('/once').filter((r) => r.body.data.id === media.id)).toHaveLength(1);
+      expect(receiver.at('/doomed').length).toBeLessThanOrEqual(triedBefore + 1);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('streams one media as Server-Sent Events, with heartbeats, resuming after Last-Event-ID, ending after Ready', async () => {
+    const media = (await api.createMedia('stream')).body.data;
+    const read = async (headers: Record<string, string> = {}) => {
+      const res = await fetch(`${g.url}/medias/${media.id}/events/stream`, { headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const text = await res.text(); // ends once the media is Ready and the grace period passed
+      const events = text
+        .split('\n\n')
+        .filter((b) => b.includes('data:'))
+        .map((b) => ({
+          id: /^id: (.*)$/m.exec(b)?.[1],
+          type: /^event: (.*)$/m.exec(b)?.[1],
+          data: JSON.parse(/^data: (.*)$/m.exec(b)![1]!) as { id: number; type: string },
+        }));
+      return { text, events };
+    };
+    const whole = read();
+    await api.upload(media.id, 'audio', audio);
+    const first = await whole;
+    const types = first.events.map((e) => e.type);
+    expect(types[0]).toBe('media.created');
+    expect(types.at(-1)).toBe('media.ready');
+    expect(first.events.every((e) => e.id === String(e.data.id) && e.type === e.data.type)).toBe(true);
+    expect(first.text).toMatch(/^: heartbeat$/m);
+    const middle = first.events[2]!;
+    const resumed = await read({ 'last-event-id': middle.id! });
+    expect(resumed.events.map((e) => e.id)).toEqual(first.events.slice(3).map((e) => e.id));
+  });
+});
+
+it('nothing is lost when the receiver is down 30 s during 20 uploads, or a worker and the API are killed mid-delivery', async () => {
+  const d = await startWithoutWorkers(env);
+  const roles: RunningGilfoyle[] = [];
+  const start = async (role: 'api' | 'worker') => {
+    const r = await startGilfoyle(joining(d.api, env), { role });
+    roles.push(r);
+    return r;
+  };
+  try {
+    const worker = await start('worker');
+    const api = apiClient(d.api.url);
+    const outage = await endpoint(api, '/outage', 200, ['media.uploaded', 'media.ready']);
+    await receiver.down();
+    const medias = [];
+    for (let i = 0; i < 20; i++) medias.push(await api.uploadNew(`outage ${i}`, 'audio', audio));
+    await sleep(30_000);
+    await receiver.up();
+    // As deliveries resume, the receiver hangs once, and meanwhile the worker sending it and the API die.
+    let hung: string | null = null;
+    receiver.answer('/outage', (r) => (hung ? 200 : ((hung = r.id), 'hang')));
+    await waitFor('a hung delivery', async () => (hung ? true : undefined));
+    process.kill(worker.pid, 'SIGKILL');
+    process.kill(d.api.pid, 'SIGKILL');
+    await Promise.all([worker.exit, d.api.exit]);
+    await start('worker');
+    await start('api');
+    for (const m of medias)
+      await waitFor(
+        `media ${m.id} delivered`,
+        async () => {
+          const types = new Set(typesFor('/outage', m.id));
+          return types.has('media.uploaded') && types.has('media.ready') ? true : undefined;
+        },
+        180_000,
+      );
+    // At least once: a repeat only ever with the webhook-id of the first.
+    const byEvent = new Map<string, Set<string>>();
+    for (const r of receiver.at('/outage')) {
+      const key = `${r.body.data.id} ${r.type}`;
+      byEvent.set(key, (byEvent.get(key) ?? new Set()).add(r.id));
+    }
+    expect(byEvent.size).toBe(40);
+    expect([...byEvent.values()].every((ids) => ids.size === 1)).toBe(true);
+    expect(receiver.rejected).toEqual([]);
+    // The delivery in flight when its worker died came again, with its webhook-id, and was answered.
+    expect(
+      receiver
+        .at('/outage')
+        .filter((r) => r.id === hung)
+        .map((r) => r.answered),
+    ).toEqual(['hang', 200]);
+    // Deliveries were tried while the receiver was down, and recorded so.
+    const deliveries = await apiClient(roles[1]!.url).deliveries(outage);
+    expect(
+      deliveries.some((x) => x.attempts.some((a) => a.status_code === null && /ECONNREFUSED/.test(a.error ?? ''))),
+    ).toBe(true);
+  } finally {
+    for (const r of roles.reverse()) await r.stop();
+    await d.stop();
+  }
+}, 400_000);
