@@ -228,6 +228,75 @@ describe('one Gilfoyle', () => {
   });
 });
 
+describe('windows, disabling and gilfoyle.yml', () => {
+  let g: RunningGilfoyle;
+  let api: ReturnType<typeof apiClient>;
+  const declaredSecret = `whsec_${Buffer.from('a declared endpoint secret, 32 b').toString('base64')}`;
+  beforeAll(async () => {
+    g = await startGilfoyle({
+      ...env,
+      GILFOYLE_WEBHOOKS_RETRY_WINDOW_SECONDS: '2',
+      GILFOYLE_WEBHOOKS_DISABLE_AFTER_SECONDS: '4',
+      GILFOYLE_WEBHOOKS_ENDPOINTS: JSON.stringify([
+        { url: receiver.url('/declared'), secret: declaredSecret, events: ['media.created'] },
+      ]),
+    });
+    api = apiClient(g.url);
+    receiver.expect('/declared', declaredSecret);
+  }, 120_000);
+  afterAll(() => g?.stop());
+
+  it('fails a delivery past its window, disables an endpoint failing too long (with an event), redelivers with the same id', async () => {
+    const failing = await endpoint(api, '/always-500', 500, ['media.created']);
+    await endpoint(api, '/watch', 200, ['webhook.disabled']);
+    const first = (await api.createMedia('window')).body.data;
+    const failed = await waitFor('the delivery to fail', async () => {
+      const [d] = (await api.deliveries(failing)).filter((x) => x.media_id === first.id);
+      return d?.status === 'failed' ? d : undefined;
+    });
+    expect(failed.attempts.length).toBeGreaterThan(1);
+    expect(failed.attempts.every((a) => a.status_code === 500)).toBe(true);
+    expect(failed.last_error).toMatch(/^answered 500/);
+    // Failing since the first attempt: past 4 s, the next failure disables the endpoint.
+    await sleep(4500);
+    await api.createMedia('disable');
+    const disabled = await waitFor('the endpoint to be disabled', async () => {
+      const w = (await api.webhook(failing)).body.data;
+      return w.enabled ? undefined : w;
+    });
+    expect(disabled.disabled_reason).toMatch(/every attempt failed for \d+ s/);
+    await waitFor('webhook.disabled to be delivered', async () =>
+      receiver.at('/watch').find((r) => r.type === 'webhook.disabled'),
+    );
+    const notice = receiver.at('/watch').find((r) => r.type === 'webhook.disabled')!;
+    expect(notice.body.data).toMatchObject({ event: { webhook: { id: failing, url: receiver.url('/always-500') } } });
+    // Fixed, enabled again, and the failed delivery sent again: the same webhook-id, answered.
+    receiver.answer('/always-500', 200);
+    await api.client.PATCH('/webhooks/{id}', { params: { path: { id: failing } }, body: { enabled: true } });
+    const again = await api.client.POST('/webhooks/{id}/deliveries/{delivery_id}/redeliver', {
+      params: { path: { id: failing, delivery_id: failed.id } },
+    });
+    expect(again.response.status).toBe(202);
+    await waitFor('the redelivery', async () =>
+      receiver.at('/always-500').find((r) => r.id === failed.id && r.answered === 200),
+    );
+  });
+
+  it('delivers to an endpoint of gilfoyle.yml, which the API shows but does not change', async () => {
+    const listed = await api.client.GET('/webhooks', { params: { query: { limit: 100, offset: 0 } } });
+    const declared = listed.data!.data.find((w) => w.url === receiver.url('/declared'))!;
+    expect(declared).toMatchObject({ declared: true, events: ['media.created'] });
+    expect(declared.secret).not.toBe(declaredSecret);
+    const media = (await api.createMedia('declared')).body.data;
+    await waitFor('the declared endpoint to get media.created', async () =>
+      receiver.at('/declared').find((r) => r.body.data.id === media.id),
+    );
+    const change = await api.client.DELETE('/webhooks/{id}', { params: { path: { id: declared.id } } });
+    expect(change.response.status).toBe(409);
+    expect(change.error?.message).toMatch(/declared in gilfoyle\.yml/);
+  });
+});
+
 it('nothing is lost when the receiver is down 30 s during 20 uploads, or a worker and the API are killed mid-delivery', async () => {
   const d = await startWithoutWorkers(env);
   const roles: RunningGilfoyle[] = [];

@@ -4,7 +4,7 @@ import { prepareTemplateDatabase } from './database.ts';
 import { rabbitUrl } from './services.ts';
 
 /**
- * Before a test run: the template of the tests' databases, and no RabbitMQ queues earlier runs left (each test server declares
+ * Before a test run: the template of the tests' databases, and no RabbitMQ queues (nor events exchanges) earlier runs left (each test server declares
  * its own durable `gilfoyle.test.<id>…` queue and dead-letter queue). Left to pile up, a
  * thousand of them make RabbitMQ's restart in the outage tests take minutes.
  */
@@ -36,10 +36,20 @@ async function removeStaleQueues(): Promise<void> {
   const orphanedDead = [...queues.keys()].filter(
     (name) => name.endsWith('.dead') && !queues.has(name.slice(0, -'.dead'.length)),
   );
-  if (stale.length === 0 && orphanedDead.length === 0) return;
+  // Each test server's events exchange too, unless its webhook queue has a consumer now.
+  const exchanges = await execa('rabbitmqctl', ['-q', 'list_exchanges', 'name', '--no-table-headers'], {
+    reject: false,
+    timeout: 60_000,
+  });
+  const staleExchanges = String(exchanges.stdout)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((name) => name.startsWith('gilfoyle.test.') && !((queues.get(`${name}.webhooks`) ?? 0) > 0));
+  if (stale.length === 0 && orphanedDead.length === 0 && staleExchanges.length === 0) return;
   const connection = await amqp.connect(rabbitUrl);
   try {
     const channel = await connection.createChannel();
+    for (const name of staleExchanges) await channel.deleteExchange(name);
     for (const name of stale) {
       await channel.deleteQueue(name);
       if (queues.has(`${name}.dead`)) await channel.deleteQueue(`${name}.dead`);

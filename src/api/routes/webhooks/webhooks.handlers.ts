@@ -38,7 +38,7 @@ async function checkUrl(deps: AppDeps, url: string): Promise<void> {
     if (why)
       throw new HttpError(
         400,
-        `url: ${host} is ${why === a ? a : `${a}: ${why}`}; webhooks to private addresses need settings.url_fetch.allow_private_addresses`,
+        `url: ${isIP(host) ? why : `${host} resolves to ${why}`}; webhooks to such addresses need settings.url_fetch.allow_private_addresses`,
       );
   }
 }
