@@ -97,7 +97,7 @@ export interface paths {
         };
         /**
          * A media's events as they happen (Server-Sent Events)
-         * @description Each event is sent with its id (`id:`), its type (`event:`) and the event as JSON (`data:`), oldest first, from the first one or after the `Last-Event-ID` header (or `after`). A comment line every events_stream.heartbeat_seconds keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored.
+         * @description Each event is sent with its id (`id:`), its type (`event:`) and the event as JSON (`data:`), oldest first, from the first one or after the `Last-Event-ID` header (or `after`); a `state` event (no id) carries the media and its renditions whenever the media changed, so that progress can be followed without polling. A comment line every events_stream.heartbeat_seconds keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored.
          */
         get: operations["streamEvents"];
         put?: never;
@@ -555,6 +555,14 @@ export interface components {
                 [key: string]: unknown;
             };
             created_at: string;
+        };
+        MediaEventStreamEvent: {
+            /** @description the event's id (Last-Event-ID resumes after it) */
+            id?: string;
+            /** @description the event's type; `state` (no id): the media and its renditions as they are now; `gone`: the media was deleted */
+            event: string;
+            /** @description JSON: the event as GET /medias/{id}/events lists it; for `state`, {media, renditions} */
+            data: string;
         };
         Rendition: {
             name: string;
@@ -1146,13 +1154,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The stream */
+            /** @description The stream: one media event per SSE event (comment lines between are heartbeats) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["MediaEventStreamEvent"];
                 };
             };
             /** @description Invalid request: the message names the field */

@@ -236,6 +236,7 @@ describe.each(drivers)('on the %s storage driver', (driver, storageEnv) => {
         '/medias/{id}',
         '/medias/{id}/cancel',
         '/medias/{id}/events',
+        '/medias/{id}/events/stream',
         '/medias/{id}/playback-token',
         '/medias/{id}/renditions',
         '/medias/{id}/retry',
@@ -247,6 +248,11 @@ describe.each(drivers)('on the %s storage driver', (driver, storageEnv) => {
         '/medias/{id}/upload/url',
         '/medias/{id}/upload/video',
         '/metrics',
+        '/webhooks',
+        '/webhooks/{id}',
+        '/webhooks/{id}/deliveries',
+        '/webhooks/{id}/deliveries/{delivery_id}/redeliver',
+        '/webhooks/{id}/rotate-secret',
       ]);
     });
 

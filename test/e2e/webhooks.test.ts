@@ -199,12 +199,21 @@ describe('one Gilfoyle', () => {
 
   it('streams one media as Server-Sent Events, with heartbeats, resuming after Last-Event-ID, ending after Ready', async () => {
     const media = (await api.createMedia('stream')).body.data;
+    let sawState: () => void = () => {};
+    const started = new Promise<void>((resolve) => (sawState = resolve));
     const read = async (headers: Record<string, string> = {}) => {
       const res = await fetch(`${g.url}/medias/${media.id}/events/stream`, { headers });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      const text = await res.text(); // ends once the media is Ready and the grace period passed
-      const events = text
+      // Read as it comes (it ends once the media is Ready and the grace period passed); the first
+      // `state` event says the stream saw the media before the upload below.
+      let text = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body!) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        if (text.includes('event: state')) sawState();
+      }
+      const all = text
         .split('\n\n')
         .filter((b) => b.includes('data:'))
         .map((b) => ({
@@ -212,9 +221,13 @@ describe('one Gilfoyle', () => {
           type: /^event: (.*)$/m.exec(b)?.[1],
           data: JSON.parse(/^data: (.*)$/m.exec(b)![1]!) as { id: number; type: string },
         }));
-      return { text, events };
+      const states = all
+        .filter((e) => e.type === 'state')
+        .map((e) => e.data as unknown as { media: { status: string; progress: number }; renditions: unknown[] });
+      return { text, events: all.filter((e) => e.type !== 'state'), states };
     };
     const whole = read();
+    await started;
     await api.upload(media.id, 'audio', audio);
     const first = await whole;
     const types = first.events.map((e) => e.type);
@@ -222,6 +235,10 @@ describe('one Gilfoyle', () => {
     expect(types.at(-1)).toBe('media.ready');
     expect(first.events.every((e) => e.id === String(e.data.id) && e.type === e.data.type)).toBe(true);
     expect(first.text).toMatch(/^: heartbeat$/m);
+    // The media's state came along as it changed, ending Ready with its rendition.
+    expect(first.states[0]!.media.status).toBe('AwaitingUpload');
+    expect(first.states.at(-1)).toMatchObject({ media: { status: 'Ready', progress: 100 } });
+    expect(first.states.at(-1)!.renditions).toHaveLength(1);
     const middle = first.events[2]!;
     const resumed = await read({ 'last-event-id': middle.id! });
     expect(resumed.events.map((e) => e.id)).toEqual(first.events.slice(3).map((e) => e.id));
@@ -322,12 +339,14 @@ it('nothing is lost when the receiver is down 30 s during 20 uploads, or a worke
     process.kill(d.api.pid, 'SIGKILL');
     await Promise.all([worker.exit, d.api.exit]);
     await start('worker');
-    await start('api');
+    const restarted = await start('api');
     for (const m of medias)
       await waitFor(
         `media ${m.id} delivered`,
         async () => {
-          const types = new Set(typesFor('/outage', m.id));
+          const types = new Set(
+            receiver.at('/outage').flatMap((r) => (r.body.data.id === m.id && r.answered === 200 ? [r.type] : [])),
+          );
           return types.has('media.uploaded') && types.has('media.ready') ? true : undefined;
         },
         180_000,
@@ -349,7 +368,7 @@ it('nothing is lost when the receiver is down 30 s during 20 uploads, or a worke
         .map((r) => r.answered),
     ).toEqual(['hang', 200]);
     // Deliveries were tried while the receiver was down, and recorded so.
-    const deliveries = await apiClient(roles[1]!.url).deliveries(outage);
+    const deliveries = await apiClient(restarted.url).deliveries(outage);
     expect(
       deliveries.some((x) => x.attempts.some((a) => a.status_code === null && /ECONNREFUSED/.test(a.error ?? ''))),
     ).toBe(true);

@@ -97,8 +97,8 @@ export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = asyn
 
 /**
  * Server-Sent Events of one media: what is stored after the client's last event, then each new
- * one as it is written (looked for every events_stream.poll_ms), with a heartbeat comment in
- * between. Ends once the media has been Ready or Errored for the grace period, or is deleted.
+ * one as it is written (looked for every events_stream.poll_ms), a `state` event (the media and
+ * its renditions, no id) whenever the media changed, and a heartbeat comment when quiet. Ends once the media has been Ready or Errored for the grace period, or is deleted.
  */
 export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
@@ -116,6 +116,7 @@ export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = as
         closed = true;
       });
       let settledAt: number | null = null;
+      let stateAt = 0;
       let lastWrite = Date.now();
       while (!closed) {
         const media = await medias.get(id);
@@ -127,6 +128,16 @@ export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = as
         if (!media) {
           await stream.writeSSE({ event: 'gone', data: JSON.stringify({ id, message: `media ${id} was deleted` }) });
           break;
+        }
+        // The media's state (progress moves between events) whenever it changed: a page follows it with no polling.
+        if (media.updated_at.getTime() !== stateAt) {
+          stateAt = media.updated_at.getTime();
+          const renditions = (await medias.listRenditions(id)).map(toRenditionJson);
+          await stream.writeSSE({
+            event: 'state',
+            data: JSON.stringify({ media: toMediaJson(media, config.temporal), renditions }),
+          });
+          lastWrite = Date.now();
         }
         const settled = media.status === MediaStatus.Ready || media.status === MediaStatus.Errored;
         settledAt = settled ? (settledAt ?? Date.now()) : null;

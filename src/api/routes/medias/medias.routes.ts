@@ -100,7 +100,9 @@ export const streamEvents = createRoute({
   summary: "A media's events as they happen (Server-Sent Events)",
   description:
     'Each event is sent with its id (`id:`), its type (`event:`) and the event as JSON (`data:`), oldest first, from the ' +
-    'first one or after the `Last-Event-ID` header (or `after`). A comment line every events_stream.heartbeat_seconds ' +
+    'first one or after the `Last-Event-ID` header (or `after`); a `state` event (no id) carries the media and its ' +
+    'renditions whenever the media changed, so that progress can be followed without polling. A comment line every ' +
+    'events_stream.heartbeat_seconds ' +
     'keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored.',
   request: {
     params: mediaIdParams,
@@ -114,7 +116,25 @@ export const streamEvents = createRoute({
     }),
   },
   responses: {
-    200: { description: 'The stream', content: { 'text/event-stream': { schema: z.string() } } },
+    200: {
+      description: 'The stream: one media event per SSE event (comment lines between are heartbeats)',
+      content: {
+        'text/event-stream': {
+          schema: z
+            .object({
+              id: z.string().optional().openapi({ description: "the event's id (Last-Event-ID resumes after it)" }),
+              event: z.string().openapi({
+                description:
+                  "the event's type; `state` (no id): the media and its renditions as they are now; `gone`: the media was deleted",
+              }),
+              data: z.string().openapi({
+                description: 'JSON: the event as GET /medias/{id}/events lists it; for `state`, {media, renditions}',
+              }),
+            })
+            .openapi('MediaEventStreamEvent'),
+        },
+      },
+    },
     ...errorResponses(400, 401, 404, 503),
   },
 });

@@ -16,7 +16,7 @@ const newSecret = () => `${secretPrefix}${randomBytes(32).toString('base64')}`;
 /**
  * A webhook URL must not lead to a private, loopback or link-local address (unless allowed):
  * its host is checked here, as an address or by resolving its name, and every connection of a
- * delivery is checked again when it is made.
+ * delivery is checked again when it is made (a name that resolves only later included).
  */
 async function checkUrl(deps: AppDeps, url: string): Promise<void> {
   if (deps.config.settings.url_fetch.allow_private_addresses) return;
@@ -24,14 +24,8 @@ async function checkUrl(deps: AppDeps, url: string): Promise<void> {
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {
-    try {
-      addresses = (await lookup(host, { all: true })).map((a) => a.address);
-    } catch (err) {
-      throw new HttpError(
-        400,
-        `url: the host ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
-    }
+    // A name that does not resolve from here (yet) is taken: each delivery checks the addresses it connects to.
+    addresses = (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
   }
   for (const a of addresses) {
     const why = forbiddenAddress(a);
