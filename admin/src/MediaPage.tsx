@@ -3,11 +3,14 @@ import {
   api,
   ApiError,
   describeError,
+  followEvents,
   isProcessing,
   isSettled,
   type Media,
   type MediaEvent,
   type Rendition,
+  type StreamMessage,
+  type StreamState,
 } from './api.ts';
 import {
   Card,
@@ -70,12 +73,61 @@ export function MediaPage({ id }: { id: string }) {
     }
   };
 
-  // Poll while the media moves; once Ready/Errored, one more round picks up the last events, then stop.
+  // While the media moves, its event stream (GET /medias/{id}/events/stream) brings its state and
+  // events as they happen; polling is the fallback when the stream cannot be had.
+  const [live, setLive] = useState(false);
+  const streamFailures = useRef(0);
+  useEffect(() => {
+    if (!live) return;
+    const ctl = new AbortController();
+    const onMessage = (m: StreamMessage) => {
+      if (m.event === 'state') {
+        const state = JSON.parse(m.data) as StreamState;
+        setMedia(state.media);
+        setRenditions(state.renditions);
+      } else if (m.event === 'gone') {
+        setGone(true);
+      } else if (m.id !== undefined) {
+        const e = JSON.parse(m.data) as MediaEvent;
+        const known = eventsRef.current;
+        if (!known.length || e.id > known[known.length - 1]!.id) {
+          eventsRef.current = known.concat(e);
+          setEvents(eventsRef.current);
+        }
+      }
+    };
+    const after = eventsRef.current.length ? eventsRef.current[eventsRef.current.length - 1]!.id : 0;
+    followEvents(id, after, onMessage, ctl.signal)
+      .then(
+        () => {
+          streamFailures.current = 0;
+        },
+        () => {
+          streamFailures.current++;
+        },
+      )
+      .finally(() => {
+        if (ctl.signal.aborted) return;
+        // The stream ended (the media settled, or the connection's lifetime): load once, which
+        // either settles the page or follows the stream again.
+        setLive(false);
+        settledPolls.current = 0;
+        reload();
+      });
+    return () => ctl.abort();
+  }, [live, id]);
+
+  // Load, then follow the stream while the media moves (polling every 1.5 s if the stream failed
+  // three times running); once Ready/Errored, one more round picks up the last events, then stop.
   const reload = usePoll(
     load,
     1500,
     (m) => {
       if (m === 'gone') return false;
+      if (m !== null && !isSettled(m.status) && streamFailures.current < 3) {
+        setLive(true);
+        return false;
+      }
       if (m === null || !isSettled(m.status)) {
         settledPolls.current = 0;
         return true;

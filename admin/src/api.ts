@@ -126,6 +126,80 @@ export const api = {
     (await request<{ query: string; links: { master: string } }>('POST', `${media(id)}/playback-token`, {})).data,
 };
 
+/** One Server-Sent Event of GET /medias/{id}/events/stream. */
+export interface StreamMessage {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** A `state` event: the media and its renditions as GET shows them. */
+export interface StreamState {
+  media: Media;
+  renditions: Rendition[];
+}
+
+/** Splits one SSE block (the lines between blank lines) into its fields; comments (heartbeats) give none. */
+function parseEvent(block: string): StreamMessage | null {
+  const m: StreamMessage = { event: 'message', data: '' };
+  const data: string[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (!line || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'data') data.push(value);
+    else if (field === 'event') m.event = value;
+    else if (field === 'id') m.id = value;
+  }
+  if (!data.length) return null;
+  m.data = data.join('\n');
+  return m;
+}
+
+/**
+ * Follows one media's event stream (Server-Sent Events) with fetch, which, unlike EventSource,
+ * can send the API key. Calls `onMessage` for each event; resolves when the server ends the
+ * stream (the media settled, was deleted, or the connection reached its lifetime); rejects with
+ * an ApiError when the stream is refused or breaks.
+ */
+export async function followEvents(
+  id: string,
+  after: number,
+  onMessage: (m: StreamMessage) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`${media(id)}/events/stream?after=${after}`, {
+      headers: { accept: 'text/event-stream', ...authHeader() },
+      signal,
+    });
+  } catch (err) {
+    throw new ApiError(0, `network error: ${(err as Error).message}`);
+  }
+  if (res.status !== 200 || !res.body) {
+    readEnvelope(res.status, await res.text());
+    throw new ApiError(res.status, 'the event stream did not open');
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const m = parseEvent(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+        if (m) onMessage(m);
+      }
+    }
+  } catch (err) {
+    throw new ApiError(0, `the event stream broke: ${(err as Error).message}`);
+  }
+}
+
 export interface UploadHandle {
   promise: Promise<Media>;
   abort: () => void;

@@ -97,7 +97,7 @@ export interface paths {
         };
         /**
          * A media's events as they happen (Server-Sent Events)
-         * @description Each event is sent with its id (`id:`), its type (`event:`) and the event as JSON (`data:`), oldest first, from the first one or after the `Last-Event-ID` header (or `after`); a `state` event (no id) carries the media and its renditions whenever the media changed, so that progress can be followed without polling. A comment line every events_stream.heartbeat_seconds keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored.
+         * @description Each event is sent with its id (`id:`), its type (`event:`) and the event as JSON (`data:`), oldest first, from the first one or after the `Last-Event-ID` header (or `after`); a `state` event (no id) carries the media and its renditions whenever the media changed, so that progress can be followed without polling. A comment line every events_stream.heartbeat_seconds keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored, when it is deleted (a `gone` event), or after events_stream.max_seconds (reconnect with `Last-Event-ID`).
          */
         get: operations["streamEvents"];
         put?: never;

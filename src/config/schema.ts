@@ -374,6 +374,8 @@ export const configSchema = z.strictObject({
       grace_seconds: z.number().min(0).max(3600).default(30),
       /** How often a stream looks for new events. */
       poll_ms: z.number().int().min(50).max(10_000).default(500),
+      /** One connection lasts at most this long; the client reconnects with Last-Event-ID (EventSource does). */
+      max_seconds: z.number().min(1).max(86_400).default(3600),
     })
     .prefault({}),
   /** SIGTERM/SIGINT: in-flight requests finish, consuming stops, running encodes drain, then exit 0. */

@@ -67,9 +67,21 @@ async function uploadFromForm(title: string, file: string) {
 it('uploads from the form, follows the progress to Ready and plays the stream past 2 s', async () => {
   const file = path.join(dir(), 'clip.mp4');
   await makeVideo(file, { seconds: 6 });
+  // What the page asks of the API while the media processes: its event stream, not a poll.
+  const asked: string[] = [];
+  const onRequest = (r: { url: () => string; method: () => string }) => asked.push(`${r.method()} ${r.url()}`);
+  page.on('request', onRequest);
   const id = await uploadFromForm(`${tag} clip`, file);
+  await waitForStatus('Processing');
   await waitForStatus('Ready');
+  page.off('request', onRequest);
   expect(await page.getByTestId('media-progress').getAttribute('data-value')).toBe('100');
+  const mediaUrl = `${g.url}/medias/${id}`;
+  expect(asked.filter((r) => r.startsWith(`GET ${mediaUrl}/events/stream`)).length).toBeGreaterThanOrEqual(1);
+  // One load when the page opened; the status then came by the stream (a 1.5 s poll would ask again and again).
+  expect(asked.filter((r) => r === `GET ${mediaUrl}`).length).toBeLessThanOrEqual(2);
+  // The events list follows the stream too: media.ready is shown without a reload.
+  await page.locator('[data-testid="event"][data-type="media.ready"]').waitFor({ timeout: 10_000 });
   expect(await page.getByTestId('rendition').count()).toBe(3);
   expect(await page.getByTestId('workflow-id').textContent()).toBe(`media-${id}`);
   const media = (await api.getMedia(id)).body.data;

@@ -25,6 +25,8 @@ beforeAll(async () => {
     GILFOYLE_PLAYBACK_SIGNING_SECRET: 'f'.repeat(40),
     GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
     GILFOYLE_ENCODING_PRESET: 'ultrafast',
+    // An event stream of a media that never settles would last until the request timeout.
+    GILFOYLE_EVENTS_STREAM_MAX_SECONDS: '1',
   });
 }, 120_000);
 afterAll(() => g?.stop());

@@ -98,7 +98,8 @@ export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = asyn
 /**
  * Server-Sent Events of one media: what is stored after the client's last event, then each new
  * one as it is written (looked for every events_stream.poll_ms), a `state` event (the media and
- * its renditions, no id) whenever the media changed, and a heartbeat comment when quiet. Ends once the media has been Ready or Errored for the grace period, or is deleted.
+ * its renditions, no id) whenever the media changed, and a heartbeat comment when quiet. Ends once the media has been Ready or Errored for the grace period, or is deleted, or after
+ * events_stream.max_seconds (the client then resumes with Last-Event-ID).
  */
 export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
@@ -106,7 +107,13 @@ export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = as
   const resumeAt = c.req.valid('header')['last-event-id'];
   const { medias, config } = c.var.deps;
   if (!(await medias.get(id))) throw notFound(id);
-  const { heartbeat_seconds: heartbeat, grace_seconds: grace, poll_ms: pollMs } = config.events_stream;
+  const {
+    heartbeat_seconds: heartbeat,
+    grace_seconds: grace,
+    poll_ms: pollMs,
+    max_seconds: maxSeconds,
+  } = config.events_stream;
+  const closesAt = Date.now() + maxSeconds * 1000;
   let last = resumeAt !== undefined ? Number(resumeAt) : after;
   return streamSSE(
     c,
@@ -142,6 +149,7 @@ export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = as
         const settled = media.status === MediaStatus.Ready || media.status === MediaStatus.Errored;
         settledAt = settled ? (settledAt ?? Date.now()) : null;
         if (settledAt !== null && Date.now() - settledAt >= grace * 1000) break;
+        if (Date.now() >= closesAt) break; // the client resumes after its last event id
         if (Date.now() - lastWrite >= heartbeat * 1000) {
           await stream.write(': heartbeat\n\n');
           lastWrite = Date.now();

@@ -103,7 +103,8 @@ export const streamEvents = createRoute({
     'first one or after the `Last-Event-ID` header (or `after`); a `state` event (no id) carries the media and its ' +
     'renditions whenever the media changed, so that progress can be followed without polling. A comment line every ' +
     'events_stream.heartbeat_seconds ' +
-    'keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored.',
+    'keeps proxies from closing it. The stream ends events_stream.grace_seconds after the media is Ready or Errored, ' +
+    'when it is deleted (a `gone` event), or after events_stream.max_seconds (reconnect with `Last-Event-ID`).',
   request: {
     params: mediaIdParams,
     query: z.object({ after: queryInt(0, Number.MAX_SAFE_INTEGER, 0) }),
