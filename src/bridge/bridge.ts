@@ -10,7 +10,7 @@ import {
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
-import { createConsumer } from '../messaging/consumer.ts';
+import { createConsumer, parseOrDeadLetter } from '../messaging/consumer.ts';
 import { mediaUploadedMessage } from '../domain/messages.ts';
 
 export interface BridgeDeps {
@@ -60,21 +60,8 @@ export function createBridge(deps: BridgeDeps) {
   }
 
   async function settle(ch: Channel, msg: ConsumeMessage): Promise<StartOutcome> {
-    let parsed;
-    try {
-      parsed = mediaUploadedMessage.safeParse(JSON.parse(msg.content.toString('utf8')));
-    } catch {
-      parsed = null;
-    }
-    if (!parsed?.success) {
-      logger.error(
-        { body: msg.content.toString('utf8').slice(0, 200) },
-        'unparseable message sent to the dead-letter queue',
-      );
-      ch.nack(msg, false, false);
-      return 'dead-lettered';
-    }
-    const m = parsed.data;
+    const m = parseOrDeadLetter(ch, msg, mediaUploadedMessage, logger);
+    if (!m) return 'dead-lettered';
     try {
       const outcome = await startWorkflow({
         ...deps.processing,

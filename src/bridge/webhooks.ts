@@ -13,7 +13,7 @@ import {
 } from '../domain/webhooks.ts';
 import type { Logger } from '../logger.ts';
 import { assertEventsExchange, assertTopology, type RabbitConnection } from '../messaging/connection.ts';
-import { createConsumer } from '../messaging/consumer.ts';
+import { createConsumer, parseOrDeadLetter } from '../messaging/consumer.ts';
 import { startDelivery } from '../workflows/control.ts';
 
 export interface DispatcherDeps {
@@ -63,21 +63,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
   }
 
   async function handle(ch: Channel, msg: ConsumeMessage) {
-    let parsed;
-    try {
-      parsed = mediaEventMessage.safeParse(JSON.parse(msg.content.toString('utf8')));
-    } catch {
-      parsed = null;
-    }
-    if (!parsed?.success) {
-      logger.error(
-        { body: msg.content.toString('utf8').slice(0, 200) },
-        'unparseable event sent to the dead-letter queue',
-      );
-      ch.nack(msg, false, false);
-      return;
-    }
-    const e = parsed.data;
+    const e = parseOrDeadLetter(ch, msg, mediaEventMessage, logger);
+    if (!e) return;
     if (!isWebhookEventType(e.type)) return ch.ack(msg);
     try {
       const endpoints = (await webhooks.enabledEndpoints()).filter((w) => wantsEvent(w.events, e.type));

@@ -14,6 +14,29 @@ export interface ConsumerDeps {
 }
 
 /**
+ * The message's JSON as `schema` reads it; or, when it is not JSON or not that shape, null after
+ * sending it to the queue's dead-letter queue (a message no retry could mend).
+ */
+export function parseOrDeadLetter<T>(
+  ch: Channel,
+  msg: ConsumeMessage,
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  logger: Logger,
+): T | null {
+  const text = msg.content.toString('utf8');
+  let parsed: { success: true; data: T } | { success: false } = { success: false };
+  try {
+    parsed = schema.safeParse(JSON.parse(text));
+  } catch {
+    // not JSON
+  }
+  if (parsed.success) return parsed.data;
+  logger.error({ body: text.slice(0, 200) }, 'unparseable message sent to the dead-letter queue');
+  ch.nack(msg, false, false);
+  return null;
+}
+
+/**
  * Consumes one queue, again after every reconnect of the connection; stop() stops taking
  * messages and waits for those in hand. The bridge and the webhook dispatcher are two of these.
  */
