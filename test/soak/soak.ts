@@ -19,6 +19,7 @@ import { apiClient } from '../helpers/api.ts';
 import { prepareTemplateDatabase } from '../helpers/database.ts';
 import { joining, startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
+import { percentile } from '../helpers/stats.ts';
 import { createTestBucket, minioEnv, removeTestBucket } from '../helpers/minio.ts';
 import { controlService, sleep, type ServiceName } from '../helpers/services.ts';
 
@@ -37,10 +38,6 @@ const poolSize = 5;
 const started = Date.now();
 const at = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s`;
 const say = (line: string) => process.stdout.write(`[${at()}] ${line}\n`);
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
-};
 const rssOf = async (pid: number) => {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
