@@ -1,5 +1,6 @@
 import type { MediaRepository } from '../db/medias.ts';
 import type { WebhookRepository } from '../db/webhooks.ts';
+import type { WebhookSending } from '../domain/webhooks.ts';
 import type { Logger } from '../logger.ts';
 import type { ForegroundGate } from '../media/foreground.ts';
 import type { CpuPriority } from '../media/runner.ts';
@@ -31,15 +32,6 @@ export interface ActivityDeps {
   urlFetch: UrlFetchSettings;
   /** Webhook deliveries: their repository and how they are sent; absent in tests of the media pipeline. */
   webhooks?: { repo: WebhookRepository; sending: WebhookSending };
-}
-
-export interface WebhookSending {
-  timeoutMs: number;
-  /** An endpoint whose every attempt failed for this long is disabled. */
-  disableAfterSeconds: number;
-  /** As for URL uploads (settings.url_fetch.allow_private_addresses). */
-  allowPrivateAddresses: boolean;
-  userAgent: string;
 }
 
 export interface UrlFetchSettings {

@@ -3,14 +3,16 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Client } from '@temporalio/client';
 import { toMediaJson, type TemporalUi } from '../api/routes/medias/medias.schemas.ts';
 import type { MediaRepository, MediaRow } from '../db/medias.ts';
-import type { WebhookRepository } from '../db/webhooks.ts';
+import type { WebhookEndpointRow, WebhookRepository } from '../db/webhooks.ts';
 import {
   isWebhookEventType,
   mediaEventMessage,
   wantsEvent,
   type DeliverySchedule,
   type MediaEventMessage,
+  type WebhookSending,
 } from '../domain/webhooks.ts';
+import { attemptDelivery } from '../activities/webhooks.ts';
 import type { Logger } from '../logger.ts';
 import { assertEventsExchange, assertTopology, type RabbitConnection } from '../messaging/connection.ts';
 import { createConsumer, parseOrDeadLetter } from '../messaging/consumer.ts';
@@ -26,6 +28,7 @@ export interface DispatcherDeps {
   prefetch: number;
   taskQueue: string;
   schedule: DeliverySchedule;
+  sending: WebhookSending;
   temporalUi: TemporalUi;
   logger: Logger;
   retryDelayMs?: number;
@@ -45,8 +48,11 @@ const reviveRow = (row: Record<string, unknown>): MediaRow =>
 /**
  * The webhook dispatcher: a consumer of the events exchange (its own queue, bound to every
  * routing key). For each event, each enabled endpoint that asks for its type gets one delivery
- * (made once, however often the event is relayed) and one workflow that sends it until it is
- * answered 2xx or its window ends. The message is acked only once all of that is recorded.
+ * (made once, however often the event is relayed). The dispatcher makes its first attempt
+ * itself, so an endpoint that answers 2xx at once costs no workflow; otherwise one workflow
+ * sends it again, with backoff, until it is answered 2xx or its window ends. The message is
+ * acked only once all of that is recorded: killed before, the event comes back and the same
+ * delivery (same webhook-id) is sent or handed to its workflow.
  */
 export function createWebhookDispatcher(deps: DispatcherDeps) {
   const { webhooks, logger } = deps;
@@ -62,6 +68,33 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     return JSON.stringify({ type: e.type, timestamp: new Date(e.createdAt).toISOString(), data });
   }
 
+  /** The delivery of `e` to one endpoint: made, tried once here, and left to a workflow if that did not do. */
+  async function deliver(endpoint: WebhookEndpointRow, e: MediaEventMessage, body: string) {
+    const d = await webhooks.ensureDelivery({
+      id: newDeliveryId(),
+      endpointId: endpoint.id,
+      eventId: e.id,
+      type: e.type,
+      mediaId: e.mediaId,
+      body,
+    });
+    if (d?.status !== 'pending') return;
+    let attemptsMade = d.runs === 1 ? d.attempts : 0;
+    // An endpoint that is failing (down, or hanging until the timeout) is left to the workflows'
+    // backoff from the start: its attempts would otherwise hold the dispatcher's prefetch slots.
+    if (d.runs === 1 && attemptsMade === 0 && !endpoint.failing_since) {
+      const outcome = await attemptDelivery({ repo: webhooks, sending: deps.sending, logger }, d.id);
+      if (outcome !== 'retry') return;
+      attemptsMade = 1;
+    }
+    await startDelivery(
+      deps.temporal,
+      deps.taskQueue,
+      { deliveryId: d.id, schedule: deps.schedule, attemptsMade },
+      d.runs,
+    );
+  }
+
   async function handle(ch: Channel, msg: ConsumeMessage) {
     const e = parseOrDeadLetter(ch, msg, mediaEventMessage, logger);
     if (!e) return;
@@ -70,18 +103,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
       const endpoints = (await webhooks.enabledEndpoints()).filter((w) => wantsEvent(w.events, e.type));
       if (endpoints.length) {
         const body = await bodyOf(e);
-        for (const w of endpoints) {
-          const d = await webhooks.ensureDelivery({
-            id: newDeliveryId(),
-            endpointId: w.id,
-            eventId: e.id,
-            type: e.type,
-            mediaId: e.mediaId,
-            body,
-          });
-          if (d?.status === 'pending')
-            await startDelivery(deps.temporal, deps.taskQueue, { deliveryId: d.id, schedule: deps.schedule }, d.runs);
-        }
+        // One endpoint that hangs holds back none of the others.
+        await Promise.all(endpoints.map((w) => deliver(w, e, body)));
         logger.debug({ type: e.type, mediaId: e.mediaId, endpoints: endpoints.length }, 'webhook deliveries made');
       }
       ch.ack(msg);

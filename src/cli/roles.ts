@@ -5,7 +5,7 @@ import type { AppDeps } from '../api/deps.ts';
 import { dependencyChecks } from '../api/routes/health/health.service.ts';
 import { createBridge } from '../bridge/bridge.ts';
 import { createWebhookDispatcher } from '../bridge/webhooks.ts';
-import { deliveryScheduleOf, processingSettingsOf } from '../config/processing.ts';
+import { deliveryScheduleOf, processingSettingsOf, webhookSendingOf } from '../config/processing.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
 import { createOutboxRepository } from '../db/outbox.ts';
@@ -135,6 +135,7 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
     prefetch: config.rabbitmq.prefetch,
     taskQueue: config.temporal.task_queue,
     schedule: deliveryScheduleOf(config),
+    sending: webhookSendingOf(config, version),
     temporalUi: config.temporal,
     logger,
   });

@@ -22,7 +22,7 @@ import { encodeTaskQueueOf } from '../domain/workflow.ts';
 import type { Logger } from '../logger.ts';
 import { ForegroundGate } from '../media/foreground.ts';
 import { encoderProblems } from '../media/encoders.ts';
-import { threadsPerEncode } from '../config/processing.ts';
+import { threadsPerEncode, webhookSendingOf } from '../config/processing.ts';
 import { version } from '../version.ts';
 import { openStorage, type Resources, type Running } from './roles.ts';
 
@@ -94,12 +94,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     medias: createMediaRepository(patientDb),
     webhooks: {
       repo: createWebhookRepository(res.db()),
-      sending: {
-        timeoutMs: config.webhooks.timeout_seconds * 1000,
-        disableAfterSeconds: config.webhooks.disable_after_seconds,
-        allowPrivateAddresses: config.settings.url_fetch.allow_private_addresses,
-        userAgent: `Gilfoyle-Webhooks/${version}`,
-      },
+      sending: webhookSendingOf(config, version),
     },
     storage,
     logger,

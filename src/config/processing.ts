@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { EncodingLadder } from '../domain/renditions.ts';
-import type { DeliverySchedule } from '../domain/webhooks.ts';
+import type { DeliverySchedule, WebhookSending } from '../domain/webhooks.ts';
 import { encodeTaskQueueOf, type ProcessingSettings } from '../domain/workflow.ts';
 import type { Config } from './schema.ts';
 
@@ -68,4 +68,12 @@ export const deliveryScheduleOf = (config: Config): DeliverySchedule => ({
   maxBackoffSeconds: config.webhooks.max_backoff_seconds,
   windowSeconds: config.webhooks.retry_window_seconds,
   attemptTimeoutSeconds: config.webhooks.timeout_seconds + 10,
+});
+
+/** How one webhook attempt is sent, from webhooks.* and settings.url_fetch (the dispatcher's and the workers'). */
+export const webhookSendingOf = (config: Config, version: string): WebhookSending => ({
+  timeoutMs: config.webhooks.timeout_seconds * 1000,
+  disableAfterSeconds: config.webhooks.disable_after_seconds,
+  allowPrivateAddresses: config.settings.url_fetch.allow_private_addresses,
+  userAgent: `Gilfoyle-Webhooks/${version}`,
 });

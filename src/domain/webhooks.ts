@@ -90,4 +90,20 @@ export function backoffSeconds(s: DeliverySchedule, attempt: number, random: num
 export interface DeliverWebhookInput {
   deliveryId: string;
   schedule: DeliverySchedule;
+  /**
+   * Attempts already made before the workflow started (the dispatcher makes the first one itself,
+   * so a receiver that answers at once never waits for Temporal): the workflow begins by waiting
+   * out the backoff after the last of them. Absent in workflows started before this field.
+   */
+  attemptsMade?: number;
+}
+
+/** How one attempt is sent, from webhooks.* and settings.url_fetch. */
+export interface WebhookSending {
+  timeoutMs: number;
+  /** An endpoint whose every attempt failed for this long is disabled. */
+  disableAfterSeconds: number;
+  /** As for URL uploads (settings.url_fetch.allow_private_addresses). */
+  allowPrivateAddresses: boolean;
+  userAgent: string;
 }

@@ -19,21 +19,25 @@ const activitiesOf = (input: DeliverWebhookInput) =>
  * One webhook delivery, durably: attempts until the endpoint answers 2xx, waiting between them
  * with exponential backoff and jitter (a Temporal timer: it survives restarts of every role), and
  * marks it failed once the next wait would end past the window. Each attempt is an activity, so
- * every one shows in the Temporal UI.
+ * every one shows in the Temporal UI. Started after the dispatcher's own first attempt failed
+ * (`attemptsMade`), it waits first; a redelivery's run starts with an attempt.
  */
 export async function deliverWebhook(input: DeliverWebhookInput): Promise<'delivered' | 'failed' | 'gone'> {
   const { schedule } = input;
   const { sendWebhook, failWebhook } = activitiesOf(input);
   const started = workflowInfo().startTime.getTime();
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = input.attemptsMade ?? 0; ;) {
+    if (attempt > 0) {
+      // Math.random in a workflow is seeded by Temporal: replays take the same waits.
+      const wait = backoffSeconds(schedule, attempt, Math.random());
+      if ((Date.now() - started) / 1000 + wait > schedule.windowSeconds) {
+        await failWebhook(input.deliveryId, schedule.windowSeconds);
+        return 'failed';
+      }
+      await sleep(Math.round(wait * 1000));
+    }
+    attempt++;
     const outcome = await sendWebhook(input.deliveryId);
     if (outcome !== 'retry') return outcome;
-    // Math.random in a workflow is seeded by Temporal: replays take the same waits.
-    const wait = backoffSeconds(schedule, attempt, Math.random());
-    if ((Date.now() - started) / 1000 + wait > schedule.windowSeconds) {
-      await failWebhook(input.deliveryId, schedule.windowSeconds);
-      return 'failed';
-    }
-    await sleep(Math.round(wait * 1000));
   }
 }

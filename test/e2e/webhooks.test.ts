@@ -6,12 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import amqp from 'amqplib';
 import { apiClient } from '../helpers/api.ts';
 import { joining, startGilfoyle, startWithoutWorkers, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeAudio, makeVideo } from '../helpers/media.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
-import { rabbitUrl, sleep, waitFor } from '../helpers/services.ts';
+import { rabbitUrl, sleep, temporalAddress, waitFor } from '../helpers/services.ts';
 
 const env = {
   GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([{ name: '240p', height: 240, video_bitrate: 300 }]),
@@ -58,6 +59,20 @@ async function endpoint(
   expect(res.body.data.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
   receiver.expect(route, res.body.data.secret, behaviour);
   return res.body.data.id;
+}
+
+/** Whether the delivery `id` has (had) a workflow: only those that were not answered 2xx at once do. */
+async function hasWorkflow(id: string): Promise<boolean> {
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    await new Client({ connection }).workflow.getHandle(`webhook-${id}`).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  } finally {
+    await connection.close();
+  }
 }
 
 /** The types delivered to `route` for one media, in the order their events happened. */
@@ -126,10 +141,15 @@ describe('one Gilfoyle', () => {
     expect(Math.abs(last.timestamp * 1000 - last.at)).toBeLessThan(5000);
     expect(receiver.rejected).toEqual([]);
     // Each delivery has its own webhook-id, and the API shows it with its attempt.
-    const deliveries = await api.deliveries(all);
-    const mine = deliveries.filter((d) => d.media_id === media.id);
+    // (The receiver has answered; Gilfoyle records the answer a moment later.)
+    const mine = await waitFor('every delivery recorded as delivered', async () => {
+      const found = (await api.deliveries(all)).filter((d) => d.media_id === media.id);
+      return found.every((d) => d.status === 'delivered') ? found : undefined;
+    });
     expect(new Set(mine.map((d) => d.id)).size).toBe(mine.length);
-    expect(mine.every((d) => d.status === 'delivered' && d.attempts[0]?.status_code === 200)).toBe(true);
+    expect(mine.every((d) => d.attempts.length === 1 && d.attempts[0]?.status_code === 200)).toBe(true);
+    // Answered 2xx at once, by the dispatcher's own first attempt: no workflow was needed.
+    for (const d of mine) expect(await hasWorkflow(d.id)).toBe(false);
   });
 
   it('retries 500, 301 (not followed), 410 and a hang with the same webhook-id until a 2xx', async () => {
@@ -150,13 +170,17 @@ describe('one Gilfoyle', () => {
         200,
       ]);
       expect(new Set(got.map((r) => r.id)).size).toBe(1);
-      const [d] = (await api.deliveries(ids[route]!)).filter((x) => x.media_id === media.id);
-      expect(d?.status).toBe('delivered');
-      expect(d?.attempts.map((a) => a.status_code)).toEqual(
+      // The receiver has answered; Gilfoyle records the answer a moment later.
+      const d = await waitFor(`${route}'s delivery recorded as delivered`, async () =>
+        (await api.deliveries(ids[route]!)).find((x) => x.media_id === media.id && x.status === 'delivered'),
+      );
+      expect(d.attempts.map((a) => a.status_code)).toEqual(
         route === '/hang'
           ? [null, null, 200]
           : [routes[route as keyof typeof routes], routes[route as keyof typeof routes], 200],
       );
+      // The first attempt was the dispatcher's; its workflow made the retries.
+      expect(await hasWorkflow(d.id)).toBe(true);
     }
     // The redirect was not followed.
     expect(receiver.received.some((r) => r.path.startsWith('/redirected'))).toBe(false);
@@ -377,3 +401,30 @@ it('nothing is lost when the receiver is down 30 s during 20 uploads, or a worke
     await d.stop();
   }
 }, 400_000);
+
+it('a delivery the dispatcher is sending when its bridge is killed comes again, with its webhook-id, from the next bridge', async () => {
+  const api = await startGilfoyle(env, { role: 'api' });
+  const shared = joining(api, env);
+  let bridge = await startGilfoyle(shared, { role: 'bridge' });
+  try {
+    const client = apiClient(api.url);
+    const id = await endpoint(client, '/bridge-kill', (_r, nth) => (nth === 0 ? 'hang' : 200), ['media.created']);
+    const media = (await client.createMedia('bridge killed mid-send')).body.data;
+    await waitFor('the first attempt to hang', async () => (receiver.at('/bridge-kill').length ? true : undefined));
+    process.kill(bridge.pid, 'SIGKILL');
+    await bridge.exit;
+    bridge = await startGilfoyle(shared, { role: 'bridge' });
+    const d = await waitFor('the delivery recorded as delivered', async () =>
+      (await client.deliveries(id)).find((x) => x.media_id === media.id && x.status === 'delivered'),
+    );
+    const got = receiver.at('/bridge-kill').filter((r) => r.body.data.id === media.id);
+    expect(got.map((r) => r.answered)).toEqual(['hang', 200]);
+    expect(got.map((r) => r.id)).toEqual([d.id, d.id]);
+    // The attempt that died with its bridge was never recorded; the one that was answered is.
+    expect(d.attempts.map((a) => a.status_code)).toEqual([200]);
+    expect(receiver.rejected).toEqual([]);
+  } finally {
+    await bridge.stop();
+    await api.stop();
+  }
+}, 120_000);
