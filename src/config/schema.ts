@@ -378,6 +378,20 @@ export const configSchema = z.strictObject({
       max_seconds: z.number().min(1).max(86_400).default(3600),
     })
     .prefault({}),
+  /** Attachments of a media (POST /medias/{id}/attachments). */
+  attachments: z
+    .strictObject({
+      /** Bytes one attachment may have (413 past it). Timed text is converted to WebVTT with ffmpeg. */
+      max_size: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 ** 3)
+        .default(20 * 1024 * 1024),
+      /** Longest a timed-text conversion may take. */
+      convert_timeout_seconds: z.number().min(1).max(600).default(30),
+    })
+    .prefault({}),
   /** SIGTERM/SIGINT: in-flight requests finish, consuming stops, running encodes drain, then exit 0. */
   shutdown: z
     .strictObject({

@@ -101,7 +101,7 @@ export interface MediaEventRow {
   created_at: Date;
 }
 
-type Queryable = Pick<pg.ClientBase, 'query'>;
+export type Queryable = Pick<pg.ClientBase, 'query'>;
 
 export interface ScheduledUpload {
   kind: SourceKind;
@@ -114,27 +114,28 @@ export interface ScheduledUpload {
   contentType: string | null;
 }
 
+/**
+ * A media event, and in the same statement its outbox message (topic media.event: the relay
+ * publishes it to the events exchange, whence webhooks and the user's own queues take it).
+ */
+export const addEvent = async (q: Queryable, mediaId: string, e: MediaEventInput) => {
+  // INSERT … SELECT: an event for a media deleted meanwhile is dropped, not an error.
+  await q.query(
+    `WITH ev AS (
+       INSERT INTO media_events (media_id, type, level, message, data)
+       SELECT id, $2, $3, $4, $5 FROM medias WHERE id = $1 RETURNING *),
+     queued AS (
+       INSERT INTO outbox (topic, payload)
+       SELECT $6, jsonb_build_object('id', 'evt_' || ev.id, 'type', ev.type, 'mediaId', ev.media_id,
+         'level', ev.level, 'message', ev.message, 'data', ev.data, 'createdAt', ev.created_at) FROM ev
+       RETURNING 1)
+     SELECT pg_notify('gilfoyle_outbox', '') FROM queued`,
+    [mediaId, e.type, e.level ?? 'info', e.message, JSON.stringify(e.data ?? {}), topics.mediaEvent],
+  );
+};
+
 /** Postgres access for medias, their renditions, events and the outbox. */
 export function createMediaRepository(db: Db) {
-  /**
-   * A media event, and in the same statement its outbox message (topic media.event: the relay
-   * publishes it to the events exchange, whence webhooks and the user's own queues take it).
-   */
-  const addEvent = async (q: Queryable, mediaId: string, e: MediaEventInput) => {
-    // INSERT … SELECT: an event for a media deleted meanwhile is dropped, not an error.
-    await q.query(
-      `WITH ev AS (
-         INSERT INTO media_events (media_id, type, level, message, data)
-         SELECT id, $2, $3, $4, $5 FROM medias WHERE id = $1 RETURNING *),
-       queued AS (
-         INSERT INTO outbox (topic, payload)
-         SELECT $6, jsonb_build_object('id', 'evt_' || ev.id, 'type', ev.type, 'mediaId', ev.media_id,
-           'level', ev.level, 'message', ev.message, 'data', ev.data, 'createdAt', ev.created_at) FROM ev
-         RETURNING 1)
-       SELECT pg_notify('gilfoyle_outbox', '') FROM queued`,
-      [mediaId, e.type, e.level ?? 'info', e.message, JSON.stringify(e.data ?? {}), topics.mediaEvent],
-    );
-  };
 
   /**
    * A write of a rendition's state, guarded in the SQL: `when` (with $attempt) says from which

@@ -17,6 +17,8 @@ export const webhookEventTypes = [
   'media.retry',
   'media.deleted',
   'rendition.ready',
+  'attachment.created',
+  'attachment.deleted',
   'webhook.disabled',
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];

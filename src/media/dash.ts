@@ -1,4 +1,4 @@
-import type { VariantEntry } from './hls.ts';
+import { textTrackNames, type TextTrack, type VariantEntry } from './hls.ts';
 
 /** DASH over the very fMP4 files the HLS playlists use: one encode, two formats. */
 
@@ -70,4 +70,27 @@ export function buildDashManifest(variants: VariantEntry[], durationSeconds: num
     `<MPD ${attrs({ xmlns: 'urn:mpeg:dash:schema:mpd:2011', profiles: 'urn:mpeg:dash:profile:isoff-live:2011', type: 'static', mediaPresentationDuration: isoDuration(durationSeconds), minBufferTime: isoDuration(segmentSeconds) })}>\n` +
     `<Period id="0" start="PT0S">\n${sets.join('\n')}\n</Period>\n</MPD>\n`
   );
+}
+
+const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * The manifest with its text tracks: one text AdaptationSet per track, its WebVTT as a sidecar
+ * file (BaseURL), its Role subtitle or caption (and main for the default one). Cue times are the
+ * Period's: the media AdaptationSets' presentationTimeOffset already starts them at 0.
+ */
+export function withDashTextTracks(mpd: string, tracks: TextTrack[]): string {
+  if (tracks.length === 0) return mpd;
+  let id = (mpd.match(/<AdaptationSet /g) ?? []).length;
+  const names = textTrackNames(tracks);
+  const sets = tracks.map(
+    (t, i) =>
+      `<AdaptationSet ${attrs({ id: id++, contentType: 'text', mimeType: 'text/vtt', lang: t.language ?? undefined })}>` +
+      `<Role schemeIdUri="urn:mpeg:dash:role:2011" value="${t.kind === 'captions' ? 'caption' : 'subtitle'}"/>` +
+      (t.isDefault ? '<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>' : '') +
+      `<Label>${xmlText(names[i]!)}</Label>` +
+      `<Representation ${attrs({ id: `text_${t.key}`, bandwidth: 256 })}><BaseURL>${xmlText(t.file)}</BaseURL></Representation>` +
+      '</AdaptationSet>',
+  );
+  return mpd.replace('</Period>', `${sets.join('\n')}\n</Period>`);
 }

@@ -151,3 +151,83 @@ export function buildMasterPlaylist(variants: MasterEntry[]): string {
 }
 
 export const aacLcCodec = 'mp4a.40.2';
+
+/** A text track of the streams (a subtitles or captions attachment). */
+export interface TextTrack {
+  key: string;
+  kind: 'subtitles' | 'captions';
+  language: string | null;
+  label: string | null;
+  isDefault: boolean;
+  /** Its HLS media playlist (file name). */
+  playlist: string;
+  /** Its WebVTT (file name), for DASH. */
+  file: string;
+}
+
+const subtitlesGroup = 'subs';
+/** A quoted-string of RFC 8216 holds no double quote, CR or LF. */
+const quoted = (s: string) => s.replace(/["\r\n]/g, "'");
+
+/** A track's NAME in the master playlist: its label, or its language, or its key; unique within the group. */
+export function textTrackNames(tracks: TextTrack[]): string[] {
+  const seen = new Set<string>();
+  return tracks.map((t) => {
+    let name = quoted(t.label ?? t.language ?? t.key);
+    if (seen.has(name)) name = `${name} (${t.key})`;
+    seen.add(name);
+    return name;
+  });
+}
+
+/**
+ * The master playlist with its text tracks: one `EXT-X-MEDIA:TYPE=SUBTITLES` each (captions say
+ * so in CHARACTERISTICS; none is FORCED), and every variant naming the group. CLOSED-CAPTIONS=NONE:
+ * Gilfoyle's renditions carry no CEA-608/708 captions in the video.
+ */
+export function withTextTracks(master: string, tracks: TextTrack[]): string {
+  if (tracks.length === 0) return master;
+  const names = textTrackNames(tracks);
+  const media = tracks.map((t, i) =>
+    [
+      '#EXT-X-MEDIA:TYPE=SUBTITLES',
+      `GROUP-ID="${subtitlesGroup}"`,
+      `NAME="${names[i]}"`,
+      ...(t.language ? [`LANGUAGE="${quoted(t.language)}"`] : []),
+      `DEFAULT=${t.isDefault ? 'YES' : 'NO'}`,
+      'AUTOSELECT=YES',
+      'FORCED=NO',
+      ...(t.kind === 'captions'
+        ? ['CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"']
+        : []),
+      `URI="${t.playlist}"`,
+    ].join(','),
+  );
+  const out: string[] = [];
+  let placed = false;
+  for (const line of master.split('\n')) {
+    if (line.startsWith('#EXT-X-STREAM-INF:')) {
+      if (!placed) out.push(...media);
+      placed = true;
+      out.push(`${line},SUBTITLES="${subtitlesGroup}",CLOSED-CAPTIONS=NONE`);
+    } else out.push(line);
+  }
+  return out.join('\n');
+}
+
+/** A text track's HLS media playlist: its whole WebVTT as one segment as long as the media. */
+export function buildTextPlaylist(segment: string, durationSeconds: number): string {
+  const duration = Math.max(durationSeconds, 0.001);
+  return (
+    [
+      '#EXTM3U',
+      '#EXT-X-VERSION:3',
+      `#EXT-X-TARGETDURATION:${Math.ceil(duration)}`,
+      '#EXT-X-MEDIA-SEQUENCE:0',
+      '#EXT-X-PLAYLIST-TYPE:VOD',
+      `#EXTINF:${duration.toFixed(6)},`,
+      segment,
+      '#EXT-X-ENDLIST',
+    ].join('\n') + '\n'
+  );
+}

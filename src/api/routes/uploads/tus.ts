@@ -9,7 +9,8 @@ import type { SourceKind } from '../../../domain/status.ts';
 import type { AppDeps, AppEnv } from '../../deps.ts';
 import { errorBody } from '../../envelope.ts';
 import { mediaIdOf } from '../../params.ts';
-import { clientText, scheduleSource, uploadableMedia } from './uploads.service.ts';
+import { clientText } from '../../multipart.ts';
+import { scheduleSource, uploadableMedia } from './uploads.service.ts';
 
 /** /medias/{id}/tus/{uploadId}: the media id is in the path, the tus upload id after it. */
 const tusPath = /^\/medias\/([0-9a-f-]{36})\/tus(?:\/([A-Za-z0-9_-]+))?\/?$/i;

@@ -1,123 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import busboy from 'busboy';
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HttpError } from '../../../domain/errors.ts';
 import { uploadedSourceKey } from '../../../domain/paths.ts';
 import type { SourceKind } from '../../../domain/status.ts';
 import type { AppEnv } from '../../deps.ts';
+import { clientText, multipartOverhead, receiveFile, type ReceivedFile } from '../../multipart.ts';
 import { mediaIdOf } from '../../params.ts';
 import { toMediaJson } from '../medias/medias.schemas.ts';
 import type * as routes from './uploads.routes.ts';
-import {
-  clientText,
-  scheduleSource,
-  tooLarge,
-  uploadableMedia,
-  type ReceivedFile,
-  type UploadWay,
-} from './uploads.service.ts';
-
-class FileTooLarge extends Error {}
-
-/** Room for multipart boundaries and headers around the file in Content-Length. */
-const multipartOverhead = 64 * 1024;
-
-/**
- * Streams the multipart field "file" straight into storage, never holding the whole file.
- * Past `maxSize` the write is aborted and its partial object discarded.
- */
-async function receiveFile(c: Context<AppEnv>, key: string, maxSize: number): Promise<ReceivedFile> {
-  const { storage } = c.var.deps;
-  const contentType = c.req.header('content-type') ?? '';
-  if (!c.req.header('content-length') && !c.req.header('transfer-encoding')) {
-    throw new HttpError(400, 'the request has no body: send multipart/form-data with a field named "file"');
-  }
-  let parser: busboy.Busboy;
-  try {
-    parser = busboy({
-      headers: { 'content-type': contentType },
-      limits: { files: 1, fileSize: maxSize, fields: 20, parts: 30 },
-    });
-  } catch {
-    throw new HttpError(400, 'malformed multipart/form-data (missing boundary?)');
-  }
-  // On Node, read the request itself: the web stream of c.req.raw costs about half the throughput
-  // (bench:upload). c.req.raw.body must then stay untouched: creating it starts a second reader.
-  const raw = (c.env as { incoming?: Readable } | undefined)?.incoming;
-  // Only while nobody has started reading it (the web body, once created, is its reader).
-  const incoming =
-    raw && !raw.readableDidRead && raw.listenerCount('data') === 0 && raw.listenerCount('readable') === 0 ? raw : null;
-  const webBody = incoming ? null : c.req.raw.body;
-  if (!incoming && !webBody) throw new HttpError(400, 'the request has no body');
-  const input = incoming ?? Readable.fromWeb(webBody as unknown as WebReadableStream);
-  return new Promise<ReceivedFile>((resolve, reject) => {
-    let stored: Promise<ReceivedFile> | null = null;
-    let current: Readable | null = null;
-    let failed = false;
-    const fail = (err: Error) => {
-      if (failed) return;
-      failed = true;
-      // End the store's write, and drop what it wrote: a refused upload keeps nothing.
-      current?.destroy();
-      void stored
-        ?.catch(() => undefined)
-        .then(() => storage.deletePrefix(key))
-        .catch(() => undefined);
-      input.unpipe(parser);
-      input.resume(); // drain the rest so the client gets our answer
-      reject(err);
-    };
-    parser.on('field', (name) =>
-      fail(new HttpError(400, `unexpected form field ${JSON.stringify(name)}: only the field "file" is taken`)),
-    );
-    parser.on('file', (field, stream, info) => {
-      if (failed) {
-        // Parts the parser had already buffered when the request was refused.
-        stream.resume();
-        return;
-      }
-      if (field !== 'file' || stored) {
-        stream.resume();
-        fail(
-          new HttpError(
-            400,
-            field !== 'file'
-              ? `unexpected form field ${JSON.stringify(field)}: only the field "file" is taken`
-              : 'only one file is taken',
-          ),
-        );
-        return;
-      }
-      current = stream;
-      // Errors reach the store through its pipeline; this listener keeps a late one (after a
-      // refusal) from being an unhandled 'error' event that would stop the process.
-      stream.on('error', () => undefined);
-      stream.on('limit', () => stream.destroy(new FileTooLarge()));
-      stored = storage.put(key, stream).then(
-        (size) => ({ size, filename: clientText(info.filename), contentType: clientText(info.mimeType) }),
-        (err: Error) => {
-          throw err instanceof FileTooLarge
-            ? new HttpError(413, `the file is larger than the maximum of ${maxSize} bytes (max_file_size)`)
-            : err;
-        },
-      );
-      stored.catch(fail);
-    });
-    parser.on('error', () => fail(new HttpError(400, 'malformed multipart/form-data body')));
-    // busboy drops a file past its limit of one without a word: a second file is refused, not ignored.
-    parser.on('filesLimit', () => fail(new HttpError(400, 'only one file is taken')));
-    input.on('error', () => fail(new HttpError(400, 'the upload was interrupted')));
-    parser.on('close', () => {
-      if (failed) return;
-      if (!stored) return fail(new HttpError(400, 'multipart field "file" is missing'));
-      stored.then(resolve, fail);
-    });
-    input.pipe(parser);
-  });
-}
+import { scheduleSource, tooLarge, uploadableMedia, type UploadWay } from './uploads.service.ts';
 
 const scheduled = async (
   c: Context<AppEnv>,
@@ -150,7 +42,7 @@ export const uploadMultipart = (kind: SourceKind) => async (c: Context<AppEnv>) 
   if (Number.isFinite(declared) && declared > maxSize + multipartOverhead) throw tooLarge(maxSize);
   await uploadableMedia(c.var.deps, id);
   const key = uploadedSourceKey(id, randomUUID());
-  const file = await receiveFile(c, key, maxSize);
+  const file = await receiveFile(c, key, maxSize, { tooLarge: tooLarge(maxSize) });
   return scheduled(c, id, kind, 'multipart', file, key);
 };
 

@@ -2,22 +2,10 @@ import { HttpError } from '../../../domain/errors.ts';
 import { sourceKey } from '../../../domain/paths.ts';
 import { uploadableStatuses, type SourceKind } from '../../../domain/status.ts';
 import type { AppDeps } from '../../deps.ts';
+import { clientText, type ReceivedFile } from '../../multipart.ts';
 import { mediaIdOf } from '../../params.ts';
 
 /** What every way of uploading shares: the checks before an upload starts, and scheduling once the file is stored. */
-
-export interface ReceivedFile {
-  size: number;
-  filename: string | null;
-  contentType: string | null;
-}
-
-/**
- * A name or type a client sent, kept only as a label (never a path or an argument): without
- * control characters (Postgres refuses NUL), at most 255 characters, null when empty.
- */
-export const clientText = (s: string | undefined | null): string | null =>
-  s?.replace(/[\u0000-\u001F\u007F]/g, '').slice(0, 255) || null;
 
 /** The media, when an upload may start for it (404, 409 otherwise). */
 export async function uploadableMedia({ medias }: Pick<AppDeps, 'medias'>, id: string) {
