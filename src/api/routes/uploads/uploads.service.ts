@@ -2,7 +2,7 @@ import { HttpError } from '../../../domain/errors.ts';
 import { sourceKey } from '../../../domain/paths.ts';
 import { uploadableStatuses, type SourceKind } from '../../../domain/status.ts';
 import type { AppDeps } from '../../deps.ts';
-import { clientText, type ReceivedFile } from '../../multipart.ts';
+import type { ReceivedFile } from '../../multipart.ts';
 import { mediaIdOf } from '../../params.ts';
 
 /** What every way of uploading shares: the checks before an upload starts, and scheduling once the file is stored. */
