@@ -9,6 +9,7 @@ import { apiKeys, concurrentUploads, jsonBodyLimit, uploadRateLimit } from './se
 import { errorBody } from './envelope.ts';
 import { createRouter } from './router.ts';
 import { registerAdminRoutes } from './routes/admin/admin.index.ts';
+import { registerAttachmentRoutes } from './routes/attachments/attachments.index.ts';
 import { registerDocsRoutes } from './routes/docs/docs.index.ts';
 import { registerHealthRoutes } from './routes/health/health.index.ts';
 import { registerMediaRoutes } from './routes/medias/medias.index.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps) {
   const tus = createTusUploads(deps);
   registerUploadRoutes(app, tus);
   registerStreamRoutes(app);
+  registerAttachmentRoutes(app);
   registerWebhookRoutes(app);
   registerDocsRoutes(app);
   registerAdminRoutes(app);

@@ -1,5 +1,6 @@
 import type { RequestIdVariables } from 'hono/request-id';
 import type { Config } from '../config/schema.ts';
+import type { AttachmentRepository } from '../db/attachments.ts';
 import type { MediaRepository } from '../db/medias.ts';
 import type { WebhookRepository } from '../db/webhooks.ts';
 import type { Logger } from '../logger.ts';
@@ -15,6 +16,7 @@ export interface AppDeps {
   /** The commit this build is made from (v1's /healthz `commit`); "unknown" when not given. */
   commit?: string;
   medias: MediaRepository;
+  attachments: AttachmentRepository;
   webhooks: WebhookRepository;
   /** Starts the workflow of a delivery's run (a redelivery). */
   startDelivery(deliveryId: string, run: number): Promise<void>;

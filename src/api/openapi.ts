@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../config/load.ts';
 import type { MediaRepository } from '../db/medias.ts';
+import type { AttachmentRepository } from '../db/attachments.ts';
 import type { WebhookRepository } from '../db/webhooks.ts';
 import { createMetrics } from '../metrics.ts';
 import type { StorageDriver } from '../storage/driver.ts';
@@ -20,6 +21,7 @@ export async function openApiDocument(version = '0.0.0'): Promise<Record<string,
     version,
     medias: {} as MediaRepository,
     webhooks: {} as WebhookRepository,
+    attachments: {} as AttachmentRepository,
     startDelivery: unavailable,
     storage: {} as StorageDriver,
     logger: pino({ level: 'silent' }),

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { AppEnv } from './deps.ts';
 import { errorBody } from './envelope.ts';
 
-const describeIssues = (error: z.ZodError) =>
+export const describeIssues = (error: z.ZodError) =>
   error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 
 /** The router every resource registers its routes on; its own module so that route files never import create-app. */

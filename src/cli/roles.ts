@@ -4,6 +4,7 @@ import { createApp } from '../api/create-app.ts';
 import type { AppDeps } from '../api/deps.ts';
 import { dependencyChecks } from '../api/routes/health/health.service.ts';
 import { createBridge } from '../bridge/bridge.ts';
+import { createAttachmentRepository } from '../db/attachments.ts';
 import { createWebhookDispatcher } from '../bridge/webhooks.ts';
 import { deliveryScheduleOf, processingSettingsOf, webhookSendingOf } from '../config/processing.ts';
 import type { Config } from '../config/schema.ts';
@@ -61,6 +62,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     version,
     commit: process.env.GILFOYLE_COMMIT || gitCommit(),
     medias,
+    attachments: createAttachmentRepository(db),
     webhooks: createWebhookRepository(db),
     startDelivery: (deliveryId, run) =>
       startDelivery(temporal, config.temporal.task_queue, { deliveryId, schedule: deliveryScheduleOf(config) }, run),

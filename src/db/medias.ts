@@ -136,7 +136,6 @@ export const addEvent = async (q: Queryable, mediaId: string, e: MediaEventInput
 
 /** Postgres access for medias, their renditions, events and the outbox. */
 export function createMediaRepository(db: Db) {
-
   /**
    * A write of a rendition's state, guarded in the SQL: `when` (with $attempt) says from which
    * states the write may land, and a writer inside a workflow run writes only while the media is

@@ -17,23 +17,28 @@ export const attachmentKeyPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** A BCP 47 language tag: a 2–3 letter language, then subtags of 1–8 letters or digits (en, pt-BR, zh-Hant-TW). */
 export const languageTagPattern = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,5}$/;
 
-/** The WebVTT of a timed-text attachment, in the media's stream folder (served as the other stream files are). */
+/** The WebVTT of a timed-text attachment, among the media's stream files (served from the attachment's own key). */
 export const textTrackFileName = (key: string) => `text_${key}.vtt`;
 /** Its HLS media playlist (made when asked for, from the media's duration). */
 export const textTrackPlaylistName = (key: string) => `text_${key}.m3u8`;
 /** Its WebVTT as the HLS playlist's one segment: with the X-TIMESTAMP-MAP the fMP4 timeline needs. */
 export const textTrackHlsSegmentName = (key: string) => `hlstext_${key}.vtt`;
 
-const generated = /^(?:text_([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.m3u8|hlstext_([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.vtt)$/;
-/** The attachment key of a stream file Gilfoyle makes on request (a text track's playlist or HLS segment), or null. */
-export function generatedTextFileOf(name: string): { key: string; file: 'playlist' | 'hls-segment' } | null {
-  const m = generated.exec(name);
+const textFile = /^(text|hlstext)_([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.(vtt|m3u8)$/;
+/** Which file of which attachment a stream file name is (its WebVTT, HLS playlist or HLS segment), or null. */
+export function textTrackFileOf(name: string): { key: string; file: 'vtt' | 'playlist' | 'hls-segment' } | null {
+  const m = textFile.exec(name);
   if (!m) return null;
-  return m[1] ? { key: m[1], file: 'playlist' } : { key: m[2]!, file: 'hls-segment' };
+  if (m[1] === 'text') return { key: m[2]!, file: m[3] === 'vtt' ? 'vtt' : 'playlist' };
+  return m[3] === 'vtt' ? { key: m[2]!, file: 'hls-segment' } : null;
 }
 
-/** Where a file attachment's bytes are kept (outside the stream folder: served by the keyed API only). */
-export const attachmentFileKey = (mediaId: string, key: string) => `${mediaPrefix(mediaId)}attachments/${key}/file`;
+/**
+ * Where one upload of an attachment keeps its bytes: a key of its own, so that two uploads racing
+ * for one attachment key never write into each other (the one recorded first wins).
+ */
+export const attachmentStorageKey = (mediaId: string, key: string, uploadId: string, timedText: boolean) =>
+  `${mediaPrefix(mediaId)}attachments/${key}/${uploadId}${timedText ? '.vtt' : ''}`;
 /** Where an attachment upload lands while its fields are checked. */
 export const attachmentUploadKey = (mediaId: string, uploadId: string) =>
   `${mediaPrefix(mediaId)}attachment-uploads/${uploadId}`;

@@ -198,7 +198,9 @@ export function withTextTracks(master: string, tracks: TextTrack[]): string {
       'AUTOSELECT=YES',
       'FORCED=NO',
       ...(t.kind === 'captions'
-        ? ['CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"']
+        ? [
+            'CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"',
+          ]
         : []),
       `URI="${t.playlist}"`,
     ].join(','),

@@ -26,6 +26,7 @@ import type {
   RenditionRow,
   ScheduledUpload,
 } from '../../src/db/medias.ts';
+import type { AttachmentRepository } from '../../src/db/attachments.ts';
 import type { WebhookRepository } from '../../src/db/webhooks.ts';
 import { MediaStatus, RenditionStatus } from '../../src/domain/status.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
@@ -492,6 +493,14 @@ const noWebhooks = new Proxy({} as WebhookRepository, {
   get: (_t, name) => () => Promise.reject(new Error(`no webhook repository in this test (${String(name)})`)),
 });
 
+/** A media with no attachments, and none can be added: the attachment tests run against Postgres. */
+const noAttachments: AttachmentRepository = {
+  list: async () => [],
+  get: async () => null,
+  add: () => Promise.reject(new Error('no attachment repository in this test')),
+  remove: () => Promise.reject(new Error('no attachment repository in this test')),
+};
+
 /** The real app (createApp) around fakes; the fakes are returned to arrange and inspect the world. */
 export function buildApp(overrides: BuildOptions = {}) {
   const journal: Journal = [];
@@ -506,6 +515,7 @@ export function buildApp(overrides: BuildOptions = {}) {
     config,
     version: '0.0.0-test',
     medias: medias as unknown as MediaRepository,
+    attachments: noAttachments,
     webhooks: overrides.webhooks ?? noWebhooks,
     startDelivery: async (deliveryId, run) => {
       journal.push(`webhooks.startDelivery ${deliveryId} ${run}`);

@@ -5,10 +5,16 @@ import { getCookie } from 'hono/cookie';
 import rangeParser from 'range-parser';
 import { HttpError } from '../../../domain/errors.ts';
 import { contentTypeOf } from '../../../domain/media-types.ts';
-import { isSafeStreamFileName, streamKey } from '../../../domain/paths.ts';
+import { isTextTrack, textTrackFileOf, textTrackHlsSegmentName } from '../../../domain/attachments.ts';
+import { dashManifestName, isSafeStreamFileName, masterPlaylistName, streamKey } from '../../../domain/paths.ts';
+import type { MediaRow } from '../../../db/medias.ts';
+import { withDashTextTracks } from '../../../media/dash.ts';
+import { buildTextPlaylist, withTextTracks } from '../../../media/hls.ts';
+import { withTimestampMap } from '../../../media/timed-text.ts';
 import { StorageNotFoundError } from '../../../storage/driver.ts';
 import type { AppEnv } from '../../deps.ts';
 import { mediaIdOf } from '../../params.ts';
+import { textTracksOf, timelineOffsetOf } from '../attachments/attachments.service.ts';
 import {
   addTokenToPlaylist,
   checkPlaybackToken,
@@ -31,6 +37,8 @@ export async function stream(c: Context<AppEnv>) {
   // Anything but a plain file name (.., encoded slashes, absolute paths) is simply not a file of this media.
   if (!isSafeStreamFileName(name)) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
   if (!media.playable) throw new HttpError(425, `media ${id} is ${media.status} and not playable yet`);
+  const textFile = textTrackFileOf(name);
+  if (textFile) return textTrack(c, media, name, textFile, token);
   const key = streamKey(id, name);
   // Checked before any redirect: a name that is not a file of this media is Gilfoyle's 404, not a
   // signed URL to nothing (costs one HEAD on the store per segment).
@@ -59,12 +67,14 @@ export async function stream(c: Context<AppEnv>) {
     'Last-Modified': info.modified.toUTCString(),
     'Cache-Control': `${token ? 'private' : 'public'}, max-age=${isPlaylist(name) ? 10 : 3600}`,
   };
-  if (token && namesOtherFiles(name)) {
+  // The master playlist and the manifest list the media's text tracks as they are now.
+  const tracks = name === masterPlaylistName || name === dashManifestName ? await textTracksOf(c.var.deps, id) : [];
+  if (tracks.length || (token && namesOtherFiles(name))) {
+    let text = await streamText(await storage.get(key));
+    if (tracks.length)
+      text = name === masterPlaylistName ? withTextTracks(text, tracks) : withDashTextTracks(text, tracks);
     // A private media's playlists lead to files that need the token too: it is written into them.
-    const text = await streamText(await storage.get(key));
-    const body = addTokenToPlaylist(name, text, token);
-    const rewritten = { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
-    return c.req.method === 'HEAD' ? c.body(null, 200, rewritten) : c.body(body, 200, rewritten);
+    return textBody(c, token ? addTokenToPlaylist(name, text, token) : text, headers);
   }
   const rangeHeader = c.req.header('range');
   let status: 200 | 206 = 200;
@@ -91,6 +101,46 @@ export async function stream(c: Context<AppEnv>) {
     throw err;
   }
   return c.body(Readable.toWeb(body) as unknown as ReadableStream, status, headers);
+}
+
+/** A text answer (a playlist rewritten, a file made on request), its length counted. */
+function textBody(c: Context<AppEnv>, body: string, headers: Record<string, string>) {
+  const all = { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
+  return c.req.method === 'HEAD' ? c.body(null, 200, all) : c.body(body, 200, all);
+}
+
+/**
+ * A file of a timed-text attachment: its WebVTT; for subtitles and captions also its HLS playlist
+ * (one segment as long as the media) and that segment (the WebVTT with its X-TIMESTAMP-MAP).
+ */
+async function textTrack(
+  c: Context<AppEnv>,
+  media: MediaRow,
+  name: string,
+  file: NonNullable<ReturnType<typeof textTrackFileOf>>,
+  token: string | null,
+) {
+  const { attachments, storage } = c.var.deps;
+  const a = await attachments.get(media.id, file.key);
+  const missing = () => new HttpError(404, `no file ${JSON.stringify(name)} in media ${media.id}`);
+  if (!a || a.kind === 'file' || (file.file !== 'vtt' && !isTextTrack(a.kind))) throw missing();
+  const headers = {
+    'Content-Type': contentTypeOf(name),
+    'Cache-Control': `${token ? 'private' : 'public'}, max-age=10`,
+  };
+  let text: string;
+  if (file.file === 'playlist') {
+    text = buildTextPlaylist(textTrackHlsSegmentName(a.key), media.duration ?? 0);
+  } else {
+    try {
+      text = await streamText(await storage.get(a.storage_key));
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) throw missing();
+      throw err;
+    }
+    if (file.file === 'hls-segment') text = withTimestampMap(text, await timelineOffsetOf(c.var.deps, media.id));
+  }
+  return textBody(c, token ? addTokenToPlaylist(name, text, token) : text, headers);
 }
 
 /** The playback token of a request for a private media (query or cookie); 401 without a valid one. */
