@@ -191,6 +191,9 @@ it('refuses what is not timed text, bad fields, a taken key and a file past max_
   }
   const after = await (await fetch(`${g.url}/medias/${mediaId}/attachments`)).json();
   expect(after.data).toEqual(before.data);
+  // Nothing of the refused uploads is left in storage: the attachments' files are those listed.
+  const kept = await g.storage.list(`medias/${mediaId}/attachment`);
+  expect(kept.map((k) => k.split('/').slice(2, 4).join('/')).sort()).toEqual(['attachments/en', 'attachments/notes']);
   expect((await fetch(`${g.url}/medias/${crypto.randomUUID()}/attachments`)).status).toBe(404);
   expect((await fetch(`${g.url}/medias/${mediaId}/attachments/nope`, { method: 'DELETE' })).status).toBe(404);
 }, 60_000);

@@ -9,7 +9,8 @@ import { freePort, repoRoot } from './services.ts';
  * A customer's site on an origin of its own (not Gilfoyle's): a page with a video element and
  * the players a site embeds, each from npm (node_modules), started by a function of the page:
  * startHls, startShaka (HLS or DASH), startDash. Each records a fatal error in window.fatal and
- * every stall ("waiting" while window.watching) in window.stalls; window.hls is the hls.js player.
+ * every stall ("waiting" while window.watching) in window.stalls; window.hls is the hls.js player,
+ * window.shakaPlayer Shaka's.
  */
 const page = `<!doctype html><meta charset="utf-8"><title>site</title>
 <video id="v" muted playsinline style="width:640px"></video>
@@ -33,6 +34,7 @@ const page = `<!doctype html><meta charset="utf-8"><title>site</title>
   window.startShaka = async (url) => {
     shaka.polyfill.installAll();
     const player = new shaka.Player();
+    window.shakaPlayer = player;
     await player.attach(v);
     player.addEventListener('error', (e) => { window.fatal = String(e.detail.code); });
     await player.load(url);
