@@ -7,6 +7,7 @@ import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { waitFor } from '../helpers/services.ts';
 import { currentTime, playerState, playsPast, sitePage, startSite, type Site } from '../helpers/site.ts';
+import { addSubtitles, hlsSubtitleTracks, whenCueActive } from '../helpers/subtitles.ts';
 
 /**
  * Chunked media in the players a customer's site embeds (hls.js, Shaka Player with HLS and with
@@ -52,6 +53,19 @@ describe('a chunked media, Ready', () => {
     expect((await client.renditions(mediaId)).find((r) => r.name === '240p')?.chunks?.total).toBe(5);
   }, 180_000);
   afterAll(() => g?.stop());
+
+  it('hls.js shows a subtitle cue at its time on the chunked timeline (which starts 1 s in)', async () => {
+    await addSubtitles(g.url, mediaId);
+    const opened = await sitePage(browser, site, g.url);
+    await opened.start('startHls', `${g.url}/medias/${mediaId}/stream/master.m3u8`);
+    expect(await hlsSubtitleTracks(opened.page)).toEqual([{ name: 'English', lang: 'en' }]);
+    const cue = await whenCueActive(opened.page, 'Hello from Gilfoyle');
+    expect(cue.start).toBeCloseTo(2.0, 1);
+    expect(cue.at).toBeGreaterThanOrEqual(1.9);
+    expect(cue.at).toBeLessThanOrEqual(3.6);
+    expect((await playerState(opened.page)).fatal).toBeNull();
+    await opened.page.close();
+  }, 60_000);
 
   it.each([
     ['hls.js', 'startHls', 'master.m3u8'],

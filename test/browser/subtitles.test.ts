@@ -6,6 +6,7 @@ import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { playerState, sitePage, startSite, type Site } from '../helpers/site.ts';
+import { addSubtitles, hlsSubtitleTracks, whenCueActive } from '../helpers/subtitles.ts';
 
 /**
  * Subtitles added to a Ready media (no new encode), as a customer's site sees them: hls.js lists
@@ -17,15 +18,6 @@ let browser: Browser;
 let site: Site;
 let g: RunningGilfoyle;
 let mediaId: string;
-
-const srt = `1
-00:00:00,200 --> 00:00:01,000
-First words
-
-2
-00:00:02,000 --> 00:00:03,500
-Hello from Gilfoyle
-`;
 
 beforeAll(async () => {
   [browser, site] = await Promise.all([launchChromium(), startSite()]);
@@ -39,17 +31,7 @@ beforeAll(async () => {
   const api = apiClient(g.url);
   mediaId = (await api.uploadNew('subtitled', 'video', source)).id;
   expect((await api.waitForStatus(mediaId, ['Ready', 'Errored'], 120_000)).status).toBe('Ready');
-  const form = new FormData();
-  for (const [k, v] of Object.entries({
-    key: 'en',
-    kind: 'subtitles',
-    language: 'en',
-    label: 'English',
-    default: 'true',
-  }))
-    form.append(k, v);
-  form.append('file', new Blob([srt]), 'en.srt');
-  expect((await fetch(`${g.url}/medias/${mediaId}/attachments`, { method: 'POST', body: form })).status).toBe(200);
+  await addSubtitles(g.url, mediaId);
 }, 180_000);
 
 afterAll(async () => {
@@ -61,28 +43,10 @@ afterAll(async () => {
 it('hls.js lists the subtitle track and its cue becomes active at its time', async () => {
   const opened = await sitePage(browser, site, g.url);
   await opened.start('startHls', `${g.url}/medias/${mediaId}/stream/master.m3u8`);
-  const tracks = await opened.page.evaluate(async () => {
-    const w = window as never as { hls: { subtitleTracks: { name: string; lang?: string }[]; subtitleTrack: number } };
-    for (let i = 0; i < 100 && w.hls.subtitleTracks.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-    w.hls.subtitleTrack = 0;
-    return w.hls.subtitleTracks.map((t) => ({ name: t.name, lang: t.lang }));
-  });
+  const tracks = await hlsSubtitleTracks(opened.page);
   expect(tracks).toEqual([{ name: 'English', lang: 'en' }]);
   // The cue at 2.0–3.5 s is active while the video is at that time, and only then.
-  const seen = await opened.page.waitForFunction(
-    () => {
-      const v = document.getElementById('v') as HTMLVideoElement;
-      for (const track of Array.from(v.textTracks)) {
-        const cues = Array.from(track.activeCues ?? []) as VTTCue[];
-        const cue = cues.find((c) => c.text.includes('Hello from Gilfoyle'));
-        if (cue) return { at: v.currentTime, start: cue.startTime, end: cue.endTime, mode: track.mode };
-      }
-      return null;
-    },
-    null,
-    { timeout: 20_000, polling: 50 },
-  );
-  const cue = (await seen.jsonValue())!;
+  const cue = await whenCueActive(opened.page, 'Hello from Gilfoyle');
   expect(cue.start).toBeCloseTo(2.0, 1);
   expect(cue.end).toBeCloseTo(3.5, 1);
   expect(cue.at).toBeGreaterThanOrEqual(1.9);
