@@ -322,6 +322,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/medias/{id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A media's attachments: subtitles, captions, chapters and files */
+        get: operations["listAttachments"];
+        put?: never;
+        /**
+         * Attach a file to a media (multipart/form-data); subtitles and captions join its streams at once
+         * @description Timed text (kind subtitles, captions or chapters) is read as WebVTT, SRT or ASS/SSA, converted to WebVTT with ffmpeg and checked; a file that is none of these, or has no cue, is refused with 400. Subtitles and captions are listed in the HLS master playlist and the DASH manifest from then on, without a new encode. Up to attachments.max_size bytes.
+         */
+        post: operations["createAttachment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/medias/{id}/attachments/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An attachment's bytes, with its content type (timed text as WebVTT) */
+        get: operations["getAttachment"];
+        put?: never;
+        post?: never;
+        /** Remove an attachment; a text track leaves the streams at once */
+        delete: operations["deleteAttachment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks": {
         parameters: {
             query?: never;
@@ -616,6 +655,32 @@ export interface components {
              */
             success: true;
         };
+        Attachment: {
+            /** @example en */
+            key: string;
+            /** @enum {string} */
+            kind: "subtitles" | "captions" | "chapters" | "file";
+            /** @example en */
+            language: string | null;
+            /** @example English */
+            label: string | null;
+            default: boolean;
+            /** @example text/vtt */
+            content_type: string;
+            size: number;
+            filename: string | null;
+            /**
+             * @description uploaded, or taken from a subtitle stream of the source
+             * @enum {string}
+             */
+            origin: "upload" | "source";
+            /**
+             * @description Where its bytes are: timed text as WebVTT among the stream files (under the stream rules: CORS, playback tokens), other files through GET /medias/{id}/attachments/{key}
+             * @example /medias/7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10/stream/text_en.vtt
+             */
+            url: string;
+            created_at: string;
+        };
         Webhook: {
             /** Format: uuid */
             id: string;
@@ -640,7 +705,7 @@ export interface components {
              */
             url: string;
             /**
-             * @description event types, or prefixes such as media.*; absent or null: every type. Types: media.created, media.uploaded, media.processing, media.playable, media.ready, media.errored, media.cancelled, media.retry, media.deleted, rendition.ready, webhook.disabled
+             * @description event types, or prefixes such as media.*; absent or null: every type. Types: media.created, media.uploaded, media.processing, media.playable, media.ready, media.errored, media.cancelled, media.retry, media.deleted, rendition.ready, attachment.created, attachment.deleted, webhook.disabled
              * @example [
              *       "media.ready",
              *       "media.errored"
@@ -657,7 +722,7 @@ export interface components {
              */
             url?: string;
             /**
-             * @description event types, or prefixes such as media.*; absent or null: every type. Types: media.created, media.uploaded, media.processing, media.playable, media.ready, media.errored, media.cancelled, media.retry, media.deleted, rendition.ready, webhook.disabled
+             * @description event types, or prefixes such as media.*; absent or null: every type. Types: media.created, media.uploaded, media.processing, media.playable, media.ready, media.errored, media.cancelled, media.retry, media.deleted, rendition.ready, attachment.created, attachment.deleted, webhook.disabled
              * @example [
              *       "media.ready",
              *       "media.errored"
@@ -2158,6 +2223,302 @@ export interface operations {
             };
             /** @description The media is not playable yet */
             425: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAttachments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Attachments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example 200 */
+                        code: number;
+                        data: components["schemas"]["Attachment"][];
+                    };
+                };
+            };
+            /** @description Invalid request: the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such media or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createAttachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description subtitles, captions, chapters: WebVTT, SRT or ASS/SSA (kept as WebVTT); file: any, kept as it is
+                     */
+                    file: string;
+                    /** @description made up when absent */
+                    key?: string;
+                    /** @enum {string} */
+                    kind: "subtitles" | "captions" | "chapters" | "file";
+                    language?: string;
+                    label?: string;
+                    /**
+                     * @description the track players pick first
+                     * @enum {string}
+                     */
+                    default?: "true" | "false";
+                };
+            };
+        };
+        responses: {
+            /** @description The attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example 200 */
+                        code: number;
+                        data: components["schemas"]["Attachment"];
+                    };
+                };
+            };
+            /** @description Invalid request: the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such media or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The media is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The file is larger than max_file_size */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAttachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Invalid request: the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such media or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteAttachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example 200 */
+                        code: number;
+                        data: {
+                            key: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such media or file */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
