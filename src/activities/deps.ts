@@ -1,3 +1,4 @@
+import type { AttachmentRepository } from '../db/attachments.ts';
 import type { MediaRepository } from '../db/medias.ts';
 import type { WebhookRepository } from '../db/webhooks.ts';
 import type { WebhookSending } from '../domain/webhooks.ts';
@@ -9,6 +10,8 @@ import type { StorageDriver } from '../storage/driver.ts';
 
 export interface ActivityDeps {
   medias: MediaRepository;
+  /** A media's attachments: the source's own subtitle streams become some. */
+  attachments: AttachmentRepository;
   storage: StorageDriver;
   logger: Logger;
   /** Encode durations and speed, source bytes fetched from URLs; absent in tests that do not look. */

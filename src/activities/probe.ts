@@ -6,12 +6,20 @@ import { FailureType } from '../domain/errors.ts';
 import type { Probe } from '../domain/probe.ts';
 import { planRenditions, type EncodingLadder, type RenditionPlan } from '../domain/renditions.ts';
 import { processingStatuses, type SourceKind } from '../domain/status.ts';
-import { ffprobeArgs, parseProbe, unplayableReason, unreadableReason, type RawProbe } from '../media/probe.ts';
+import {
+  ffprobeArgs,
+  parseProbe,
+  textSubtitleStreams,
+  unplayableReason,
+  unreadableReason,
+  type RawProbe,
+} from '../media/probe.ts';
 import { FfmpegError, runFfprobe } from '../media/runner.ts';
 import { activityContext, mediaRunId, withHeartbeat } from './context.ts';
 import type { ActivityDeps } from './deps.ts';
 import { claimRun, notThisRun, thisRun } from './media-guard.ts';
 import { fetchStored } from './stored-files.ts';
+import { takeSourceSubtitles } from './subtitles.ts';
 import { withTempDir } from './temp-dirs.ts';
 
 export interface ProbeInput {
@@ -93,6 +101,8 @@ export const createProbeActivities = (deps: ActivityDeps) => ({
           if (!(await deps.medias.planRenditions(mediaId, plan, mediaRunId(ctx), chunks))) {
             throw notThisRun(mediaId, 'not planning its renditions');
           }
+          // Text subtitle streams of a video become attachments (and text tracks of its streams).
+          if (kind === 'video') await takeSourceSubtitles(deps, mediaId, file, textSubtitleStreams(raw), dir);
           return { probe: used, plan };
         }),
     );

@@ -15,6 +15,7 @@ import { sweepOrphanedTempDirs } from '../activities/temp-dirs.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createMediaRepository } from '../db/medias.ts';
+import { createAttachmentRepository } from '../db/attachments.ts';
 import { createWebhookRepository } from '../db/webhooks.ts';
 import { patientPool } from '../db/pool.ts';
 import { patientStorage } from '../storage/patient.ts';
@@ -92,6 +93,7 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
   const patientDb = patientPool(res.db(), patience('database'));
   const activities = createActivities({
     medias: createMediaRepository(patientDb),
+    attachments: createAttachmentRepository(patientDb),
     webhooks: {
       repo: createWebhookRepository(res.db()),
       sending: webhookSendingOf(config, version),

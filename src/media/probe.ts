@@ -3,6 +3,7 @@ import { isMediaFormat, probeInputArgs, refusedFormatIn, refusedFormatReason } f
 
 /** ffprobe's JSON, only the parts Gilfoyle reads. */
 interface RawStream {
+  index?: number;
   codec_type?: string;
   codec_name?: string;
   profile?: string;
@@ -18,7 +19,7 @@ interface RawStream {
   nb_frames?: string;
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
-  disposition?: { attached_pic?: number };
+  disposition?: { attached_pic?: number; default?: number; hearing_impaired?: number; forced?: number };
 }
 export interface RawProbe {
   streams?: RawStream[];
@@ -58,6 +59,39 @@ function rotationOf(s: RawStream): number {
   // Display-matrix rotation is counter-clockwise and may be negative; normalise to 0/90/180/270.
   const r = (((Math.round(raw / 90) * 90) % 360) + 360) % 360;
   return r;
+}
+
+/** A subtitle stream of a source that is text (so WebVTT can be made of it without OCR). */
+export interface SourceSubtitle {
+  /** The stream's index in the source (ffmpeg's -map 0:N). */
+  index: number;
+  codec: string;
+  /** Its language tag when it has one ("und" is none). */
+  language: string | null;
+  title: string | null;
+  isDefault: boolean;
+  /** Marked for the hearing impaired: captions rather than subtitles. */
+  captions: boolean;
+}
+
+const textSubtitleCodecs = new Set(['mov_text', 'subrip', 'srt', 'ass', 'ssa', 'webvtt', 'text']);
+
+/** The source's text subtitle streams (mov_text in MP4, SubRip/ASS in Matroska…); bitmap ones (PGS, DVB) are not. */
+export function textSubtitleStreams(raw: RawProbe): SourceSubtitle[] {
+  return (raw.streams ?? [])
+    .filter((s) => s.codec_type === 'subtitle' && textSubtitleCodecs.has(s.codec_name ?? '') && s.index !== undefined)
+    .filter((s) => !s.disposition?.forced)
+    .map((s) => {
+      const language = s.tags?.language?.trim();
+      return {
+        index: s.index!,
+        codec: s.codec_name!,
+        language: language && language !== 'und' ? language : null,
+        title: s.tags?.title?.trim().slice(0, 100) || null,
+        isDefault: s.disposition?.default === 1,
+        captions: s.disposition?.hearing_impaired === 1,
+      };
+    });
 }
 
 /** Turns ffprobe's JSON into Gilfoyle's Probe. */

@@ -4,6 +4,7 @@
  * DASH manifest of a Ready media at once, files kept as they came, and clear refusals. ffprobe
  * reads the subtitle playlist as served.
  */
+import { writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import path from 'node:path';
 import { apiClient } from '../helpers/api.ts';
@@ -197,3 +198,42 @@ it('refuses what is not timed text, bad fields, a taken key and a file past max_
   expect((await fetch(`${g.url}/medias/${crypto.randomUUID()}/attachments`)).status).toBe(404);
   expect((await fetch(`${g.url}/medias/${mediaId}/attachments/nope`, { method: 'DELETE' })).status).toBe(404);
 }, 60_000);
+
+it.each([
+  // MP4 keeps no title for a track (only a handler name); Matroska does.
+  ['an MP4 (mov_text)', 'mp4', 'mov_text', null],
+  ['a Matroska file (SubRip)', 'mkv', 'srt', 'Français'],
+])(
+  'takes the subtitle stream of %s as an attachment while processing it',
+  async (_what, container, codec, label) => {
+    const api = apiClient(g.url);
+    const subs = path.join(dir(), `subs-${container}.srt`);
+    await writeFile(subs, srt);
+    const source = path.join(dir(), `with-subs.${container}`);
+    // The video of the first upload, with a French subtitle stream muxed in.
+    await execa('ffmpeg', [
+      ...['-v', 'error', '-y', '-i', path.join(dir(), 'v.mp4'), '-i', subs, '-map', '0', '-map', '1', '-c', 'copy'],
+      ...['-c:s', codec, '-metadata:s:s:0', 'language=fra', '-metadata:s:s:0', 'title=Français', source],
+    ]);
+    const media = await api.uploadNew(`subtitled ${container}`, 'video', source);
+    expect((await api.waitForStatus(media.id, ['Ready', 'Errored'])).status).toBe('Ready');
+    const listed = (await (await fetch(`${g.url}/medias/${media.id}/attachments`)).json()).data;
+    expect(listed).toEqual([
+      expect.objectContaining({
+        kind: 'subtitles',
+        language: 'fra',
+        label,
+        origin: 'source',
+        content_type: 'text/vtt',
+      }),
+    ]);
+    const { key } = listed[0] as { key: string };
+    expect(key).toMatch(/^source-\d+$/);
+    const vtt = await fetch(`${g.url}/medias/${media.id}/stream/text_${key}.vtt`);
+    expect(await vtt.text()).toContain('Hello from Gilfoyle');
+    const master = await (await fetch(`${g.url}/medias/${media.id}/stream/master.m3u8`)).text();
+    expect(master).toContain(`NAME="${label ?? 'fra'}",LANGUAGE="fra"`);
+    expect((await api.events(media.id)).map((e) => e.type)).toContain('attachment.created');
+  },
+  120_000,
+);

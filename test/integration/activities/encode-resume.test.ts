@@ -5,6 +5,7 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../../src/activities/index.ts';
 import { storeForMedia } from '../../../src/activities/media-guard.ts';
+import { createAttachmentRepository } from '../../../src/db/attachments.ts';
 import { createMediaRepository } from '../../../src/db/medias.ts';
 import { migrate } from '../../../src/db/migrate.ts';
 import { createPool, type Db } from '../../../src/db/pool.ts';
@@ -59,6 +60,7 @@ async function mediaBeingProcessed(title: string, seconds: number) {
   await medias.claimRun(mediaId, mockRun);
   const activities = createActivities({
     medias,
+    attachments: createAttachmentRepository(db),
     storage,
     logger: createLogger('silent'),
     ffmpegPath: 'ffmpeg',
