@@ -13,6 +13,12 @@ export interface StoredObject {
 }
 
 /** Where sources and renditions live. Keys are '/'-separated, relative, chosen by Gilfoyle. */
+/** Headers the store's answer to a read URL is to carry (a download's name and type). */
+export interface ReadUrlAnswer {
+  contentType?: string;
+  contentDisposition?: string;
+}
+
 export interface StorageDriver {
   readonly name: string;
   /** Streams `body` into `key`; the object appears whole or not at all. Returns its size. */
@@ -34,7 +40,7 @@ export interface StorageDriver {
    * part of a source, not the whole file): presigned, never a public or CDN URL. Null when the
    * store is a local folder (read the file) or cannot presign.
    */
-  readUrl(key: string, expiresSeconds: number): Promise<string | null>;
+  readUrl(key: string, expiresSeconds: number, answer?: ReadUrlAnswer): Promise<string | null>;
   stat(key: string): Promise<StoredObject | null>;
   list(prefix: string): Promise<string[]>;
   /** Deletes every object under `prefix`; returns how many. */

@@ -19,7 +19,7 @@ export function patientStorage(driver: StorageDriver, o: PatienceOptions): Stora
     get: (key, range) => patiently(() => driver.get(key, range)),
     getToFile: (key, localPath) => patiently(() => driver.getToFile(key, localPath)),
     localFile: (key) => patiently(() => driver.localFile(key)),
-    readUrl: (key, expires) => patiently(() => driver.readUrl(key, expires)),
+    readUrl: (key, expires, answer) => patiently(() => driver.readUrl(key, expires, answer)),
     stat: (key) => patiently(() => driver.stat(key)),
     list: (prefix) => patiently(() => driver.list(prefix)),
     deletePrefix: (prefix) => patiently(() => driver.deletePrefix(prefix)),

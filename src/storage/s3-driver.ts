@@ -204,8 +204,14 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       }
     },
 
-    async readUrl(key, expiresSeconds) {
-      return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: checkKey(key) }), { expiresIn: expiresSeconds });
+    async readUrl(key, expiresSeconds, answer) {
+      const command = new GetObjectCommand({
+        Bucket,
+        Key: checkKey(key),
+        ResponseContentType: answer?.contentType,
+        ResponseContentDisposition: answer?.contentDisposition,
+      });
+      return getSignedUrl(client, command, { expiresIn: expiresSeconds });
     },
 
     async directUrl(key, expiresSeconds) {

@@ -4,7 +4,7 @@
  * DASH manifest of a Ready media at once, files kept as they came, and clear refusals. ffprobe
  * reads the subtitle playlist as served.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import path from 'node:path';
 import { apiClient } from '../helpers/api.ts';
@@ -157,7 +157,7 @@ it('keeps a file as it came, with its content type, served by the keyed route', 
   const res = await fetch(`${g.url}/medias/${mediaId}/attachments/notes`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('application/pdf');
-  expect(res.headers.get('content-disposition')).toBe('attachment; filename="notes.pdf"');
+  expect(res.headers.get('content-disposition')).toBe(`attachment; filename="notes.pdf"; filename*=UTF-8''notes.pdf`);
   expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
   // A file is not a stream file.
   expect((await text('text_notes.vtt')).status).toBe(404);
@@ -237,3 +237,22 @@ it.each([
   },
   120_000,
 );
+
+it('serves the original file with its name and type, whole or a range (filesystem store)', async () => {
+  const bytes = await readFile(path.join(dir(), 'v.mp4'));
+  const whole = await fetch(`${g.url}/medias/${mediaId}/source`);
+  expect(whole.status).toBe(200);
+  expect(whole.headers.get('content-disposition')).toBe(`attachment; filename="v.mp4"; filename*=UTF-8''v.mp4`);
+  expect(whole.headers.get('accept-ranges')).toBe('bytes');
+  expect(Buffer.from(await whole.arrayBuffer()).equals(bytes)).toBe(true);
+  const part = await fetch(`${g.url}/medias/${mediaId}/source`, { headers: { range: 'bytes=100-199' } });
+  expect(part.status).toBe(206);
+  expect(part.headers.get('content-range')).toBe(`bytes 100-199/${bytes.length}`);
+  expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(100, 200))).toBe(true);
+  const past = await fetch(`${g.url}/medias/${mediaId}/source`, { headers: { range: `bytes=${bytes.length + 10}-` } });
+  expect(past.status).toBe(416);
+  const fresh = (await apiClient(g.url).createMedia('nothing yet')).body.data;
+  const none = await fetch(`${g.url}/medias/${fresh.id}/source`);
+  expect(none.status).toBe(404);
+  expect(((await none.json()) as { message: string }).message).toMatch(/has no source stored \(it is AwaitingUpload\)/);
+});

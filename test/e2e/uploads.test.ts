@@ -254,6 +254,16 @@ describe('direct uploads to the object store', () => {
     const stored = path.join(dir(), 'stored.mp4');
     await g.storage.getToFile(await storedSourceKey(g, id), stored);
     expect((await readFile(stored)).equals(bytes)).toBe(true);
+    // The original, from the API: a presigned redirect whose answer names the file and its type.
+    const source = await fetch(`${g.url}/medias/${id}/source`, { redirect: 'manual' });
+    expect(source.status).toBe(302);
+    expect(source.headers.get('location')).toMatch(/^http:\/\/127\.0\.0\.1:9000\/.*X-Amz-Signature=/);
+    const fromStore = await fetch(source.headers.get('location')!);
+    expect(fromStore.headers.get('content-type')).toBe('video/mp4');
+    expect(fromStore.headers.get('content-disposition')).toBe(
+      `attachment; filename="${id}-source"; filename*=UTF-8''${id}-source`,
+    );
+    expect(Buffer.from(await fromStore.arrayBuffer()).equals(bytes)).toBe(true);
   });
 
   it('refuses a presigned upload larger than max_file_size', async () => {

@@ -7,6 +7,7 @@ import { attachmentStorageKey, attachmentUploadKey, isTimedText } from '../../..
 import { HttpError } from '../../../domain/errors.ts';
 import type { AppEnv } from '../../deps.ts';
 import { multipartOverhead, receiveFile } from '../../multipart.ts';
+import { contentDisposition } from '../../send-stored.ts';
 import { mediaIdOf } from '../../params.ts';
 import { describeIssues } from '../../router.ts';
 import type * as routes from './attachments.routes.ts';
@@ -98,11 +99,10 @@ export const getAttachment: RouteHandler<typeof routes.getAttachment, AppEnv> = 
   const a = await c.var.deps.attachments.get(id, key);
   if (!a) throw new HttpError(404, `media ${id} has no attachment ${key}`);
   const body = await c.var.deps.storage.get(a.storage_key);
-  const filename = (a.filename ?? a.key).replace(/[^\x20-\x7E]|["\\]/g, '_');
   return c.body(Readable.toWeb(body) as unknown as ReadableStream, 200, {
     'Content-Type': a.kind === 'file' ? a.content_type : 'text/vtt; charset=utf-8',
     'Content-Length': String(a.size),
-    'Content-Disposition': `attachment; filename="${filename}"`,
+    'Content-Disposition': contentDisposition(a.filename ?? a.key),
     'X-Content-Type-Options': 'nosniff',
   }) as never;
 };

@@ -14,5 +14,6 @@ export function registerMediaRoutes(app: AppRouter) {
     .openapi(routes.listRenditions, handlers.listRenditions)
     .openapi(routes.retryMedia, handlers.retryMedia)
     .openapi(routes.cancelMedia, handlers.cancelMedia)
-    .openapi(routes.createPlaybackToken, handlers.createPlaybackToken);
+    .openapi(routes.createPlaybackToken, handlers.createPlaybackToken)
+    .openapi(routes.getSource, handlers.getSource);
 }

@@ -210,3 +210,25 @@ export const createPlaybackToken = createRoute({
     ...errorResponses(400, 401, 404, 409, 503),
   },
 });
+
+export const getSource = createRoute({
+  operationId: 'getSource',
+  method: 'get',
+  path: '/medias/{id}/source',
+  tags,
+  summary: 'The original file, as it was uploaded: its name and content type, with Range support',
+  description:
+    'Served by Gilfoyle from the filesystem store, with `Content-Disposition: attachment`; on S3 a 302 to a presigned URL ' +
+    '(storage.presign_expiry_seconds) whose answer carries the same name and type. 404 while no source is stored.',
+  request: { params: mediaIdParams },
+  responses: {
+    200: {
+      description: 'The file',
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+    },
+    206: { description: 'The byte range asked for' },
+    302: { description: 'S3: the presigned URL of the file' },
+    416: { description: 'The range asked for starts past the end of the file' },
+    ...errorResponses(400, 401, 404, 503),
+  },
+});

@@ -1,8 +1,6 @@
 import { text as streamText } from 'node:stream/consumers';
-import { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
-import rangeParser from 'range-parser';
 import { HttpError } from '../../../domain/errors.ts';
 import { contentTypeOf } from '../../../domain/media-types.ts';
 import { isTextTrack, textTrackFileOf, textTrackHlsSegmentName } from '../../../domain/attachments.ts';
@@ -14,6 +12,7 @@ import { withTimestampMap } from '../../../media/timed-text.ts';
 import { StorageNotFoundError } from '../../../storage/driver.ts';
 import type { AppEnv } from '../../deps.ts';
 import { mediaIdOf } from '../../params.ts';
+import { sendStored } from '../../send-stored.ts';
 import { textTracksOf, timelineOffsetOf } from '../attachments/attachments.service.ts';
 import {
   addTokenToPlaylist,
@@ -63,7 +62,6 @@ export async function stream(c: Context<AppEnv>) {
 
   const headers: Record<string, string> = {
     'Content-Type': contentTypeOf(name),
-    'Accept-Ranges': 'bytes',
     'Last-Modified': info.modified.toUTCString(),
     'Cache-Control': `${token ? 'private' : 'public'}, max-age=${isPlaylist(name) ? 10 : 3600}`,
   };
@@ -76,31 +74,7 @@ export async function stream(c: Context<AppEnv>) {
     // A private media's playlists lead to files that need the token too: it is written into them.
     return textBody(c, token ? addTokenToPlaylist(name, text, token) : text, headers);
   }
-  const rangeHeader = c.req.header('range');
-  let status: 200 | 206 = 200;
-  let range: { start: number; end: number } | undefined;
-  if (rangeHeader && info.size > 0) {
-    const parsed = rangeParser(info.size, rangeHeader, { combine: true });
-    if (parsed === -1) {
-      return c.body(null, 416, { 'Content-Range': `bytes */${info.size}`, 'Accept-Ranges': 'bytes' });
-    }
-    // Malformed headers (-2) and multi-range requests get the whole file, as RFC 9110 allows.
-    if (parsed !== -2 && parsed.length === 1) {
-      range = { start: parsed[0]!.start, end: parsed[0]!.end };
-      status = 206;
-      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-    }
-  }
-  headers['Content-Length'] = String(range ? range.end - range.start + 1 : info.size);
-  if (c.req.method === 'HEAD') return c.body(null, status, headers);
-  let body: Readable;
-  try {
-    body = await storage.get(key, range);
-  } catch (err) {
-    if (err instanceof StorageNotFoundError) throw new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
-    throw err;
-  }
-  return c.body(Readable.toWeb(body) as unknown as ReadableStream, status, headers);
+  return sendStored(c, key, info, headers, () => new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`));
 }
 
 /** A text answer (a playlist rewritten, a file made on request), its length counted. */
