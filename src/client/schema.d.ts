@@ -194,7 +194,7 @@ export interface paths {
         };
         /**
          * The original file, as it was uploaded: its name and content type, with Range support
-         * @description Served by Gilfoyle from the filesystem store, with `Content-Disposition: attachment`; on S3 a 302 to a presigned URL (storage.presign_expiry_seconds) whose answer carries the same name and type. 404 while no source is stored.
+         * @description Served by Gilfoyle from the filesystem store, with `Content-Disposition: attachment`; on S3 a 302 to a presigned URL (storage.presign_expiry_seconds) whose answer carries the same name and type. 409 while no source is stored (AwaitingUpload, or an upload from a URL not fetched yet).
          */
         get: operations["getSource"];
         put?: never;
@@ -1579,13 +1579,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file */
+            /** @description The file, with the content type it was uploaded with */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
+                    "*/*": string;
                 };
             };
             /** @description The byte range asked for */
@@ -1622,6 +1622,15 @@ export interface operations {
             };
             /** @description No such media or file */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The media is not in a state that allows this */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2524,13 +2533,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file */
+            /** @description The file, with the content type it was uploaded with */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
+                    "*/*": string;
                 };
             };
             /** @description Invalid request: the message names the field */

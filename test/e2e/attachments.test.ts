@@ -253,6 +253,6 @@ it('serves the original file with its name and type, whole or a range (filesyste
   expect(past.status).toBe(416);
   const fresh = (await apiClient(g.url).createMedia('nothing yet')).body.data;
   const none = await fetch(`${g.url}/medias/${fresh.id}/source`);
-  expect(none.status).toBe(404);
+  expect(none.status).toBe(409);
   expect(((await none.json()) as { message: string }).message).toMatch(/has no source stored \(it is AwaitingUpload\)/);
 });

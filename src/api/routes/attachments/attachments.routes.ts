@@ -93,8 +93,8 @@ export const getAttachment = createRoute({
   request: { params: keyParams },
   responses: {
     200: {
-      description: 'The file',
-      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+      description: 'The file, with the content type it was uploaded with',
+      content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } },
     },
     ...errorResponses(400, 401, 404, 503),
   },

@@ -275,7 +275,7 @@ export const getSource: RouteHandler<typeof routes.getSource, AppEnv> = async (c
   const { medias, storage, config } = c.var.deps;
   const media = await medias.get(id);
   if (!media) throw new HttpError(404, `media ${id} not found`);
-  const missing = () => new HttpError(404, `media ${id} has no source stored (it is ${media.status})`);
+  const missing = () => new HttpError(409, `media ${id} has no source stored (it is ${media.status})`);
   const info = media.source_key ? await storage.stat(media.source_key) : null;
   if (!media.source_key || !info) throw missing();
   const headers = {

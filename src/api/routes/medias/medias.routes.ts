@@ -219,16 +219,16 @@ export const getSource = createRoute({
   summary: 'The original file, as it was uploaded: its name and content type, with Range support',
   description:
     'Served by Gilfoyle from the filesystem store, with `Content-Disposition: attachment`; on S3 a 302 to a presigned URL ' +
-    '(storage.presign_expiry_seconds) whose answer carries the same name and type. 404 while no source is stored.',
+    '(storage.presign_expiry_seconds) whose answer carries the same name and type. 409 while no source is stored (AwaitingUpload, or an upload from a URL not fetched yet).',
   request: { params: mediaIdParams },
   responses: {
     200: {
-      description: 'The file',
-      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+      description: 'The file, with the content type it was uploaded with',
+      content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } },
     },
     206: { description: 'The byte range asked for' },
     302: { description: 'S3: the presigned URL of the file' },
     416: { description: 'The range asked for starts past the end of the file' },
-    ...errorResponses(400, 401, 404, 503),
+    ...errorResponses(400, 401, 404, 409, 503),
   },
 });
