@@ -25,6 +25,12 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
       registers,
     }),
+    imagesRendered: new Counter({
+      name: 'gilfoyle_images_rendered_total',
+      help: 'Images on demand rendered by ffmpeg (thumbnail, animated); a stored one served again does not count',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     uploads: new Counter({
       name: 'gilfoyle_uploads_total',
       help: 'Sources received and scheduled for processing, by kind and way (multipart, tus, url, direct)',

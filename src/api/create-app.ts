@@ -11,6 +11,7 @@ import { createRouter } from './router.ts';
 import { registerAdminRoutes } from './routes/admin/admin.index.ts';
 import { registerAttachmentRoutes } from './routes/attachments/attachments.index.ts';
 import { registerDocsRoutes } from './routes/docs/docs.index.ts';
+import { registerImageRoutes } from './routes/images/images.index.ts';
 import { registerHealthRoutes } from './routes/health/health.index.ts';
 import { registerMediaRoutes } from './routes/medias/medias.index.ts';
 import { httpMetrics } from './routes/metrics/metrics.handlers.ts';
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps) {
   registerUploadRoutes(app, tus);
   registerStreamRoutes(app);
   registerAttachmentRoutes(app);
+  registerImageRoutes(app);
   registerWebhookRoutes(app);
   registerDocsRoutes(app);
   registerAdminRoutes(app);

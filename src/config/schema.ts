@@ -378,6 +378,21 @@ export const configSchema = z.strictObject({
       max_seconds: z.number().min(1).max(86_400).default(3600),
     })
     .prefault({}),
+  /** Images on demand: GET /medias/{id}/thumbnail.{jpg,png,webp} and /animated.{gif,webp}, rendered from the renditions. */
+  images: z
+    .strictObject({
+      /** Largest width or height of a thumbnail. */
+      max_size: z.number().int().min(16).max(7680).default(1920),
+      /** Longest animated image, in seconds. */
+      animated_max_seconds: z.number().positive().max(60).default(10),
+      /** Widest animated image. */
+      animated_max_width: z.number().int().min(16).max(1920).default(640),
+      animated_max_fps: z.number().int().min(1).max(60).default(30),
+      /** ffmpeg runs at once in one API process; more requests wait their turn. */
+      concurrency: z.number().int().min(1).max(64).default(2),
+      render_timeout_seconds: z.number().min(1).max(600).default(60),
+    })
+    .prefault({}),
   /** Attachments of a media (POST /medias/{id}/attachments). */
   attachments: z
     .strictObject({

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isStreamPath } from './cors.ts';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -22,7 +23,7 @@ function isPublic(method: string, path: string, auth: Config['auth']): boolean {
     path.startsWith('/admin/')
   )
     return true;
-  return /^\/medias\/[^/]+\/stream\//.test(path);
+  return isStreamPath(path);
 }
 
 /**

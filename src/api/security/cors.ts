@@ -3,7 +3,8 @@ import { cors } from 'hono/cors';
 import type { Config } from '../../config/schema.ts';
 
 /** The files of a media that players fetch: playlists, segments, downloads, pictures, captions. */
-const streamPath = /^\/medias\/[^/]+\/stream(\/|$)/;
+/** What a player or a page embedding a media reads: its stream files and its images on demand. */
+const streamPath = /^\/medias\/[^/]+\/(stream(\/|$)|thumbnail\.(jpg|png|webp)$|animated\.(gif|webp)$)/;
 export const isStreamPath = (path: string) => streamPath.test(path);
 
 const originOf = (origins: string[]) => (origins.includes('*') ? '*' : origins);

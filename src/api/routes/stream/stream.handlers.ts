@@ -118,7 +118,7 @@ async function textTrack(
 }
 
 /** The playback token of a request for a private media (query or cookie); 401 without a valid one. */
-function playbackTokenOf(c: Context<AppEnv>, id: string): string {
+export function playbackTokenOf(c: Context<AppEnv>, id: string): string {
   const secret = c.var.deps.config.playback.signing_secret;
   const token = c.req.query('token') ?? getCookie(c, playbackCookieName(id));
   const check = secret ? checkPlaybackToken(secret, id, token) : 'invalid';
