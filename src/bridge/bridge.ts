@@ -69,6 +69,7 @@ export function createBridge(deps: BridgeDeps) {
         sourceKey: m.sourceKey,
         kind: m.kind,
         ...(m.url ? { sourceUrl: m.url } : {}),
+        ...(m.clip ? { clip: m.clip } : {}),
       });
       logger.info({ mediaId: m.mediaId, outcome }, 'workflow start');
       ch.ack(msg);

@@ -620,6 +620,7 @@ export interface components {
             } | null;
             /** @description why processing failed, when Errored */
             error: string | null;
+            clip: components["schemas"]["ClipRange"];
             /** @description v1: the uploaded file's name ("" before an upload); also source.filename */
             original_filename: string;
             /**
@@ -633,6 +634,24 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
+        /** @description the media and range this clip was cut from; null for an upload */
+        ClipRange: {
+            /**
+             * Format: uuid
+             * @description a Ready media
+             */
+            media_id: string;
+            /**
+             * @description seconds into it
+             * @example 10
+             */
+            start: number;
+            /**
+             * @description seconds into it, after start, not past its end
+             * @example 25
+             */
+            end: number;
+        } | null;
         /** @description what the source holds, once probed */
         ProbeSummary: {
             /** @example mov,mp4,m4a,3gp,3g2,mj2 */
@@ -697,6 +716,7 @@ export interface components {
             title: string;
             /** @description streamed only with a playback token (POST /medias/{id}/playback-token); false when absent */
             private?: boolean;
+            clip?: components["schemas"]["ClipRange"] & unknown;
         };
         UpdateMedia: {
             /** @example Launch keynote */

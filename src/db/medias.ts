@@ -4,6 +4,8 @@ import type { Probe } from '../domain/probe.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus, mediaStatuses, type RenditionStatus, type SourceKind } from '../domain/status.ts';
 import { topics } from '../domain/messages.ts';
+import { uploadedSourceKey } from '../domain/paths.ts';
+import type { ClipRange } from '../domain/workflow.ts';
 import { addToOutbox } from './outbox.ts';
 import { inTransaction, type Db } from './pool.ts';
 
@@ -23,6 +25,8 @@ export interface MediaRow {
   error: string | null;
   workflow_run_id: string | null;
   source_url: string | null;
+  /** A clip: the parent media and the range of it (seconds); null for an uploaded media. */
+  clip: ClipRange | null;
   private: boolean;
   created_at: Date;
   updated_at: Date;
@@ -249,6 +253,54 @@ export function createMediaRepository(db: Db) {
       });
     },
 
+    /**
+     * A clip of a Ready media: made ScheduledProcessing at once (its source is cut from the
+     * parent's by the workflow), with its media.created and media.uploaded events and its outbox
+     * message, in one transaction. Null when the parent is gone or no longer Ready.
+     */
+    async createClip(id: string, title: string, isPrivate: boolean, clip: ClipRange): Promise<MediaRow | null> {
+      return inTransaction(db, async (c) => {
+        const { rows } = await c.query<MediaRow>(
+          `INSERT INTO medias (id, title, private, status, source_kind, source_key, source_size, source_filename, source_content_type, clip)
+           SELECT $1, $2, $3, $4, p.source_kind, $5, 0,
+             CASE p.source_kind WHEN 'audio' THEN 'clip.m4a' ELSE 'clip.mp4' END,
+             CASE p.source_kind WHEN 'audio' THEN 'audio/mp4' ELSE 'video/mp4' END, $6
+           FROM medias p WHERE p.id = $7 AND p.status = $8 AND p.source_key IS NOT NULL FOR SHARE OF p
+           RETURNING *`,
+          [
+            id,
+            title,
+            isPrivate,
+            MediaStatus.ScheduledProcessing,
+            uploadedSourceKey(id, 'clip'),
+            JSON.stringify(clip),
+            clip.mediaId,
+            MediaStatus.Ready,
+          ],
+        );
+        const media = rows[0];
+        if (!media) return null;
+        const range = `${clip.start.toFixed(3)}–${clip.end.toFixed(3)} s`;
+        await addEvent(c, id, {
+          type: 'media.created',
+          message: `clip of media ${clip.mediaId} (${range}) created`,
+          data: { clip },
+        });
+        await addEvent(c, id, {
+          type: 'media.uploaded',
+          message: `clip of media ${clip.mediaId} (${range}) scheduled for processing`,
+          data: { clip },
+        });
+        await addToOutbox(c, topics.mediaUploaded, {
+          mediaId: id,
+          sourceKey: media.source_key!,
+          kind: media.source_kind ?? 'video',
+          clip,
+        });
+        return media;
+      });
+    },
+
     /** How many medias are in each status (the metrics gauge). */
     async countByStatus(): Promise<Record<MediaStatus, number>> {
       const { rows } = await db.query<{ status: MediaStatus; n: string }>(
@@ -389,7 +441,8 @@ export function createMediaRepository(db: Db) {
           `UPDATE renditions SET status = 'Pending', progress = 0, attempts = 0, chunks_done = 0, stored_seconds = 0, updated_at = now() WHERE media_id = $1`,
           [id],
         );
-        const refetch = media.source_url !== null && Number(media.source_size ?? 0) === 0;
+        // A source never fetched (URL) or never cut (clip) is fetched or cut again.
+        const refetch = (media.source_url !== null || media.clip !== null) && Number(media.source_size ?? 0) === 0;
         await addEvent(c, id, {
           type: 'media.retry',
           message: `retry requested: ${reason}`,
@@ -399,7 +452,8 @@ export function createMediaRepository(db: Db) {
           mediaId: id,
           sourceKey: media.source_key!,
           kind: media.source_kind ?? 'video',
-          ...(refetch ? { url: media.source_url! } : {}),
+          ...(refetch && media.source_url ? { url: media.source_url } : {}),
+          ...(refetch && media.clip ? { clip: media.clip } : {}),
         });
         return media;
       });

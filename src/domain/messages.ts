@@ -21,6 +21,8 @@ export const mediaUploadedMessage = z.strictObject({
   kind: z.enum(['video', 'audio']),
   /** Upload from URL: fetch the source from here before processing. */
   url: z.url({ protocol: /^https?$/ }).optional(),
+  /** A clip: cut the source from this range of the parent's source before processing. */
+  clip: z.strictObject({ mediaId: z.uuid(), start: z.number().min(0), end: z.number().positive() }).optional(),
 });
 export type MediaUploadedMessage = z.infer<typeof mediaUploadedMessage>;
 

@@ -20,6 +20,8 @@ export interface ProcessMediaInput {
   kind: SourceKind;
   /** Upload from URL: fetched into sourceKey first. */
   sourceUrl?: string;
+  /** A clip: its source is cut from this range of the parent's before it is probed. */
+  clip?: ClipRange;
   ladder: EncodingLadder;
   /** Attempts per encode activity (encoding.max_attempts). */
   maxAttempts: number;
@@ -37,7 +39,7 @@ export interface ProcessMediaInput {
 }
 
 /** How to process (ladder, attempts, pictures…), from config: everything of the workflow input but the media. */
-export type ProcessingSettings = Omit<ProcessMediaInput, 'mediaId' | 'sourceKey' | 'kind' | 'sourceUrl'>;
+export type ProcessingSettings = Omit<ProcessMediaInput, 'mediaId' | 'sourceKey' | 'kind' | 'sourceUrl' | 'clip'>;
 
 export interface ProcessMediaResult {
   mediaId: string;
@@ -62,3 +64,10 @@ export const processMediaWorkflowType = 'processMedia';
 
 /** Encode activities go to their own task queue so that a worker's encode slots never block bookkeeping. */
 export const encodeTaskQueueOf = (taskQueue: string) => `${taskQueue}-encode`;
+
+/** A clip's range of its parent media, in seconds of the parent. */
+export interface ClipRange {
+  mediaId: string;
+  start: number;
+  end: number;
+}

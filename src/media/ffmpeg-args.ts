@@ -167,3 +167,41 @@ function audioArgs(r: AudioRendition, o: EncodeOptions): string[] {
 export function encodeRenditionArgs(r: RenditionPlan, o: EncodeOptions): string[] {
   return r.type === 'video' ? videoArgs(r, o) : audioArgs(r, o);
 }
+
+/**
+ * A clip's own source, cut from its parent's: frame-accurate (the seek before the input decodes
+ * up to the exact start, the encode starts there), re-encoded as a near-lossless mezzanine
+ * (H.264 CRF 12, AAC 256 kb/s) that the pipeline then encodes like any upload.
+ */
+export function clipSourceArgs(
+  inputArgs: string[],
+  input: string,
+  range: { start: number; end: number },
+  kind: 'video' | 'audio',
+  threads: number,
+  output: string,
+): string[] {
+  return [
+    ...['-hide_banner', '-nostdin', '-v', 'error', '-progress', 'pipe:1', '-nostats'],
+    ...inputArgs,
+    ...['-ss', range.start.toFixed(3), '-i', input, '-t', (range.end - range.start).toFixed(3)],
+    ...(kind === 'video'
+      ? [
+          '-map',
+          '0:v:0',
+          '-map',
+          '0:a:0?',
+          '-c:v',
+          'libx264',
+          '-preset',
+          'veryfast',
+          '-crf',
+          '12',
+          '-pix_fmt',
+          'yuv420p',
+        ]
+      : ['-map', '0:a:0', '-vn']),
+    ...['-c:a', 'aac', '-b:a', '256k', '-threads', String(threads), '-sn', '-dn', '-map_metadata', '-1'],
+    ...['-movflags', '+faststart', '-f', 'mp4', '-y', output],
+  ];
+}

@@ -96,7 +96,9 @@ export async function processMedia(input: ProcessMediaInput): Promise<ProcessMed
 
   try {
     return await work.run(async () => {
-      if (input.sourceUrl)
+      if (input.clip)
+        await heavy(priority.playable).cutClipSource({ mediaId, sourceKey, clip: input.clip, kind: input.kind });
+      else if (input.sourceUrl)
         await heavy(priority.playable).fetchSourceFromUrl({
           mediaId,
           sourceKey,

@@ -95,6 +95,7 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
       source_size: null,
       source_filename: null,
       source_content_type: null,
+      clip: null,
       probe: null,
       duration: null,
       playable: false,

@@ -47,9 +47,49 @@ export const listMedias: RouteHandler<typeof routes.listMedias, AppEnv> = async 
 export const createMedia: RouteHandler<typeof routes.createMedia, AppEnv> = async (c) => {
   const body = c.req.valid('json');
   if (body.private) requirePrivacy(c.var.deps.config);
-  const media = await c.var.deps.medias.create(randomUUID(), body.title, body.private ?? false);
+  const media = body.clip
+    ? await createClip(c.var.deps, body.title, body.private ?? false, body.clip)
+    : await c.var.deps.medias.create(randomUUID(), body.title, body.private ?? false);
   return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
 };
+
+/** A clip of a Ready media's range: checked against the parent, then scheduled at once. */
+async function createClip(
+  deps: AppEnv['Variables']['deps'],
+  title: string,
+  isPrivate: boolean,
+  clip: { media_id: string; start: number; end: number },
+) {
+  const parent = await deps.medias.get(clip.media_id);
+  if (!parent) throw new HttpError(400, `clip.media_id: media ${clip.media_id} not found`);
+  if (parent.status !== MediaStatus.Ready)
+    throw new HttpError(
+      409,
+      `clip.media_id: media ${clip.media_id} is ${parent.status}: clips are cut from Ready medias`,
+    );
+  const duration = parent.duration ?? 0;
+  if (clip.start >= duration)
+    throw new HttpError(
+      400,
+      `clip.start: ${clip.start} s is past the end of media ${clip.media_id} (${duration.toFixed(3)} s)`,
+    );
+  if (clip.end <= clip.start)
+    throw new HttpError(400, `clip.end: ${clip.end} s is not after clip.start (${clip.start} s)`);
+  if (clip.end > duration + 0.0005)
+    throw new HttpError(
+      400,
+      `clip.end: ${clip.end} s is past the end of media ${clip.media_id} (${duration.toFixed(3)} s)`,
+    );
+  const media = await deps.medias.createClip(randomUUID(), title, isPrivate, {
+    mediaId: clip.media_id,
+    start: clip.start,
+    end: Math.min(clip.end, duration),
+  });
+  if (!media)
+    throw new HttpError(409, `clip.media_id: media ${clip.media_id} changed meanwhile and is no longer Ready`);
+  deps.metrics.uploads.inc({ kind: media.source_kind ?? 'video', via: 'clip' });
+  return media;
+}
 
 export const getMedia: RouteHandler<typeof routes.getMedia, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');

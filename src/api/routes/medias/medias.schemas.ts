@@ -80,6 +80,22 @@ const probeSummarySchema = z
   })
   .openapi('ProbeSummary');
 
+const clipRange = z
+  .strictObject({
+    media_id: z.uuid().openapi({ description: 'a Ready media' }),
+    start: z
+      .number()
+      .min(0)
+      .max(86_400 * 7)
+      .openapi({ description: 'seconds into it', example: 10 }),
+    end: z
+      .number()
+      .min(0)
+      .max(86_400 * 7)
+      .openapi({ description: 'seconds into it, after start, not past its end', example: 25 }),
+  })
+  .openapi('ClipRange');
+
 export const mediaSchema = z
   .object({
     id: z.uuid(),
@@ -98,6 +114,9 @@ export const mediaSchema = z
       })
       .nullable(),
     error: z.string().nullable().openapi({ description: 'why processing failed, when Errored' }),
+    clip: clipRange
+      .nullable()
+      .openapi({ description: 'the media and range this clip was cut from; null for an upload' }),
     original_filename: z
       .string()
       .openapi({ description: 'v1: the uploaded file\'s name ("" before an upload); also source.filename' }),
@@ -149,7 +168,16 @@ const title = printable(z.string())
 const isPrivate = z.boolean().openapi({
   description: 'streamed only with a playback token (POST /medias/{id}/playback-token); false when absent',
 });
-export const createMediaBody = z.object({ title, private: isPrivate.optional() }).openapi('CreateMedia');
+export const createMediaBody = z
+  .object({
+    title,
+    private: isPrivate.optional(),
+    clip: clipRange.optional().openapi({
+      description:
+        'make this media a clip of a time range of a Ready media: cut frame-accurately from its source and processed at once',
+    }),
+  })
+  .openapi('CreateMedia');
 export const updateMediaBody = z
   .object({ title: title.optional(), private: isPrivate.optional() })
   .refine((b) => b.title !== undefined || b.private !== undefined, 'give title, private, or both')
@@ -304,6 +332,7 @@ export function toMediaJson(m: MediaRow, ui: TemporalUi): MediaJson {
         }
       : null,
     error: m.error,
+    clip: m.clip ? { media_id: m.clip.mediaId, start: m.clip.start, end: m.clip.end } : null,
     original_filename: m.source_filename ?? '',
     message: m.error ?? statusText(m),
     probe: probeOf(m),
