@@ -25,6 +25,7 @@ import {
   formatTime,
 } from './components.tsx';
 import { navigate, usePoll } from './hooks.ts';
+import { AttachmentsCard, PlayerTools } from './Attachments.tsx';
 import { Player } from './Player.tsx';
 import { ReplaceSourceForm } from './upload.tsx';
 
@@ -39,6 +40,9 @@ export function MediaPage({ id }: { id: string }) {
   const [loadError, setLoadError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const eventsRef = useRef<MediaEvent[]>([]);
+  const videoRef = useRef<HTMLVideoElement | null>(null);
+  // Bumped when the attachments change: the player loads the master playlist (and its text tracks) again.
+  const [playerKey, setPlayerKey] = useState(0);
   const settledPolls = useRef(0);
 
   /** Events only ever get appended: fetch those after the ones we have. */
@@ -202,6 +206,7 @@ export function MediaPage({ id }: { id: string }) {
   }
 
   const view = usePlaybackLinks(media);
+  const tokenQuery = view?.private && view.links.master?.includes('?') ? view.links.master.split('?')[1]! : null;
   return (
     <>
       <a href="#/" class="back">
@@ -270,6 +275,8 @@ export function MediaPage({ id }: { id: string }) {
             <Card title="Playback">
               {view?.links.master ? (
                 <Player
+                  key={playerKey}
+                  videoRef={videoRef}
                   src={view.links.master}
                   poster={view.links.poster}
                   audioOnly={media.source?.kind === 'audio' || media.probe?.video === null}
@@ -284,6 +291,7 @@ export function MediaPage({ id }: { id: string }) {
                 </div>
               )}
               <Links media={view ?? media} />
+              <PlayerTools media={media} videoRef={videoRef} tokenQuery={tokenQuery} />
             </Card>
             <Card title="Details">
               <Details media={view ?? media} />
@@ -293,6 +301,8 @@ export function MediaPage({ id }: { id: string }) {
           <Card title="Source probe">
             <ProbeSummary media={media} />
           </Card>
+
+          <AttachmentsCard media={media} onChanged={() => setPlayerKey((k) => k + 1)} />
 
           <Card title="Renditions">
             <RenditionsTable renditions={renditions} />

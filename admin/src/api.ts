@@ -9,6 +9,7 @@ export type Probe = NonNullable<components['schemas']['ProbeSummary']>;
 export type Media = components['schemas']['Media'];
 export type MediaEvent = components['schemas']['MediaEvent'];
 export type Rendition = components['schemas']['Rendition'];
+export type Attachment = components['schemas']['Attachment'];
 
 export interface ListMetadata {
   total: number;
@@ -121,6 +122,12 @@ export const api = {
   cancel: async (id: string, force = false) =>
     (await request<Media>('POST', `${media(id)}/cancel${force ? '?force=true' : ''}`)).data,
   remove: async (id: string) => (await request<{ id: string }>('DELETE', media(id))).data,
+  attachments: async (id: string) => (await request<Attachment[]>('GET', `${media(id)}/attachments`)).data,
+  removeAttachment: async (id: string, key: string) =>
+    (await request<{ key: string }>('DELETE', `${media(id)}/attachments/${encodeURIComponent(key)}`)).data,
+  /** A clip of this media's range: a new media, processed at once. */
+  createClip: async (title: string, clip: { media_id: string; start: number; end: number }) =>
+    (await request<Media>('POST', '/medias', { title, clip })).data,
   /** Stream URLs of a private media, carrying a fresh playback token. */
   playbackToken: async (id: string) =>
     (await request<{ query: string; links: { master: string } }>('POST', `${media(id)}/playback-token`, {})).data,
@@ -235,4 +242,22 @@ export function uploadSource(
     xhr.send(form);
   });
   return { promise, abort: () => xhr.abort() };
+}
+
+/** Attaches a file (multipart: the file and its fields) to a media. */
+export async function addAttachment(id: string, file: File, fields: Record<string, string>): Promise<Attachment> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) if (v) form.append(k, v);
+  form.append('file', file, file.name);
+  let res: Response;
+  try {
+    res = await fetch(`${media(id)}/attachments`, {
+      method: 'POST',
+      headers: { accept: 'application/json', ...authHeader() },
+      body: form,
+    });
+  } catch (err) {
+    throw new ApiError(0, `network error: ${(err as Error).message}`);
+  }
+  return readEnvelope<Attachment>(res.status, await res.text()).data;
 }

@@ -6,6 +6,7 @@ import { isolatedPage, launchChromium, playWhenLoaded, screenshot } from '../hel
 import { startWithoutWorkers, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
+import { helloSrt } from '../helpers/subtitles.ts';
 
 /**
  * The admin page in a real browser (Debian's Chromium through playwright-core) against a
@@ -104,6 +105,60 @@ it('uploads from the form, follows the progress to Ready and plays the stream pa
   expect(state.width).toBeGreaterThan(0);
   await screenshot(page, 'media-ready');
 });
+
+it('attaches subtitles that the player then offers, takes a thumbnail at the player position and cuts a clip from there', async () => {
+  const file = path.join(dir(), 'tools.mp4');
+  await makeVideo(file, { seconds: 6 });
+  const parent = await api.uploadNew(`${tag} tools`, 'video', file);
+  expect((await api.waitForStatus(parent.id, ['Ready', 'Errored'])).status).toBe('Ready');
+  await page.goto(`${g.url}/admin/#/medias/${parent.id}`);
+  await waitForStatus('Ready');
+  const srt = path.join(dir(), 'en.srt');
+  await writeFile(srt, helloSrt);
+  await page.getByTestId('attach-file').setInputFiles(srt);
+  await page.getByTestId('attach-kind').selectOption('subtitles');
+  await page.getByTestId('attach-language').fill('en');
+  await page.getByTestId('attach-label').fill('English');
+  await page.getByTestId('attach-submit').click();
+  // No key given: one is made up from the kind and the language.
+  await page.locator('[data-testid^="attachment-subtitles-en-"]').first().waitFor();
+  // The player, loaded again, lists the track; picking it shows the cue at its time.
+  const picker = page.getByTestId('subtitle-track');
+  await picker.waitFor({ timeout: 20_000 });
+  expect(await picker.locator('option').allTextContents()).toEqual(['Off', 'English']);
+  await picker.selectOption({ label: 'English' });
+  await playWhenLoaded(page);
+  await page.waitForFunction(
+    () => {
+      const v = document.querySelector('[data-testid="player"]') as HTMLVideoElement;
+      return Array.from(v.textTracks).some((t) =>
+        (Array.from(t.activeCues ?? []) as VTTCue[]).some((c) => c.text.includes('Hello from Gilfoyle')),
+      );
+    },
+    null,
+    { timeout: 20_000 },
+  );
+  // A thumbnail at the player's position (it plays on: the time shown is the one asked).
+  await page.getByTestId('thumbnail-here').click();
+  const img = page.getByTestId('thumbnail-image');
+  await img.waitFor();
+  await page.waitForFunction(
+    () => (document.querySelector('[data-testid="thumbnail-image"]') as HTMLImageElement | null)?.naturalWidth === 640,
+    null,
+    { timeout: 20_000 },
+  );
+  const t = Number(/time=([\d.]+)/.exec((await img.getAttribute('src'))!)![1]);
+  expect(t).toBeGreaterThanOrEqual(2);
+  // A clip from the position, 2 s long: the page goes to the new media, which ends Ready.
+  await page.getByTestId('clip-length').fill('2');
+  await page.getByTestId('clip-here').click();
+  await page.waitForURL((u) => /#\/medias\/[0-9a-f-]{36}/.test(u.toString()) && !u.toString().includes(parent.id));
+  await waitForStatus('Ready');
+  const clip = (await api.getMedia(mediaIdOfPage())).body.data;
+  expect(clip.clip?.media_id).toBe(parent.id);
+  expect(clip.clip!.end - clip.clip!.start).toBeCloseTo(2, 1);
+  await screenshot(page, 'media-clip');
+}, 120_000);
 
 it('shows a corrupt upload Errored, and Retry processes the fixed source to Ready', async () => {
   const bad = path.join(dir(), 'corrupt.mp4');
