@@ -373,7 +373,11 @@ export interface paths {
         /** An attachment's bytes, with its content type (timed text as WebVTT) */
         get: operations["getAttachment"];
         put?: never;
-        post?: never;
+        /**
+         * Attach a file to a media under the key of the path (v1)
+         * @description Timed text (kind subtitles, captions or chapters) is read as WebVTT, SRT or ASS/SSA, converted to WebVTT with ffmpeg and checked; a file that is none of these, or has no cue, is refused with 400. Subtitles and captions are listed in the HLS master playlist and the DASH manifest from then on, without a new encode. Up to attachments.max_size bytes.
+         */
+        post: operations["createAttachmentWithKey"];
         /** Remove an attachment; a text track leaves the streams at once */
         delete: operations["deleteAttachment"];
         options?: never;
@@ -2682,6 +2686,115 @@ export interface operations {
             };
             /** @description No such media or file */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createAttachmentWithKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description subtitles, captions, chapters: WebVTT, SRT or ASS/SSA (kept as WebVTT); file: any, kept as it is
+                     */
+                    file: string;
+                    /** @enum {string} */
+                    kind: "subtitles" | "captions" | "chapters" | "file";
+                    language?: string;
+                    label?: string;
+                    /**
+                     * @description the track players pick first
+                     * @enum {string}
+                     */
+                    default?: "true" | "false";
+                };
+            };
+        };
+        responses: {
+            /** @description The attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example 200 */
+                        code: number;
+                        data: components["schemas"]["Attachment"];
+                    };
+                };
+            };
+            /** @description Invalid request: the message names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key (Authorization: Bearer) or, for a private media, a playback token is missing or invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such media or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The media is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The file is larger than max_file_size */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong content type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

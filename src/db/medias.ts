@@ -374,10 +374,10 @@ export function createMediaRepository(db: Db) {
       id: string,
       upload: ScheduledUpload,
       fromStatuses: readonly MediaStatus[],
-    ): Promise<(MediaRow & { previous_source_key: string | null }) | null> {
+    ): Promise<(MediaRow & { previous_source_key: string | null; dropped_keys: string[] }) | null> {
       return inTransaction(db, async (c) => {
         // previous_source_key: the file this upload replaces (an Errored media uploaded again).
-        const { rows } = await c.query<MediaRow & { previous_source_key: string | null }>(
+        const { rows } = await c.query<MediaRow & { previous_source_key: string | null; dropped_keys: string[] }>(
           `UPDATE medias m SET status = $2, source_kind = $3, source_key = $4, source_size = $5,
              source_filename = $6, source_content_type = $7, source_url = $9, probe = NULL, duration = NULL,
              playable = false, progress = 0, error = NULL, workflow_run_id = NULL, updated_at = now()
@@ -398,6 +398,12 @@ export function createMediaRepository(db: Db) {
         const media = rows[0];
         if (!media) return null;
         await c.query('DELETE FROM renditions WHERE media_id = $1', [id]);
+        // What the old source gave goes with it: its subtitle streams (its files: see dropped_keys).
+        const { rows: dropped } = await c.query<{ storage_key: string }>(
+          `DELETE FROM attachments WHERE media_id = $1 AND origin = 'source' RETURNING storage_key`,
+          [id],
+        );
+        media.dropped_keys = dropped.map((d) => d.storage_key);
         await addEvent(c, id, {
           type: 'media.uploaded',
           message: upload.url

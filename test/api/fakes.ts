@@ -211,7 +211,7 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
     id: string,
     upload: ScheduledUpload,
     fromStatuses: readonly MediaStatus[],
-  ): Promise<(MediaRow & { previous_source_key: string | null }) | null> {
+  ): Promise<(MediaRow & { previous_source_key: string | null; dropped_keys: string[] }) | null> {
     this.check();
     const row = this.rows.get(id);
     if (!row || !fromStatuses.includes(row.status)) return null;
@@ -244,7 +244,7 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
       kind: upload.kind,
       ...(upload.url ? { url: upload.url } : {}),
     });
-    return { ...media, previous_source_key: previous };
+    return { ...media, previous_source_key: previous, dropped_keys: [] };
   }
 
   async retry(id: string, reason: string): Promise<MediaRow | null> {

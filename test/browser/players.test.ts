@@ -5,6 +5,7 @@ import { launchChromium, screenshot } from '../helpers/browser.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
+import { addSubtitles, helloSrt } from '../helpers/subtitles.ts';
 import { playerState, playsPast, sitePage, startSite, type Player, type Site } from '../helpers/site.ts';
 
 /**
@@ -141,4 +142,24 @@ describe('a private media', () => {
     expect(answer.headers.get('access-control-allow-origin')).toBe('*');
     await refused.page.close();
   }, 120_000);
+
+  it('needs its token for images and subtitles too, which its signed playlists carry', async () => {
+    const issued = await fetch(`${g.url}/medias/${privateId}/playback-token`, { method: 'POST', headers: auth });
+    const { query } = ((await issued.json()) as { data: { query: string } }).data;
+    const thumbnail = `${g.url}/medias/${privateId}/thumbnail.jpg?time=1`;
+    expect((await fetch(thumbnail)).status).toBe(401);
+    const signed = await fetch(`${thumbnail}&${query}`);
+    expect(signed.status).toBe(200);
+    expect(signed.headers.get('content-type')).toBe('image/jpeg');
+    expect(signed.headers.get('cache-control')).toMatch(/^private/);
+    await addSubtitles(g.url, privateId, helloSrt, auth);
+    const master = await (await fetch(`${g.url}/medias/${privateId}/stream/master.m3u8?${query}`)).text();
+    const uri = /TYPE=SUBTITLES.*URI="([^"]+)"/.exec(master)![1]!;
+    expect(uri).toContain('token=');
+    const playlist = await (await fetch(`${g.url}/medias/${privateId}/stream/${uri}`)).text();
+    const segment = playlist.split('\n').find((l) => l.startsWith('hlstext_'))!;
+    expect(segment).toContain('token=');
+    expect((await fetch(`${g.url}/medias/${privateId}/stream/${segment}`)).status).toBe(200);
+    expect((await fetch(`${g.url}/medias/${privateId}/stream/${segment.split('?')[0]}`)).status).toBe(401);
+  });
 });

@@ -256,3 +256,21 @@ it('serves the original file with its name and type, whole or a range (filesyste
   expect(none.status).toBe(409);
   expect(((await none.json()) as { message: string }).message).toMatch(/has no source stored \(it is AwaitingUpload\)/);
 });
+
+it("takes v1's form of the route, the key in the path", async () => {
+  const form = new FormData();
+  form.append('kind', 'subtitles');
+  form.append('language', 'de');
+  form.append('file', new Blob([srt]), 'de.srt');
+  const res = await fetch(`${g.url}/medias/${mediaId}/attachments/de`, { method: 'POST', body: form });
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as { data: { key: string } }).data.key).toBe('de');
+  const twice = new FormData();
+  twice.append('kind', 'subtitles');
+  twice.append('key', 'other');
+  twice.append('file', new Blob([srt]), 'de.srt');
+  const refused = await fetch(`${g.url}/medias/${mediaId}/attachments/de2`, { method: 'POST', body: twice });
+  expect(refused.status).toBe(400);
+  expect(((await refused.json()) as { message: string }).message).toMatch(/the key is in the path already/);
+  expect((await fetch(`${g.url}/medias/${mediaId}/attachments/de`, { method: 'DELETE' })).status).toBe(200);
+});

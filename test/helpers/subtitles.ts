@@ -11,7 +11,12 @@ Hello from Gilfoyle
 `;
 
 /** Adds English subtitles (key en, default) to a media through the API; throws unless it answers 200. */
-export async function addSubtitles(gilfoyleUrl: string, mediaId: string, srt = helloSrt) {
+export async function addSubtitles(
+  gilfoyleUrl: string,
+  mediaId: string,
+  srt = helloSrt,
+  headers: Record<string, string> = {},
+) {
   const form = new FormData();
   for (const [k, v] of Object.entries({
     key: 'en',
@@ -22,7 +27,7 @@ export async function addSubtitles(gilfoyleUrl: string, mediaId: string, srt = h
   }))
     form.append(k, v);
   form.append('file', new Blob([srt]), 'en.srt');
-  const res = await fetch(`${gilfoyleUrl}/medias/${mediaId}/attachments`, { method: 'POST', body: form });
+  const res = await fetch(`${gilfoyleUrl}/medias/${mediaId}/attachments`, { method: 'POST', body: form, headers });
   if (res.status !== 200) throw new Error(`attachment answered ${res.status}: ${await res.text()}`);
 }
 

@@ -58,8 +58,16 @@ export async function createAttachment(c: Context<AppEnv>) {
   let stored: string | null = null;
   try {
     const file = await receiveFile(c, incoming, maxSize, { tooLarge: tooLarge(maxSize), fields: formFields });
-    const parsed = fieldsSchema.safeParse(file.fields);
-    if (!parsed.success) throw new HttpError(400, `invalid form: ${describeIssues(parsed.error)}`);
+    // v1's route names the key in the path; the form then gives none.
+    const inPath = c.req.param('key');
+    if (inPath !== undefined && 'key' in file.fields)
+      throw new HttpError(400, 'form field "key": the key is in the path already');
+    const parsed = fieldsSchema.safeParse(inPath === undefined ? file.fields : { ...file.fields, key: inPath });
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        `invalid ${inPath !== undefined && !parsed.error.issues.some((i) => i.path[0] !== 'key') ? 'param' : 'form'}: ${describeIssues(parsed.error)}`,
+      );
     const f = parsed.data;
     const key = f.key ?? madeUpKey(f.kind, f.language);
     if (await attachments.get(id, key)) throw new HttpError(409, `media ${id} already has an attachment ${key}`);

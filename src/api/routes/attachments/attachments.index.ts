@@ -7,6 +7,8 @@ export function registerAttachmentRoutes(app: AppRouter) {
   // Documented from its definition, handled without the validator (which would buffer the body).
   app.openAPIRegistry.registerPath(routes.createAttachment);
   app.post('/medias/:id/attachments', handlers.createAttachment);
+  app.openAPIRegistry.registerPath(routes.createAttachmentWithKey);
+  app.post('/medias/:id/attachments/:key', handlers.createAttachment);
   app.openapi(routes.getAttachment, handlers.getAttachment);
   app.openapi(routes.deleteAttachment, handlers.deleteAttachment);
 }

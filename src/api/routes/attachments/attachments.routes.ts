@@ -84,6 +84,18 @@ export const createAttachment = createRoute({
   },
 });
 
+/** v1's form of the same route: the key in the path. */
+export const createAttachmentWithKey = createRoute({
+  ...createAttachment,
+  operationId: 'createAttachmentWithKey',
+  path: '/medias/{id}/attachments/{key}',
+  summary: 'Attach a file to a media under the key of the path (v1)',
+  request: {
+    params: keyParams,
+    body: { required: true, content: { 'multipart/form-data': { schema: uploadBody.omit({ key: true }) } } },
+  },
+});
+
 export const getAttachment = createRoute({
   operationId: 'getAttachment',
   method: 'get',

@@ -1,4 +1,5 @@
 import { HttpError } from '../../../domain/errors.ts';
+import { imagesPrefix } from '../../../domain/images.ts';
 import { sourceKey } from '../../../domain/paths.ts';
 import { uploadableStatuses, type SourceKind } from '../../../domain/status.ts';
 import type { AppDeps } from '../../deps.ts';
@@ -44,7 +45,11 @@ export async function scheduleSource(
   }
   // A new file for an Errored media replaces the old one.
   const replaced = scheduled.previous_source_key;
-  if (replaced && replaced !== key) await storage.deletePrefix(replaced).catch(() => undefined);
+  if (replaced && replaced !== key) {
+    // So do the images cut from it and the subtitle streams taken from it.
+    for (const k of [replaced, imagesPrefix(id), ...(scheduled.dropped_keys ?? [])])
+      await storage.deletePrefix(k).catch(() => undefined);
+  }
   metrics.uploads.inc({ kind, via });
   if (file.size > 0) metrics.uploadBytes.inc({ kind, via }, file.size);
   logger.info({ mediaId: id, kind, via, size: file.size }, 'upload stored, processing scheduled');
