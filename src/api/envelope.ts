@@ -44,3 +44,9 @@ const errorDescriptions: Record<number, string> = {
 };
 
 export const errorBody = (code: number, message: string) => ({ code, message });
+
+/** A JSON answer of `schema`, as a route's response. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});

@@ -168,6 +168,9 @@ export function encodeRenditionArgs(r: RenditionPlan, o: EncodeOptions): string[
   return r.type === 'video' ? videoArgs(r, o) : audioArgs(r, o);
 }
 
+/** The start of every ffmpeg run that only reports errors (and never reads stdin). */
+export const quietArgs = ['-hide_banner', '-nostdin', '-v', 'error'];
+
 /**
  * A clip's own source, cut from its parent's: frame-accurate (the seek before the input decodes
  * up to the exact start, the encode starts there), re-encoded as a near-lossless mezzanine
@@ -182,7 +185,8 @@ export function clipSourceArgs(
   output: string,
 ): string[] {
   return [
-    ...['-hide_banner', '-nostdin', '-v', 'error', '-progress', 'pipe:1', '-nostats'],
+    ...quietArgs,
+    ...['-progress', 'pipe:1', '-nostats'],
     ...inputArgs,
     ...['-ss', range.start.toFixed(3), '-i', input, '-t', (range.end - range.start).toFixed(3)],
     ...(kind === 'video'

@@ -1,4 +1,5 @@
 import { fitFilters, type AnimatedSpec, type ThumbnailSpec } from '../domain/images.ts';
+import { quietArgs } from './ffmpeg-args.ts';
 
 /**
  * ffmpeg's arguments for images on demand, read from a local fMP4 file (a rendition's init segment
@@ -6,10 +7,7 @@ import { fitFilters, type AnimatedSpec, type ThumbnailSpec } from '../domain/ima
  * falls in the file (seconds from its start).
  */
 const input = (file: string, offset: number, duration?: number) => [
-  '-hide_banner',
-  '-nostdin',
-  '-v',
-  'error',
+  ...quietArgs,
   '-protocol_whitelist',
   'file',
   '-format_whitelist',

@@ -2,6 +2,7 @@
  * Timed text: what an uploaded subtitle file is, the ffmpeg arguments that make WebVTT of it, and
  * the checks of what came out. Pure functions; the runner runs the arguments.
  */
+import { quietArgs } from './ffmpeg-args.ts';
 
 export type TimedTextFormat = 'webvtt' | 'srt' | 'ass';
 
@@ -20,13 +21,13 @@ export function sniffTimedText(head: string): TimedTextFormat | null {
   return null;
 }
 
+/** The WebVTT output of the first subtitle stream mapped. */
+const webVttOutput = (output: string) => ['-c:s', 'webvtt', '-f', 'webvtt', '-y', output];
+
 /** ffmpeg's arguments that read `input` as `format` (that demuxer, files only) and write WebVTT to `output`. */
 export function webVttArgs(format: TimedTextFormat, input: string, output: string): string[] {
   return [
-    '-hide_banner',
-    '-nostdin',
-    '-v',
-    'error',
+    ...quietArgs,
     '-protocol_whitelist',
     'file',
     '-f',
@@ -35,34 +36,13 @@ export function webVttArgs(format: TimedTextFormat, input: string, output: strin
     input,
     '-map',
     '0:s:0',
-    '-c:s',
-    'webvtt',
-    '-f',
-    'webvtt',
-    '-y',
-    output,
+    ...webVttOutput(output),
   ];
 }
 
 /** ffmpeg's arguments that write subtitle stream `stream` (an index of the source) as WebVTT. */
 export function sourceSubtitleArgs(inputArgs: string[], input: string, stream: number, output: string): string[] {
-  return [
-    '-hide_banner',
-    '-nostdin',
-    '-v',
-    'error',
-    ...inputArgs,
-    '-i',
-    input,
-    '-map',
-    `0:${stream}`,
-    '-c:s',
-    'webvtt',
-    '-f',
-    'webvtt',
-    '-y',
-    output,
-  ];
+  return [...quietArgs, ...inputArgs, '-i', input, '-map', `0:${stream}`, ...webVttOutput(output)];
 }
 
 const timing = /^(?:(\d+):)?(\d{2}):(\d{2})\.(\d{3})[ \t]+-->[ \t]+(?:(\d+):)?(\d{2}):(\d{2})\.(\d{3})/;

@@ -1,13 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { attachmentKeyPattern, attachmentKinds, languageTagPattern } from '../../../domain/attachments.ts';
-import { envelope, errorResponses } from '../../envelope.ts';
+import { envelope, errorResponses, json } from '../../envelope.ts';
 import { mediaIdParams } from '../../params.ts';
 
 const tags = ['Attachments'];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 export const attachmentKey = z
   .string()

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { envelope, errorResponses, jsonBody, listMetadataSchema } from '../../envelope.ts';
+import { envelope, errorResponses, json, jsonBody, listMetadataSchema } from '../../envelope.ts';
 import { mediaLinks } from '../../links.ts';
 import { mediaIdParams } from '../../params.ts';
 import {
@@ -17,10 +17,6 @@ import {
 } from './medias.schemas.ts';
 
 const tags = ['Medias'];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 export const listMedias = createRoute({
   operationId: 'listMedias',

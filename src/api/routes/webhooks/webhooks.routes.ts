@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { envelope, errorResponses, jsonBody, listMetadataSchema } from '../../envelope.ts';
+import { envelope, errorResponses, json, jsonBody, listMetadataSchema } from '../../envelope.ts';
 import { paginationQuery } from '../medias/medias.schemas.ts';
 import {
   createWebhookBody,
@@ -11,10 +11,6 @@ import {
 } from './webhooks.schemas.ts';
 
 const tags = ['Webhooks'];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 export const createWebhook = createRoute({
   operationId: 'createWebhook',
