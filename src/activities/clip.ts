@@ -64,7 +64,7 @@ export const createClipActivities = (deps: ActivityDeps) => ({
       {
         type: 'media.fetched',
         message: `clip cut from media ${clip.mediaId}, ${clip.start.toFixed(3)}–${clip.end.toFixed(3)} s (${size} bytes)`,
-        data: { clip, size },
+        data: { clip: { media_id: clip.mediaId, start: clip.start, end: clip.end }, size },
       },
       thisRun(processingStatuses),
     );

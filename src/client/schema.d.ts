@@ -1073,6 +1073,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The media is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description A dependency is unavailable */
             503: {
                 headers: {
@@ -2883,9 +2892,9 @@ export interface operations {
             query?: {
                 /** @description seconds into the media (default: the poster time); before its end */
                 time?: number;
-                /** @description pixels (at most images.max_size, 1920 by default) */
+                /** @description pixels (at most images.max_size) */
                 width?: number;
-                /** @description pixels (at most images.max_size, 1920 by default) */
+                /** @description pixels (at most images.max_size) */
                 height?: number;
                 /** @description with width and height: fit inside (preserve), fill and crop, or fit and pad */
                 fit_mode?: "preserve" | "crop" | "pad";
@@ -2970,9 +2979,9 @@ export interface operations {
             query?: {
                 /** @description seconds into the media (default: the poster time); before its end */
                 time?: number;
-                /** @description pixels (at most images.max_size, 1920 by default) */
+                /** @description pixels (at most images.max_size) */
                 width?: number;
-                /** @description pixels (at most images.max_size, 1920 by default) */
+                /** @description pixels (at most images.max_size) */
                 height?: number;
                 /** @description with width and height: fit inside (preserve), fill and crop, or fit and pad */
                 fit_mode?: "preserve" | "crop" | "pad";
@@ -3057,9 +3066,9 @@ export interface operations {
             query?: {
                 /** @description seconds into the media (default: the poster time); before its end */
                 time?: number;
-                /** @description pixels (at most images.max_size, 1920 by default) */
+                /** @description pixels (at most images.max_size) */
                 width?: number;
-                /** @description pixels (at most images.max_size, 1920 by default) */
+                /** @description pixels (at most images.max_size) */
                 height?: number;
                 /** @description with width and height: fit inside (preserve), fill and crop, or fit and pad */
                 fit_mode?: "preserve" | "crop" | "pad";
@@ -3146,7 +3155,7 @@ export interface operations {
                 start?: number;
                 /** @description seconds into the media (default start + 5, at most start + images.animated_max_seconds) */
                 end?: number;
-                /** @description pixels (default 320, at most images.animated_max_width, 640 by default) */
+                /** @description pixels (default 320, at most images.animated_max_width) */
                 width?: number;
                 /** @description frames per second (default 10, at most images.animated_max_fps) */
                 fps?: number;
@@ -3233,7 +3242,7 @@ export interface operations {
                 start?: number;
                 /** @description seconds into the media (default start + 5, at most start + images.animated_max_seconds) */
                 end?: number;
-                /** @description pixels (default 320, at most images.animated_max_width, 640 by default) */
+                /** @description pixels (default 320, at most images.animated_max_width) */
                 width?: number;
                 /** @description frames per second (default 10, at most images.animated_max_fps) */
                 fps?: number;

@@ -281,15 +281,17 @@ export function createMediaRepository(db: Db) {
         const media = rows[0];
         if (!media) return null;
         const range = `${clip.start.toFixed(3)}–${clip.end.toFixed(3)} s`;
+        // Events say it as the API does (the clip field of GET /medias/{id}).
+        const named = { clip: { media_id: clip.mediaId, start: clip.start, end: clip.end } };
         await addEvent(c, id, {
           type: 'media.created',
           message: `clip of media ${clip.mediaId} (${range}) created`,
-          data: { clip },
+          data: named,
         });
         await addEvent(c, id, {
           type: 'media.uploaded',
           message: `clip of media ${clip.mediaId} (${range}) scheduled for processing`,
-          data: { clip },
+          data: named,
         });
         await addToOutbox(c, topics.mediaUploaded, {
           mediaId: id,

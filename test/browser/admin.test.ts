@@ -109,7 +109,7 @@ it('uploads from the form, follows the progress to Ready and plays the stream pa
 it('attaches subtitles that the player then offers, takes a thumbnail at the player position and cuts a clip from there', async () => {
   const file = path.join(dir(), 'tools.mp4');
   await makeVideo(file, { seconds: 6 });
-  const parent = await api.uploadNew(`${tag} tools`, 'video', file);
+  const parent = await api.uploadNew(`tools ${Date.now().toString(36)}`, 'video', file);
   expect((await api.waitForStatus(parent.id, ['Ready', 'Errored'])).status).toBe('Ready');
   await page.goto(`${g.url}/admin/#/medias/${parent.id}`);
   await waitForStatus('Ready');

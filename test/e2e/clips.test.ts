@@ -75,7 +75,7 @@ it('cuts a frame-accurate clip of a Ready media, processed as its own media, whi
   // Its events name its parent.
   const events = await api.events(made.id);
   expect(events.find((e) => e.type === 'media.created')?.data).toMatchObject({
-    clip: { mediaId: parentId, start, end },
+    clip: { media_id: parentId, start, end },
   });
   // The parent deleted, the clip still streams and keeps its own source.
   expect((await api.remove(parentId)).status).toBe(200);

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { animatedFormats, fitModes, thumbnailFormats } from '../../../domain/images.ts';
+import { configSchema } from '../../../config/schema.ts';
 import { errorResponses } from '../../envelope.ts';
 import { mediaIdParams } from '../../params.ts';
 
@@ -12,12 +13,15 @@ const queryNumber = (min: number, max: number, description: string, integer = fa
     .openapi({ type: integer ? 'integer' : 'number', minimum: min, maximum: max, description });
 };
 
+/** The document states the default limits; a deployment that changes them answers 400 past its own. */
+const defaults = configSchema.shape.images.parse({});
+
 const token = z.string().optional().openapi({ description: 'playback token of a private media' });
 
 export const thumbnailQuery = z.object({
   time: queryNumber(0, 86_400 * 7, 'seconds into the media (default: the poster time); before its end'),
-  width: queryNumber(16, 7680, 'pixels (at most images.max_size, 1920 by default)', true),
-  height: queryNumber(16, 7680, 'pixels (at most images.max_size, 1920 by default)', true),
+  width: queryNumber(16, defaults.max_size, 'pixels (at most images.max_size)', true),
+  height: queryNumber(16, defaults.max_size, 'pixels (at most images.max_size)', true),
   fit_mode: z
     .enum(fitModes)
     .optional()
@@ -32,8 +36,13 @@ export const animatedQuery = z.object({
     86_400 * 7,
     'seconds into the media (default start + 5, at most start + images.animated_max_seconds)',
   ),
-  width: queryNumber(16, 1920, 'pixels (default 320, at most images.animated_max_width, 640 by default)', true),
-  fps: queryNumber(1, 60, 'frames per second (default 10, at most images.animated_max_fps)', true),
+  width: queryNumber(16, defaults.animated_max_width, 'pixels (default 320, at most images.animated_max_width)', true),
+  fps: queryNumber(
+    1,
+    defaults.animated_max_fps,
+    'frames per second (default 10, at most images.animated_max_fps)',
+    true,
+  ),
   token,
 });
 

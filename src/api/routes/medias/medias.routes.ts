@@ -51,7 +51,7 @@ export const createMedia = createRoute({
         'deleteMedia',
       ),
     },
-    ...errorResponses(400, 401, 503),
+    ...errorResponses(400, 401, 409, 503),
   },
 });
 
