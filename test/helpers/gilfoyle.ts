@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -130,8 +130,20 @@ export async function startGilfoyle(
   });
   const url = `http://${host}:${port}`;
   let exited = false;
-  const exit = child.then((r) => {
+  let stopping = false;
+  const exit = child.then(async (r) => {
     exited = true;
+    // A process that ends by itself with an error, not by the test's signal nor its stop: its
+    // output is kept, for whatever the test then fails on (a refused connection says little).
+    if (!stopping && !r.signal && r.exitCode) {
+      const artifactsDir = path.join(repoRoot, '.data/test-artifacts');
+      const file = path.join(artifactsDir, `gilfoyle-${role}-${child.pid}-exit-${r.exitCode}.log`);
+      await mkdir(artifactsDir, { recursive: true }).catch(() => undefined);
+      await writeFile(file, output).catch(() => undefined);
+      console.error(
+        `gilfoyle ${role} (pid ${child.pid}) exited with code ${r.exitCode}; its output: ${file}\n${output.slice(-3000)}`,
+      );
+    }
     return r.exitCode ?? null;
   });
   const probe = role === 'worker' || role === 'bridge' ? '/metrics' : '/healthz';
@@ -173,6 +185,7 @@ export async function startGilfoyle(
     logs: () => output,
     exit,
     async stop() {
+      stopping = true;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await child;
