@@ -15,3 +15,11 @@ export function mediaIdOf(id: string | undefined): string {
   if (!parsed.success) throw new HttpError(400, `invalid param: id: "${id ?? ''}" is not a UUID`);
   return parsed.data;
 }
+
+/** Text a client sends that Gilfoyle keeps (titles, labels, descriptions): no control characters but tab and newlines (Postgres refuses NUL). */
+export function printable(s: z.ZodString) {
+  return s.regex(/^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/, 'must not contain control characters');
+}
+
+/** The same text with the control characters that `printable` refuses taken out (for labels kept as given). */
+export const withoutControlChars = (s: string) => s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '');

@@ -8,10 +8,10 @@ import { HttpError } from '../../../domain/errors.ts';
 import type { AppEnv } from '../../deps.ts';
 import { multipartOverhead, receiveFile } from '../../multipart.ts';
 import { contentDisposition } from '../../send-stored.ts';
-import { mediaIdOf } from '../../params.ts';
+import { mediaIdOf, withoutControlChars } from '../../params.ts';
 import { describeIssues } from '../../router.ts';
 import type * as routes from './attachments.routes.ts';
-import { attachmentKey, attachmentKind, languageTag } from './attachments.routes.ts';
+import { attachmentKey, attachmentKind, attachmentLabel, languageTag } from './attachments.routes.ts';
 import { convertTimedText, madeUpKey, toAttachmentJson } from './attachments.service.ts';
 
 const formFields = ['key', 'kind', 'language', 'label', 'default'] as const;
@@ -19,7 +19,7 @@ const fieldsSchema = z.strictObject({
   key: attachmentKey.optional(),
   kind: attachmentKind,
   language: languageTag.optional(),
-  label: z.string().max(100).optional(),
+  label: attachmentLabel.optional(),
   default: z.enum(['true', 'false']).optional(),
 });
 
@@ -84,7 +84,7 @@ export async function createAttachment(c: Context<AppEnv>) {
       key,
       kind: f.kind,
       language: f.language ?? null,
-      label: f.label ?? null,
+      label: f.label ? withoutControlChars(f.label) || null : null,
       is_default: f.default === 'true',
       content_type: timed ? 'text/vtt' : (file.contentType ?? 'application/octet-stream'),
       size,

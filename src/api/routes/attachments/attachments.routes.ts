@@ -9,6 +9,7 @@ export const attachmentKey = z
   .string()
   .regex(attachmentKeyPattern, 'letters, digits, "-" and "_", at most 64, starting with a letter or digit');
 export const attachmentKind = z.enum(attachmentKinds);
+export const attachmentLabel = z.string().max(100);
 export const languageTag = z.string().max(64).regex(languageTagPattern, 'a BCP 47 language tag such as en or pt-BR');
 
 export const attachmentSchema = z
@@ -46,7 +47,7 @@ const uploadBody = z.strictObject({
   key: attachmentKey.optional().openapi({ description: 'made up when absent' }),
   kind: attachmentKind,
   language: languageTag.optional(),
-  label: z.string().max(100).optional(),
+  label: attachmentLabel.optional(),
   default: z.enum(['true', 'false']).optional().openapi({ description: 'the track players pick first' }),
 });
 

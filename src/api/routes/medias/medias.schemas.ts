@@ -9,11 +9,9 @@ import {
 } from '../../../domain/paths.ts';
 import { MediaStatus, mediaStatuses } from '../../../domain/status.ts';
 import { workflowIdOf } from '../../../domain/workflow.ts';
+import { printable } from '../../params.ts';
 
 /** Text a person typed: control characters (NUL first, which Postgres refuses) are a 400, not a 500. */
-function printable(s: z.ZodString) {
-  return s.regex(/^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/, 'must not contain control characters');
-}
 
 export const mediaListQuery = () =>
   paginationQuery.extend({

@@ -9,6 +9,7 @@ import { secretPrefix } from '../../../domain/webhooks.ts';
 import type { AppDeps, AppEnv } from '../../deps.ts';
 import type * as routes from './webhooks.routes.ts';
 import { toDeliveryJson, toWebhookJson } from './webhooks.schemas.ts';
+import { withoutControlChars } from '../../params.ts';
 
 const notFound = (id: string) => new HttpError(404, `webhook ${id} not found`);
 const newSecret = () => `${secretPrefix}${randomBytes(32).toString('base64')}`;
@@ -51,7 +52,8 @@ export const createWebhook: RouteHandler<typeof routes.createWebhook, AppEnv> = 
   const w = await c.var.deps.webhooks.create(randomUUID(), {
     url: body.url,
     events: body.events ?? null,
-    description: body.description ?? '',
+    // Kept as a label: Postgres takes no NUL, and no control character belongs in one.
+    description: withoutControlChars(body.description ?? ''),
     enabled: body.enabled ?? true,
     secret: newSecret(),
   });
@@ -74,7 +76,10 @@ export const updateWebhook: RouteHandler<typeof routes.updateWebhook, AppEnv> = 
   const change = c.req.valid('json');
   await endpointOf(c.var.deps, id, true);
   if (change.url) await checkUrl(c.var.deps, change.url);
-  const w = await c.var.deps.webhooks.update(id, change);
+  const w = await c.var.deps.webhooks.update(id, {
+    ...change,
+    ...(change.description !== undefined ? { description: withoutControlChars(change.description) } : {}),
+  });
   if (!w) throw notFound(id);
   return c.json({ code: 200, data: toWebhookJson(w) }, 200);
 };
