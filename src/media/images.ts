@@ -6,7 +6,7 @@ import { quietArgs } from './ffmpeg-args.ts';
  * followed by the media segments that cover the time asked for); `offset` is where that time
  * falls in the file (seconds from its start).
  */
-const input = (file: string, offset: number, duration?: number) => [
+const input = (file: string, offset: number, duration?: number, mapVideo = true) => [
   ...quietArgs,
   '-protocol_whitelist',
   'file',
@@ -17,8 +17,8 @@ const input = (file: string, offset: number, duration?: number) => [
   ...(duration !== undefined ? ['-t', duration.toFixed(3)] : []),
   '-i',
   file,
-  '-map',
-  '0:v:0',
+  // A filter graph names its own input instead.
+  ...(mapVideo ? ['-map', '0:v:0'] : []),
   '-an',
 ];
 
@@ -53,7 +53,5 @@ export function animatedArgs(file: string, offset: number, s: AnimatedSpec, outp
     s.format === 'gif'
       ? ['-filter_complex', `[0:v:0]${base},split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse`, '-f', 'gif']
       : ['-vf', base, '-c:v', 'libwebp_anim', '-quality', '75', '-f', 'webp'];
-  const args = [...input(file, offset, s.end - s.start), ...codec, '-loop', '0', '-y', output];
-  // A filter graph names its own input: the -map of the plain input would be a second output stream.
-  return s.format === 'gif' ? args.filter((a, i, all) => !(a === '-map' || all[i - 1] === '-map')) : args;
+  return [...input(file, offset, s.end - s.start, s.format !== 'gif'), ...codec, '-loop', '0', '-y', output];
 }

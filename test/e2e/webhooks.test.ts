@@ -119,6 +119,11 @@ describe('one Gilfoyle', () => {
     const badType = await api.client.POST('/webhooks', { body: { url: receiver.url('/x'), events: ['nope.thing'] } });
     expect(badType.response.status).toBe(400);
     expect(badType.error?.message).toMatch(/events\.0: an event type/);
+    // A NUL (which Postgres refuses) was a 500, found by schemathesis (seed 1406171139): control characters are dropped.
+    const nul = await api.createWebhook({ url: receiver.url('/nul'), description: 'a\u0000b\u001bc\nd' });
+    expect(nul.status).toBe(200);
+    expect(nul.body.data.description).toBe('abc\nd');
+    expect((await api.deleteWebhook(nul.body.data.id)).status).toBe(200);
     expect((await api.deleteWebhook(id)).status).toBe(200);
     expect((await api.webhook(id)).status).toBe(404);
   });

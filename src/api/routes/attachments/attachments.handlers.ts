@@ -63,11 +63,7 @@ export async function createAttachment(c: Context<AppEnv>) {
     if (inPath !== undefined && 'key' in file.fields)
       throw new HttpError(400, 'form field "key": the key is in the path already');
     const parsed = fieldsSchema.safeParse(inPath === undefined ? file.fields : { ...file.fields, key: inPath });
-    if (!parsed.success)
-      throw new HttpError(
-        400,
-        `invalid ${inPath !== undefined && !parsed.error.issues.some((i) => i.path[0] !== 'key') ? 'param' : 'form'}: ${describeIssues(parsed.error)}`,
-      );
+    if (!parsed.success) throw new HttpError(400, `invalid form: ${describeIssues(parsed.error)}`);
     const f = parsed.data;
     const key = f.key ?? madeUpKey(f.kind, f.language);
     if (await attachments.get(id, key)) throw new HttpError(409, `media ${id} already has an attachment ${key}`);
