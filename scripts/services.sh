@@ -27,6 +27,14 @@ MINIO_HOST=127.0.0.1 MINIO_PORT=9000 MINIO_CONSOLE_PORT=9001
 MINIO_BIN="$ROOT/.tools/bin/minio"
 MINIO_PID="$DATA/minio.pid"
 MINIO_LOG="$LOG_DIR/minio.log"
+# Jaeger (traces): with --tracing or GILFOYLE_TRACING=1, and for the tests (INSTALL_TEST_TOOLS=1).
+JAEGER_BIN="$ROOT/.tools/bin/jaeger"
+JAEGER_PID="$DATA/jaeger.pid"
+JAEGER_LOG="$LOG_DIR/jaeger.log"
+JAEGER_HOST=127.0.0.1 JAEGER_UI_PORT=16686 JAEGER_OTLP_PORT=4318
+for arg in "$@"; do [ "$arg" = --tracing ] && export GILFOYLE_TRACING=1; done
+set -- $(for arg in "$@"; do [ "$arg" = --tracing ] || printf '%s ' "$arg"; done)
+tracing_wanted() { [ "${GILFOYLE_TRACING:-0}" = 1 ] || [ "${INSTALL_TEST_TOOLS:-0}" = 1 ]; }
 
 # RabbitMQ (and its epmd) on loopback only; su in Debian's wrapper keeps these.
 export RABBITMQ_NODE_IP_ADDRESS=$AMQP_HOST RABBITMQ_NODE_PORT=$AMQP_PORT ERL_EPMD_ADDRESS=127.0.0.1
@@ -326,6 +334,42 @@ minio_stop() {
   rm -f "$MINIO_PID"
 }
 
+# ---- Jaeger ----------------------------------------------------------------
+jaeger_ready() { curl -sf -o /dev/null --max-time 2 "http://$JAEGER_HOST:$JAEGER_UI_PORT/api/services"; }
+jaeger_pid() {
+  local pid
+  [ -f "$JAEGER_PID" ] || return 1
+  pid="$(cat "$JAEGER_PID")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *jaeger* ]] || return 1
+  echo "$pid"
+}
+jaeger_start() {
+  local pid=""
+  if ! jaeger_pid >/dev/null; then
+    if port_open "$JAEGER_HOST" "$JAEGER_UI_PORT"; then
+      jaeger_ready || die "port $JAEGER_UI_PORT is taken by something that is not Jaeger"
+    else
+      say "starting Jaeger: OTLP http://$JAEGER_HOST:$JAEGER_OTLP_PORT, UI http://$JAEGER_HOST:$JAEGER_UI_PORT (log: .data/logs/jaeger.log)"
+      mkdir -p "$LOG_DIR"
+      setsid nohup "$JAEGER_BIN" --config "$ROOT/scripts/jaeger.yml" >>"$JAEGER_LOG" 2>&1 </dev/null &
+      pid=$!
+      echo "$pid" >"$JAEGER_PID"
+    fi
+  fi
+  await_ready Jaeger "$pid" "$JAEGER_LOG" jaeger_ready
+}
+jaeger_stop() {
+  local pid
+  if pid="$(jaeger_pid)"; then
+    say "stopping Jaeger (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$JAEGER_PID"
+}
+
 # ---- main -----------------------------------------------------------------
 summary() {
   echo "PostgreSQL   postgres://gilfoyle:gilfoyle@$PG_HOST:$PG_PORT/gilfoyle (tests: gilfoyle_test)"
@@ -341,10 +385,15 @@ start() {
   rabbit_start
   temporal_start
   minio_start
+  if tracing_wanted; then jaeger_start; fi
   summary
+  if tracing_wanted; then
+    echo "Jaeger       OTLP http://$JAEGER_HOST:$JAEGER_OTLP_PORT (GILFOYLE_TRACING_OTLP_ENDPOINT), UI http://$JAEGER_HOST:$JAEGER_UI_PORT"
+  fi
 }
 
 stop() {
+  jaeger_stop
   minio_stop
   temporal_stop
   rabbit_stop

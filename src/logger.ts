@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
+import { traceFields } from './tracing.ts';
 
 export type Logger = PinoLogger;
 
@@ -13,6 +14,8 @@ export function createLogger(level: string, { pretty = false, name = 'gilfoyle' 
   return pino({
     name,
     level,
+    // Lines written inside a span carry its trace_id and span_id.
+    mixin: traceFields,
     ...(pretty
       ? {
           transport: {

@@ -112,26 +112,45 @@ export function registerStateGauges(
   );
 }
 
-/** /metrics on its own port, for processes that run no API (a worker or bridge machine). */
+/** What a process without the API says of itself at /healthz: its roles, and whether it is stopping. */
+export interface ProcessHealth {
+  roles: string[];
+  version: string;
+  stopping(): boolean;
+}
+
+/**
+ * /metrics and /healthz on their own port, for processes that run no API (a worker or bridge
+ * machine). /healthz answers 200 while the process runs and 503 once it is draining, so an
+ * orchestrator's probe sees the stop begin.
+ */
 export async function serveMetrics(
   metrics: Metrics,
   host: string,
   port: number,
   logger: Logger,
+  health: ProcessHealth,
 ): Promise<Server | null> {
+  const json = (res: import('node:http').ServerResponse, status: number, body: unknown) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      res
-        .writeHead(404, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ code: 404, message: 'only /metrics here' }));
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      const stopping = health.stopping();
+      json(res, stopping ? 503 : 200, {
+        status: stopping ? 'stopping' : 'ok',
+        roles: health.roles,
+        version: health.version,
+      });
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      json(res, 404, { code: 404, message: 'only /metrics and /healthz here' });
       return;
     }
     metrics.registry.metrics().then(
       (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-      (err: Error) =>
-        res
-          .writeHead(503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ code: 503, message: err.message })),
+      (err: Error) => json(res, 503, { code: 503, message: err.message }),
     );
   });
   return new Promise((resolve) => {

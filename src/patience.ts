@@ -40,3 +40,12 @@ export async function waitOut<T>(
     }
   }
 }
+
+/** `p`, or a rejection once `ms` have passed without its answer (`p` itself runs on). */
+export function withinMs<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}

@@ -375,6 +375,14 @@ function Details({ media }: { media: Media }) {
                   Open in Temporal UI ↗
                 </a>
               )}
+              {workflow.trace_url && (
+                <>
+                  {' · '}
+                  <a href={workflow.trace_url} target="_blank" rel="noopener" data-testid="jaeger-link">
+                    Trace in Jaeger ↗
+                  </a>
+                </>
+              )}
             </>
           ) : (
             <span class="muted">none yet (starts after the upload)</span>

@@ -1,8 +1,10 @@
+import { SpanStatusCode } from '@opentelemetry/api';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { HttpError } from '../domain/errors.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
 import { StorageUnavailableError } from '../storage/driver.ts';
+import { contextFrom, inSpan, SpanKind } from '../tracing.ts';
 import type { AppDeps } from './deps.ts';
 import { corsByPath } from './security/cors.ts';
 import { apiKeys, concurrentUploads, jsonBodyLimit, uploadRateLimit } from './security/access.ts';
@@ -21,6 +23,7 @@ import { createTusUploads } from './routes/uploads/tus.ts';
 import { registerUploadRoutes } from './routes/uploads/uploads.index.ts';
 import { registerWebhookRoutes } from './routes/webhooks/webhooks.index.ts';
 
+const untraced = /\/stream\/|^\/(healthz|metrics)$|^\/admin\/assets\//;
 const mediaInPath = /^\/medias\/([0-9a-f-]{36})(?:\/|$)/i;
 const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 export const hasDotSegment = (rawUrl: string) => dotSegment.test(rawUrl.split('?')[0]!);
@@ -28,6 +31,33 @@ export const hasDotSegment = (rawUrl: string) => dotSegment.test(rawUrl.split('?
 /** Builds the HTTP API around its dependencies. */
 export function createApp(deps: AppDeps) {
   const app = createRouter();
+  // A span per request (stream fetches, probes and scrapes aside), continuing a caller's traceparent:
+  // an upload's span is where its media's trace begins.
+  if (deps.config.tracing.otlp_endpoint)
+    app.use('*', async (c, next) => {
+      if (untraced.test(c.req.path)) return next();
+      await inSpan(
+        `${c.req.method} ${c.req.path}`,
+        {
+          kind: SpanKind.SERVER,
+          parent: contextFrom(c.req.header()),
+          attributes: { 'http.request.method': c.req.method },
+        },
+        async (span) => {
+          await next();
+          const route = c.req.routePath;
+          if (route && route !== '*' && route !== '/*') span.updateName(`${c.req.method} ${route}`);
+          const mediaId = mediaInPath.exec(c.req.path)?.[1];
+          span.setAttributes({
+            'http.route': route,
+            'url.path': c.req.path,
+            'http.response.status_code': c.res.status,
+            ...(mediaId ? { 'media.id': mediaId } : {}),
+          });
+          if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        },
+      );
+    });
   app.use('*', requestId());
   app.use('*', corsByPath(deps.config.cors));
   app.use('*', async (c, next) => {

@@ -5,6 +5,7 @@ import type { MediaRepository } from '../db/medias.ts';
 import type { WebhookRepository } from '../db/webhooks.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { StreamCache } from './stream-cache.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 
 export type DependencyState = 'up' | 'down';
@@ -21,6 +22,8 @@ export interface AppDeps {
   /** Starts the workflow of a delivery's run (a redelivery). */
   startDelivery(deliveryId: string, run: number): Promise<void>;
   storage: StorageDriver;
+  /** What stream requests know of their media, kept between requests until a change is notified. */
+  streamCache: StreamCache;
   logger: Logger;
   metrics: Metrics;
   /** Stops the media's workflow if one is running (DELETE). */

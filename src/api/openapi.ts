@@ -7,6 +7,7 @@ import type { AttachmentRepository } from '../db/attachments.ts';
 import type { WebhookRepository } from '../db/webhooks.ts';
 import { createMetrics } from '../metrics.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { createStreamCache } from './stream-cache.ts';
 import { createApp } from './create-app.ts';
 
 /**
@@ -24,6 +25,7 @@ export async function openApiDocument(version = '0.0.0'): Promise<Record<string,
     attachments: {} as AttachmentRepository,
     startDelivery: unavailable,
     storage: {} as StorageDriver,
+    streamCache: createStreamCache({ load: unavailable }),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),
     stopWorkflow: unavailable,

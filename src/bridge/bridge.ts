@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
@@ -11,6 +12,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { assertTopology, type RabbitConnection } from '../messaging/connection.ts';
 import { createConsumer, parseOrDeadLetter } from '../messaging/consumer.ts';
+import { contextFrom, inSpan, SpanKind } from '../tracing.ts';
 import { mediaUploadedMessage } from '../domain/messages.ts';
 
 export interface BridgeDeps {
@@ -54,7 +56,20 @@ export function createBridge(deps: BridgeDeps) {
   }
 
   async function handle(ch: Channel, msg: ConsumeMessage): Promise<StartOutcome> {
-    const outcome = await settle(ch, msg);
+    // The media's trace goes on from the message's headers; the workflow start carries it to Temporal.
+    const outcome = await inSpan(
+      `process ${queue}`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextFrom(msg.properties.headers),
+        attributes: { 'messaging.system': 'rabbitmq', 'messaging.operation.type': 'process' },
+      },
+      async (span) => {
+        const o = await settle(ch, msg);
+        span.setAttribute('bridge.outcome', o);
+        return o;
+      },
+    );
     deps.metrics?.bridgeMessages.inc({ outcome: outcome.replace('-', '_') });
     return outcome;
   }
@@ -62,6 +77,7 @@ export function createBridge(deps: BridgeDeps) {
   async function settle(ch: Channel, msg: ConsumeMessage): Promise<StartOutcome> {
     const m = parseOrDeadLetter(ch, msg, mediaUploadedMessage, logger);
     if (!m) return 'dead-lettered';
+    trace.getActiveSpan()?.setAttribute('media.id', m.mediaId);
     try {
       const outcome = await startWorkflow({
         ...deps.processing,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Client } from '@temporalio/client';
-import { toMediaJson, type TemporalUi } from '../api/routes/medias/medias.schemas.ts';
+import { toMediaJson, type OperatorUis } from '../api/routes/medias/medias.schemas.ts';
 import type { MediaRepository, MediaRow } from '../db/medias.ts';
 import type { WebhookEndpointRow, WebhookRepository } from '../db/webhooks.ts';
 import {
@@ -29,7 +29,8 @@ export interface DispatcherDeps {
   taskQueue: string;
   schedule: DeliverySchedule;
   sending: WebhookSending;
-  temporalUi: TemporalUi;
+  /** The UIs the media JSON links to. */
+  uis: OperatorUis;
   logger: Logger;
   retryDelayMs?: number;
 }
@@ -63,7 +64,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     let data: Record<string, unknown> = { event };
     if (e.mediaId) {
       const row = e.media ? reviveRow(e.media) : await deps.medias.get(e.mediaId);
-      data = row ? { ...toMediaJson(row, deps.temporalUi), event } : { id: e.mediaId, event };
+      data = row ? { ...toMediaJson(row, deps.uis), event } : { id: e.mediaId, event };
     }
     return JSON.stringify({ type: e.type, timestamp: new Date(e.createdAt).toISOString(), data });
   }

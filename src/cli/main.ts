@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger } from '../logger.ts';
 import { serveMetrics } from '../metrics.ts';
+import { startTracing } from '../tracing.ts';
 import { version } from '../version.ts';
 import { createResources, startApi, startBridge, type Running } from './roles.ts';
 
@@ -27,8 +28,9 @@ function configFrom(opts: { config?: string }): Config {
 async function run(roles: Role[], opts: { config?: string }) {
   const config = configFrom(opts);
   const pretty = config.log.format === 'pretty' || (config.log.format === 'auto' && process.stdout.isTTY === true);
+  const tracing = startTracing(config.tracing, roles);
   const logger = createLogger(config.log.level, { pretty });
-  const resources = createResources(config, logger);
+  const resources = createResources(config, logger, tracing);
   const running: Running[] = [];
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -49,6 +51,7 @@ async function run(roles: Role[], opts: { config?: string }) {
       await r.stop().catch((err) => logger.error({ err, role: r.name }, 'stop failed'));
     }
     await resources.close();
+    await tracing.shutdown(); // the last spans are flushed
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -66,10 +69,15 @@ async function run(roles: Role[], opts: { config?: string }) {
       running.push(await starters[role](config, logger, resources));
     }
     if (!roles.includes('api') && config.metrics.enabled) {
-      // Worker and bridge machines have no API to scrape: their metrics get a port of their own.
-      const server = await serveMetrics(resources.metrics, config.metrics.host, config.metrics.port, logger);
+      // Worker and bridge machines have no API to scrape or probe: /metrics and /healthz get a port
+      // of their own. It is started last and stopped last (unshift), so the probe sees the drain.
+      const server = await serveMetrics(resources.metrics, config.metrics.host, config.metrics.port, logger, {
+        roles,
+        version,
+        stopping: () => stopping,
+      });
       if (server)
-        running.push({ name: 'metrics', stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+        running.unshift({ name: 'metrics', stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
     }
   } catch (err) {
     await Promise.all(running.map((r) => r.stop().catch(() => undefined)));

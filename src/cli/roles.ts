@@ -1,7 +1,10 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { createApp } from '../api/create-app.ts';
+import { withFileBodies } from '../api/file-bodies.ts';
 import type { AppDeps } from '../api/deps.ts';
+import { createStreamCache } from '../api/stream-cache.ts';
 import { dependencyChecks } from '../api/routes/health/health.service.ts';
 import { createBridge } from '../bridge/bridge.ts';
 import { createAttachmentRepository } from '../db/attachments.ts';
@@ -15,6 +18,7 @@ import { createPool, pingDatabase, type Db } from '../db/pool.ts';
 import { topics } from '../domain/messages.ts';
 import type { MediaEventMessage } from '../domain/webhooks.ts';
 import type { Logger } from '../logger.ts';
+import { startTracing, type Tracing } from '../tracing.ts';
 import { createMetrics, registerStateGauges } from '../metrics.ts';
 import { connectRabbit, type RabbitConnection } from '../messaging/connection.ts';
 import { createOutboxRelay } from '../messaging/relay.ts';
@@ -28,18 +32,26 @@ export interface Running {
 }
 
 /** Shared connections, opened on first use by the roles that need them. */
-export function createResources(config: Config, logger: Logger) {
+export function createResources(config: Config, logger: Logger, tracing?: Tracing) {
   let db: Db | null = null;
   let rabbit: Promise<RabbitConnection> | null = null;
   let temporal: Promise<Client> | null = null;
   return {
+    /** The process's tracing (the worker hands its span processor to the workflows' sink). */
+    tracing: tracing ?? startTracing({ ...config.tracing, otlp_endpoint: undefined }, []),
     /** One metrics registry per process, whatever roles it runs. */
     metrics: createMetrics(),
     db: () => (db ??= createPool(config.database.url, config.database.pool_size)),
     rabbit: () => (rabbit ??= connectRabbit(config.rabbitmq.url, logger)),
     temporal: () =>
       (temporal ??= Connection.connect({ address: config.temporal.address }).then(
-        (connection) => new Client({ connection, namespace: config.temporal.namespace }),
+        (connection) =>
+          new Client({
+            connection,
+            namespace: config.temporal.namespace,
+            // Starts and signals carry the active trace context to the workflow (a no-op without tracing).
+            interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+          }),
       )),
     async close() {
       if (temporal) await (await temporal).connection.close().catch(() => undefined);
@@ -57,6 +69,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
   const temporal = await res.temporal();
   const medias = createMediaRepository(db);
   const outbox = createOutboxRepository(db);
+  const streamCache = createStreamCache({ load: (id) => medias.get(id), db, logger });
   const deps: AppDeps = {
     config,
     version,
@@ -67,6 +80,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
     startDelivery: (deliveryId, run) =>
       startDelivery(temporal, config.temporal.task_queue, { deliveryId, schedule: deliveryScheduleOf(config) }, run),
     storage,
+    streamCache,
     logger,
     metrics: res.metrics,
     ...createWorkflowControl(temporal),
@@ -91,14 +105,25 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
       },
     },
   });
+  // The app first: one that cannot be built (an unwritable tus.dir) must leave no relay running,
+  // nor the stream cache listening (either would keep the process alive).
+  let app: ReturnType<typeof createApp>;
+  try {
+    app = createApp(deps);
+  } catch (err) {
+    await streamCache.stop();
+    throw err;
+  }
   await relay.start();
-  const app = createApp(deps);
   app.tus.startCleanup();
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
-      logger.info({ url: `http://${config.server.host}:${info.port}` }, 'api listening');
-      resolve(s);
-    });
+    const s = serve(
+      { fetch: withFileBodies(app.fetch), hostname: config.server.host, port: config.server.port },
+      (info) => {
+        logger.info({ url: `http://${config.server.host}:${info.port}` }, 'api listening');
+        resolve(s);
+      },
+    );
   });
   return {
     name: 'api',
@@ -109,6 +134,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
       (server as import('node:http').Server).closeIdleConnections?.();
       await closed;
       await relay.stop();
+      await streamCache.stop();
     },
   };
 }
@@ -138,7 +164,7 @@ export async function startBridge(config: Config, logger: Logger, res: Resources
     taskQueue: config.temporal.task_queue,
     schedule: deliveryScheduleOf(config),
     sending: webhookSendingOf(config, version),
-    temporalUi: config.temporal,
+    uis: config,
     logger,
   });
   await bridge.start();

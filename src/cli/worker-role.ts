@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   NativeConnection,
   Runtime,
@@ -26,16 +24,17 @@ import { encoderProblems } from '../media/encoders.ts';
 import { threadsPerEncode, webhookSendingOf } from '../config/processing.ts';
 import { version } from '../version.ts';
 import { openStorage, type Resources, type Running } from './roles.ts';
+import { workflowCodeOptions } from './workflow-code.ts';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 
 /*
  * The worker role on its own module: the API and bridge roles never load the Temporal worker
  * (its native core and bundler) nor the FFmpeg activities.
  */
-
-// index.ts when run from the sources (tsx, jest), index.js when run from the build (dist/).
-export const workflowsPath = fileURLToPath(
-  new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
 
 /** The Temporal SDK logs through Gilfoyle's logger, so a worker's output is one JSON stream. */
 function installTemporalLogger(logger: Logger) {
@@ -124,7 +123,17 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     connection,
     namespace: config.temporal.namespace,
     activities,
-    interceptors: { activity: [attemptStartInterceptor, activityMetricsInterceptor(res.metrics)] },
+    interceptors: {
+      activity: [
+        attemptStartInterceptor,
+        activityMetricsInterceptor(res.metrics),
+        // Each activity runs in a span, child of the workflow's (from the activity's headers).
+        (ctx) => ({
+          inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+          outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+        }),
+      ],
+    },
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     // On shutdown, running activities get most of the grace period to finish; then they are
@@ -132,7 +141,13 @@ export async function startWorker(config: Config, logger: Logger, res: Resources
     shutdownGraceTime: `${Math.max(1, Math.floor(config.shutdown.grace_seconds * 0.75))} seconds`,
   } satisfies Partial<WorkerOptions>;
   // Workflows and bookkeeping activities on the main queue; encodes on their own, bounded by config.
-  const main = await Worker.create({ ...common, taskQueue: config.temporal.task_queue, workflowsPath });
+  const main = await Worker.create({
+    ...common,
+    taskQueue: config.temporal.task_queue,
+    ...(await workflowCodeOptions()),
+    // The workflows' spans (made in the sandbox by the interceptors bundled with them) leave through this sink.
+    sinks: { exporter: makeWorkflowExporter(res.tracing.spanProcessor, res.tracing.resource) },
+  });
   const encoders = await Worker.create({
     ...common,
     taskQueue: encodeTaskQueueOf(config.temporal.task_queue),

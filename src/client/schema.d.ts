@@ -695,6 +695,8 @@ export interface components {
             run_id: string | null;
             /** @description the run (or the workflow id search) in the Temporal UI */
             url: string;
+            /** @description the trace of the latest upload or retry (request, bridge, workflow, activities, each ffmpeg run) in the tracing UI (tracing.ui_url); null when tracing is off */
+            trace_url: string | null;
         } | null;
         MediaLinks: {
             /** @description HLS master playlist, once playable */
@@ -2900,6 +2902,8 @@ export interface operations {
                 fit_mode?: "preserve" | "crop" | "pad";
                 /** @description playback token of a private media */
                 token?: string;
+                /** @description the version of the media’s links (`v` in them): with it the image is kept a year */
+                v?: string;
             };
             header?: never;
             path: {
@@ -2987,6 +2991,8 @@ export interface operations {
                 fit_mode?: "preserve" | "crop" | "pad";
                 /** @description playback token of a private media */
                 token?: string;
+                /** @description the version of the media’s links (`v` in them): with it the image is kept a year */
+                v?: string;
             };
             header?: never;
             path: {
@@ -3074,6 +3080,8 @@ export interface operations {
                 fit_mode?: "preserve" | "crop" | "pad";
                 /** @description playback token of a private media */
                 token?: string;
+                /** @description the version of the media’s links (`v` in them): with it the image is kept a year */
+                v?: string;
             };
             header?: never;
             path: {
@@ -3161,6 +3169,8 @@ export interface operations {
                 fps?: number;
                 /** @description playback token of a private media */
                 token?: string;
+                /** @description the version of the media’s links (`v` in them): with it the image is kept a year */
+                v?: string;
             };
             header?: never;
             path: {
@@ -3248,6 +3258,8 @@ export interface operations {
                 fps?: number;
                 /** @description playback token of a private media */
                 token?: string;
+                /** @description the version of the media’s links (`v` in them): with it the image is kept a year */
+                v?: string;
             };
             header?: never;
             path: {

@@ -121,16 +121,32 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       /**
-       * How segments and downloads are streamed from an object store: `redirect` answers 302 to a
-       * CDN or presigned URL, `proxy` streams through Gilfoyle. Playlists are always served by Gilfoyle.
+       * How segments and downloads are streamed: `redirect` answers 302 to a CDN or presigned URL
+       * (an object store; the filesystem has none, so it is served as `proxy`), `proxy` streams
+       * through Gilfoyle, `accel` (filesystem store behind nginx) checks the request and answers
+       * with X-Accel-Redirect to `accel_location`, from which nginx sends the file itself.
+       * Playlists are always served by Gilfoyle.
        */
-      delivery: z.enum(['redirect', 'proxy']).default('redirect'),
+      delivery: z.enum(['redirect', 'proxy', 'accel']).default('redirect'),
+      accel_location: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._~/-]*[^/]$/, 'a path such as /_gilfoyle_files, without a trailing slash')
+        .default('/_gilfoyle_files')
+        .describe("nginx's internal location whose alias is storage.fs.root (delivery: accel)"),
       presign_expiry_seconds: z
         .number()
         .int()
         .min(60)
         .max(7 * 24 * 3600)
         .default(3600),
+    })
+    .superRefine((st, ctx) => {
+      if (st.delivery === 'accel' && st.driver !== 'fs')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['delivery'],
+          message: 'accel needs storage.driver fs: nginx sends the files from storage.fs.root',
+        });
     })
     .prefault({}),
   settings: z
@@ -431,6 +447,25 @@ export const configSchema = z.strictObject({
         .max(65535)
         .default(9464)
         .describe('for worker and bridge processes that run no API'),
+    })
+    .prefault({}),
+  /**
+   * OpenTelemetry: one trace per media, from the API request through RabbitMQ, the bridge, the
+   * workflow and its activities to each ffmpeg run. Spans are exported over OTLP/HTTP when
+   * otlp_endpoint is set (e.g. Jaeger's http://127.0.0.1:4318), and not made at all otherwise.
+   */
+  tracing: z
+    .strictObject({
+      otlp_endpoint: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe('OTLP/HTTP collector base URL; traces go to <otlp_endpoint>/v1/traces'),
+      service_name: z.string().min(1).max(100).default('gilfoyle').describe('service.name of every span'),
+      sample_ratio: z.number().min(0).max(1).default(1).describe('share of new traces kept (parent-based)'),
+      ui_url: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe('Jaeger UI, linked from the admin page'),
     })
     .prefault({}),
   log: z

@@ -3,9 +3,10 @@ import type pg from 'pg';
 import type { Probe } from '../domain/probe.ts';
 import type { RenditionPlan } from '../domain/renditions.ts';
 import { MediaStatus, mediaStatuses, type RenditionStatus, type SourceKind } from '../domain/status.ts';
-import { topics } from '../domain/messages.ts';
+import { topics, type TopicMessages } from '../domain/messages.ts';
 import { uploadedSourceKey } from '../domain/paths.ts';
 import type { ClipRange } from '../domain/workflow.ts';
+import { traceFields } from '../tracing.ts';
 import { addToOutbox } from './outbox.ts';
 import { inTransaction, type Db } from './pool.ts';
 
@@ -24,6 +25,8 @@ export interface MediaRow {
   progress: number;
   error: string | null;
   workflow_run_id: string | null;
+  /** The trace of the latest upload or retry, when tracing was on. */
+  trace_id: string | null;
   source_url: string | null;
   /** A clip: the parent media and the range of it (seconds); null for an uploaded media. */
   clip: ClipRange | null;
@@ -116,6 +119,16 @@ export interface ScheduledUpload {
   url?: string;
   filename: string | null;
   contentType: string | null;
+}
+
+/**
+ * Schedules a media's processing: the media.uploaded message (the bridge starts its workflow from
+ * it), and, when tracing is on, the id of the trace it continues, which the admin page links to.
+ */
+async function scheduleProcessing(q: Queryable, message: TopicMessages[typeof topics.mediaUploaded]) {
+  await addToOutbox(q, topics.mediaUploaded, message);
+  const { trace_id: traceId } = traceFields();
+  if (traceId) await q.query('UPDATE medias SET trace_id = $2 WHERE id = $1', [message.mediaId, traceId]);
 }
 
 /**
@@ -293,7 +306,7 @@ export function createMediaRepository(db: Db) {
           message: `clip of media ${clip.mediaId} (${range}) scheduled for processing`,
           data: named,
         });
-        await addToOutbox(c, topics.mediaUploaded, {
+        await scheduleProcessing(c, {
           mediaId: id,
           sourceKey: media.source_key!,
           kind: media.source_kind ?? 'video',
@@ -418,7 +431,7 @@ export function createMediaRepository(db: Db) {
             ...(upload.url ? { url: upload.url } : {}),
           },
         });
-        await addToOutbox(c, topics.mediaUploaded, {
+        await scheduleProcessing(c, {
           mediaId: id,
           sourceKey: upload.key,
           kind: upload.kind,
@@ -456,7 +469,7 @@ export function createMediaRepository(db: Db) {
           message: `retry requested: ${reason}`,
           data: { previousRunId: media.previous_run_id, previousError: media.previous_error, refetch },
         });
-        await addToOutbox(c, topics.mediaUploaded, {
+        await scheduleProcessing(c, {
           mediaId: id,
           sourceKey: media.source_key!,
           kind: media.source_kind ?? 'video',

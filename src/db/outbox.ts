@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Topic, TopicMessages } from '../domain/messages.ts';
+import { traceHeaders } from '../tracing.ts';
 import type { Db } from './pool.ts';
 import { inTransaction } from './pool.ts';
 
@@ -8,6 +9,8 @@ export interface OutboxMessage {
   /** What the message is about (a topic of domain/messages.ts): the relay publishes it where that topic goes. */
   topic: string;
   payload: unknown;
+  /** The trace context of what wrote the row (traceparent…), when tracing was on. */
+  trace_context: Record<string, string> | null;
 }
 
 /**
@@ -19,7 +22,12 @@ export async function addToOutbox<T extends Topic>(
   topic: T,
   message: TopicMessages[T],
 ): Promise<void> {
-  await q.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [topic, JSON.stringify(message)]);
+  const trace = traceHeaders();
+  await q.query('INSERT INTO outbox (topic, payload, trace_context) VALUES ($1, $2, $3)', [
+    topic,
+    JSON.stringify(message),
+    Object.keys(trace).length ? JSON.stringify(trace) : null,
+  ]);
   await q.query(`SELECT pg_notify('gilfoyle_outbox', '')`);
 }
 
@@ -36,7 +44,7 @@ export function createOutboxRepository(db: Db) {
     ): Promise<{ published: number; failed: number }> {
       return inTransaction(db, async (c) => {
         const { rows } = await c.query<OutboxMessage>(
-          `SELECT id, topic, payload FROM outbox WHERE published_at IS NULL
+          `SELECT id, topic, payload, trace_context FROM outbox WHERE published_at IS NULL
            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
           [batch],
         );

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { inSpan } from '../tracing.ts';
 import { execa, ExecaError } from 'execa';
 
 /**
@@ -90,7 +91,41 @@ export interface RunOptions {
 const tail = (text: string, lines = 15) => text.trim().split('\n').slice(-lines).join('\n');
 
 /** Runs ffmpeg (no shell) and reports `-progress` blocks from its stdout. */
-export async function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOptions = {}): Promise<void> {
+export function runFfmpeg(ffmpegPath: string, args: string[], opts: RunOptions = {}): Promise<void> {
+  // A span per run: what it was asked (the argv, its outputs) and how fast it went (media seconds
+  // made per wall second, from its own progress reports).
+  return inSpan('ffmpeg', { attributes: { 'ffmpeg.argv': argvSummary(args) } }, async (span) => {
+    const started = performance.now();
+    let last: FfmpegProgress | null = null;
+    try {
+      await runUntraced(ffmpegPath, args, {
+        ...opts,
+        onProgress: (p) => {
+          last = p;
+          opts.onProgress?.(p);
+        },
+      });
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      const made = (last as FfmpegProgress | null)?.outTime ?? 0;
+      span.setAttributes({
+        'ffmpeg.wall_seconds': Math.round(seconds * 1000) / 1000,
+        'ffmpeg.media_seconds': made,
+        ...(made > 0 && seconds > 0 ? { 'ffmpeg.realtime_factor': Math.round((made / seconds) * 100) / 100 } : {}),
+      });
+    }
+  });
+}
+
+/** ffmpeg's argv for a span: long values (filter graphs, paths) cut, at most 2 000 characters in all. */
+export function argvSummary(args: string[]): string {
+  return args
+    .map((a) => (a.length > 120 ? `${a.slice(0, 117)}...` : a))
+    .join(' ')
+    .slice(0, 2000);
+}
+
+async function runUntraced(ffmpegPath: string, args: string[], opts: RunOptions): Promise<void> {
   let release: (() => void) | undefined;
   // Registered before execa's own listener, so a paused child is resumed before it is killed.
   const onAbort = () => release?.();

@@ -1,5 +1,6 @@
 import type { ConfirmChannel } from 'amqplib';
-import type { OutboxRepository } from '../db/outbox.ts';
+import type { OutboxMessage, OutboxRepository } from '../db/outbox.ts';
+import { contextFrom, inSpan, SpanKind, traceHeaders } from '../tracing.ts';
 import type { Db } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RabbitConnection } from './connection.ts';
@@ -48,13 +49,25 @@ export function createOutboxRelay({ db, outbox, rabbit, logger, destinations, po
     return ch;
   }
 
-  async function publish(m: { topic: string; payload: unknown }) {
+  // The row's trace goes on: a producer span, whose context rides in the message's headers.
+  const publish = (m: OutboxMessage) =>
+    inSpan(
+      `publish ${m.topic}`,
+      {
+        kind: SpanKind.PRODUCER,
+        parent: contextFrom(m.trace_context),
+        attributes: { 'messaging.system': 'rabbitmq', 'messaging.operation.type': 'publish', 'outbox.id': m.id },
+      },
+      () => send(m, traceHeaders()),
+    );
+
+  async function send(m: OutboxMessage, headers: Record<string, string>) {
     const destination = destinations[m.topic as Topic];
     // A topic this relay has no destination for (a newer version's) stays in the outbox, in order, and says so.
     if (!destination) throw new Error(`no destination for outbox topic ${JSON.stringify(m.topic)}`);
     const ch = await getChannel();
     const body = Buffer.from(JSON.stringify(m.payload));
-    const options = { persistent: true, contentType: 'application/json', type: m.topic };
+    const options = { persistent: true, contentType: 'application/json', type: m.topic, headers };
     const confirmed = (resolve: () => void, reject: (e: Error) => void) => (err: unknown) =>
       err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve();
     if ('queue' in destination) {

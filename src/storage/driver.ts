@@ -10,6 +10,8 @@ export interface ByteRange {
 export interface StoredObject {
   size: number;
   modified: Date;
+  /** The store's tag of this version of the object, where it has one (S3's ETag). */
+  etag?: string;
 }
 
 /** Where sources and renditions live. Keys are '/'-separated, relative, chosen by Gilfoyle. */
@@ -25,8 +27,12 @@ export interface StorageDriver {
   put(key: string, body: Readable | Buffer | string): Promise<number>;
   /** Copies a local file into `key`. */
   putFile(key: string, localPath: string): Promise<void>;
-  /** Streams the object (or a byte range of it); throws StorageNotFoundError when missing. */
-  get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Streams the object (or a byte range of it); throws StorageNotFoundError when missing. Given
+   * `expected` (its stat), throws StorageChangedError when the object was replaced since: the
+   * length and range an answer was built on are then not the bytes it would send.
+   */
+  get(key: string, range?: ByteRange, expected?: StoredObject): Promise<Readable>;
   /** Copies the object to a local file (a worker's temp folder). */
   getToFile(key: string, localPath: string): Promise<void>;
   /**
@@ -63,6 +69,14 @@ export interface StorageDriver {
 /** A body that can be written again (a buffer or text), unlike a stream, which can be read once. */
 export const isRepeatableBody = (body: Readable | Buffer | string): body is Buffer | string =>
   typeof body === 'string' || Buffer.isBuffer(body);
+
+/** The object was replaced between the stat an answer was built on and its read. */
+export class StorageChangedError extends Error {
+  constructor(readonly key: string) {
+    super(`${key} changed while it was read`);
+    this.name = 'StorageChangedError';
+  }
+}
 
 /** The store cannot be reached or refuses Gilfoyle's credentials: the API answers 503, activities retry. */
 export class StorageUnavailableError extends Error {

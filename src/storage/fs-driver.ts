@@ -1,17 +1,32 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { access, copyFile, constants, mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import {
+  access,
+  copyFile,
+  constants,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   InvalidKeyError,
+  StorageChangedError,
   isRepeatableBody,
   StorageNotFoundError,
   type ByteRange,
   type StorageDriver,
   type StoredObject,
 } from './driver.ts';
+
+/** Bytes per read of a stored file that is streamed out. */
+const readChunkBytes = 512 * 1024;
 
 /** Stores objects as files under one root folder. */
 export function createFsDriver(rootDir: string): StorageDriver {
@@ -107,12 +122,28 @@ export function createFsDriver(rootDir: string): StorageDriver {
       await writeAtomically(fileOf(key), (temp) => copyFile(localPath, temp, constants.COPYFILE_FICLONE), true);
     },
 
-    async get(key, range?: ByteRange) {
-      const file = fileOf(key);
-      const s = await statKey(key);
-      if (!s) throw new StorageNotFoundError(key);
-      if (s.size === 0) return Readable.from([]);
-      return createReadStream(file, range ? { start: range.start, end: range.end } : {});
+    async get(key, range?: ByteRange, expected?: StoredObject) {
+      // Opened here, so that a missing file is this call's error, not the stream's; read in large
+      // chunks (a segment in a few reads, fewer trips through the HTTP response's stream).
+      let handle;
+      try {
+        handle = await open(fileOf(key), 'r');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (isMissing(err) || code === 'ENOTDIR' || code === 'EISDIR') throw new StorageNotFoundError(key);
+        throw err;
+      }
+      // The open file stays the one read, even if a write renames another into its place.
+      const s = await handle.stat();
+      const changed = expected && (s.size !== expected.size || s.mtime.getTime() !== expected.modified.getTime());
+      if (!s.isFile() || changed) {
+        await handle.close();
+        throw s.isFile() ? new StorageChangedError(key) : new StorageNotFoundError(key);
+      }
+      return handle.createReadStream({
+        highWaterMark: readChunkBytes,
+        ...(range ? { start: range.start, end: range.end } : {}),
+      });
     },
 
     async getToFile(key, localPath) {

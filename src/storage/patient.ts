@@ -16,7 +16,7 @@ export function patientStorage(driver: StorageDriver, o: PatienceOptions): Stora
     name: driver.name,
     put: (key, body) => (isRepeatableBody(body) ? patiently(() => driver.put(key, body)) : driver.put(key, body)),
     putFile: (key, localPath) => patiently(() => driver.putFile(key, localPath)),
-    get: (key, range) => patiently(() => driver.get(key, range)),
+    get: (key, range, expected) => patiently(() => driver.get(key, range, expected)),
     getToFile: (key, localPath) => patiently(() => driver.getToFile(key, localPath)),
     localFile: (key) => patiently(() => driver.localFile(key)),
     readUrl: (key, expires, answer) => patiently(() => driver.readUrl(key, expires, answer)),

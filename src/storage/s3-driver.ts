@@ -15,7 +15,13 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { contentTypeOf } from '../domain/media-types.ts';
-import { InvalidKeyError, StorageNotFoundError, StorageUnavailableError, type StorageDriver } from './driver.ts';
+import {
+  InvalidKeyError,
+  StorageChangedError,
+  StorageNotFoundError,
+  StorageUnavailableError,
+  type StorageDriver,
+} from './driver.ts';
 
 export interface S3DriverOptions {
   endpoint?: string;
@@ -135,18 +141,22 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
       await putStream(key, createReadStream(localPath));
     },
 
-    async get(key, range) {
+    async get(key, range, expected) {
       try {
         const res = await client.send(
           new GetObjectCommand({
             Bucket,
             Key: checkKey(key),
             Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+            // Only the version the answer was built on.
+            IfMatch: expected?.etag,
           }),
         );
         return res.Body as Readable;
       } catch (err) {
         if (isNotFound(err)) throw new StorageNotFoundError(key);
+        if (expected?.etag && err instanceof S3ServiceException && err.$metadata?.httpStatusCode === 412)
+          throw new StorageChangedError(key);
         throw unavailable(err, `read of ${key} (bucket ${Bucket})`);
       }
     },
@@ -168,7 +178,7 @@ export function createS3Driver(o: S3DriverOptions): StorageDriver {
     async stat(key) {
       try {
         const head = await client.send(new HeadObjectCommand({ Bucket, Key: checkKey(key) }));
-        return { size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0) };
+        return { size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0), etag: head.ETag };
       } catch (err) {
         if (isNotFound(err)) return null;
         throw unavailable(err, `stat of ${key} (bucket ${Bucket})`);

@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { createApp } from '../../src/api/create-app.ts';
 import type { AppDeps, DependencyState } from '../../src/api/deps.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { createStreamCache } from '../../src/api/stream-cache.ts';
 import type {
   MediaEventInput,
   MediaEventRow,
@@ -31,6 +32,7 @@ import type { WebhookRepository } from '../../src/db/webhooks.ts';
 import { MediaStatus, RenditionStatus } from '../../src/domain/status.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import {
+  StorageChangedError,
   StorageNotFoundError,
   StorageUnavailableError,
   type ByteRange,
@@ -102,6 +104,7 @@ export class FakeMedias implements Pick<MediaRepository, UsedByApi> {
       progress: 0,
       error: null,
       workflow_run_id: null,
+      trace_id: null,
       source_url: null,
       private: false,
       created_at: created,
@@ -375,10 +378,16 @@ export class FakeStorage implements StorageDriver {
     await this.put(key, await readFile(localPath));
   }
 
-  async get(key: string, range?: ByteRange): Promise<Readable> {
+  /** Runs before each get: a write that lands between a stat and its read. */
+  beforeGet?: (key: string) => void;
+
+  async get(key: string, range?: ByteRange, expected?: StoredObject): Promise<Readable> {
     this.check_('get');
+    this.beforeGet?.(key);
     const o = this.objects.get(key);
     if (!o) throw new StorageNotFoundError(key);
+    if (expected && (expected.size !== o.body.length || expected.modified.getTime() !== o.modified.getTime()))
+      throw new StorageChangedError(key);
     return Readable.from([range ? o.body.subarray(range.start, range.end + 1) : o.body]);
   }
 
@@ -522,6 +531,8 @@ export function buildApp(overrides: BuildOptions = {}) {
       journal.push(`webhooks.startDelivery ${deliveryId} ${run}`);
     },
     storage,
+    // No database to listen on: nothing is kept, every stream request asks the fake.
+    streamCache: createStreamCache({ load: (id) => (medias as unknown as MediaRepository).get(id) }),
     logger: pino({ level: 'silent' }),
     metrics: sharedMetrics,
     stopWorkflow: workflows.stopWorkflow,

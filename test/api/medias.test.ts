@@ -288,6 +288,7 @@ describe('get, list, patch', () => {
         id: `media-${m.id}`,
         run_id: 'run-1',
         url: `http://127.0.0.1:8233/namespaces/default/workflows/media-${m.id}/run-1/history`,
+        trace_url: null,
       },
       links: {
         master: `/medias/${m.id}/stream/master.m3u8`,
@@ -297,6 +298,16 @@ describe('get, list, patch', () => {
       },
       created_at: m.created_at.toISOString(),
     });
+  });
+
+  it('links a traced media to its trace in the tracing UI (tracing.ui_url)', async () => {
+    const { app, medias } = buildApp({ config: { tracing: { ui_url: 'http://jaeger.example:16686/' } } });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const traced = medias.seed({ status: MediaStatus.Processing, workflow_run_id: 'run-1', trace_id: traceId });
+    const untraced = medias.seed({ status: MediaStatus.Processing, workflow_run_id: 'run-2' });
+    const res = await send(app, 'GET', `/medias/${traced.id}`);
+    expect(res.body.data.workflow?.trace_url).toBe(`http://jaeger.example:16686/trace/${traceId}`);
+    expect((await send(app, 'GET', `/medias/${untraced.id}`)).body.data.workflow?.trace_url).toBeNull();
   });
 
   it('GET /medias pages newest first, passes q and status on, and says the total', async () => {

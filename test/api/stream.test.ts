@@ -4,6 +4,7 @@
  * before its token is checked. The players themselves are in test/browser/players.test.ts.
  */
 import { issuePlaybackToken } from '../../src/api/security/playback-token.ts';
+import { fileEtag } from '../../src/api/routes/stream/caching.ts';
 import { streamKey } from '../../src/domain/paths.ts';
 import { MediaStatus } from '../../src/domain/status.ts';
 import { createS3Driver } from '../../src/storage/s3-driver.ts';
@@ -171,5 +172,117 @@ describe('segments answered by a redirect to the object store (storage.delivery:
     // Playlists are always served here, with the token written into them.
     const master = await get(`/medias/${m.id}/stream/master.m3u8?token=${encodeURIComponent(token)}`);
     expect(master.status).toBe(200);
+  });
+});
+
+describe('headers a CDN can trust', () => {
+  const rendition = (ended: boolean) =>
+    `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-MAP:URI="360p_init.mp4"\n#EXTINF:4.0,\nseg.m4s\n${ended ? '#EXT-X-ENDLIST\n' : ''}`;
+  const withRun = (w: ReturnType<typeof world>, partial: Record<string, unknown> = {}) => {
+    const m = w.ready({ workflow_run_id: 'run-1', ...partial });
+    w.storage.objects.set(streamKey(m.id, '360p.m3u8'), {
+      body: Buffer.from(rendition(m.status === MediaStatus.Ready)),
+      modified: new Date(),
+    });
+    return m;
+  };
+  const versionIn = (text: string) => /\?v=([A-Za-z0-9_-]+)/.exec(text)?.[1];
+
+  it('versions every file a playlist names by its run, and keeps what that version names a year, immutable', async () => {
+    const w = world();
+    const m = withRun(w);
+    const master = await w.get(`/medias/${m.id}/stream/master.m3u8`);
+    const text = await master.text();
+    const v = versionIn(text)!;
+    expect(text).toContain(`360p/index.m3u8?v=${v}`);
+    expect(master.headers.get('cache-control')).toBe('public, max-age=300');
+    const list = await w.get(`/medias/${m.id}/stream/360p.m3u8?v=${v}`);
+    expect(await list.text()).toContain(`URI="360p_init.mp4?v=${v}"`);
+    expect(list.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+
+    const seg = await w.get(`/medias/${m.id}/stream/seg.m4s?v=${v}`);
+    expect(seg.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const etag = seg.headers.get('etag')!;
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+    // Without a version (a link from the media's JSON) an hour; with another run's, revalidated.
+    expect((await w.get(`/medias/${m.id}/stream/seg.m4s`)).headers.get('cache-control')).toBe('public, max-age=3600');
+    expect((await w.get(`/medias/${m.id}/stream/seg.m4s?v=older`)).headers.get('cache-control')).toBe(
+      'public, no-cache',
+    );
+    // Revalidation: 304 without a body, for files and for playlists.
+    const again = await w.get(`/medias/${m.id}/stream/seg.m4s?v=${v}`, { 'if-none-match': etag });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    const masterAgain = await w.get(`/medias/${m.id}/stream/master.m3u8`, {
+      'if-none-match': master.headers.get('etag')!,
+    });
+    expect(masterAgain.status).toBe(304);
+    expect((await w.get(`/medias/${m.id}/stream/seg.m4s`, { 'if-none-match': '"other"' })).status).toBe(200);
+  });
+
+  it('answers with the bytes it read when a file is replaced between its stat and its read', async () => {
+    const w = world();
+    const m = withRun(w);
+    const key = streamKey(m.id, 'seg.m4s');
+    let replaced = false;
+    const modified = new Date(Date.now() + 1000);
+    w.storage.beforeGet = (k) => {
+      if (k !== key || replaced) return;
+      replaced = true;
+      w.storage.objects.set(k, { body: Buffer.alloc(1500, 9), modified });
+    };
+    const res = await w.get(`/medias/${m.id}/stream/seg.m4s`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe('1500');
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(body.equals(Buffer.alloc(1500, 9))).toBe(true);
+    // Its validators are the new file's too.
+    expect(res.headers.get('etag')).toBe(fileEtag({ size: 1500, modified }));
+    expect(res.headers.get('last-modified')).toBe(modified.toUTCString());
+  });
+
+  it('gives the media’s download link its run’s version, and the download under it is kept a year', async () => {
+    const w = world();
+    const m = withRun(w);
+    const { links } = ((await (await w.get(`/medias/${m.id}`)).json()) as { data: { links: { download: string } } })
+      .data;
+    const v = versionIn(await (await w.get(`/medias/${m.id}/stream/master.m3u8`)).text());
+    expect(links.download).toMatch(new RegExp(`\\?v=${v}$`));
+    const file = links.download.split('/stream/')[1]!.split('?')[0]!;
+    w.storage.objects.set(streamKey(m.id, file), { body: Buffer.alloc(300, 1), modified: new Date() });
+    const res = await w.get(links.download);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(res.headers.get('etag')).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+  });
+
+  it('a retry is a new run: the versions in the playlists change with it', async () => {
+    const w = world();
+    const first = withRun(w);
+    const second = withRun(w, { workflow_run_id: 'run-2' });
+    const v1 = versionIn(await (await w.get(`/medias/${first.id}/stream/master.m3u8`)).text());
+    const v2 = versionIn(await (await w.get(`/medias/${second.id}/stream/master.m3u8`)).text());
+    expect(v1).toBeDefined();
+    expect(v2).toBeDefined();
+    expect(v1).not.toBe(v2);
+  });
+
+  it('keeps a growing playlist half its target duration, and a private media’s answers private', async () => {
+    const w = world();
+    const growing = withRun(w, { status: MediaStatus.Processing });
+    const list = await w.get(`/medias/${growing.id}/stream/360p.m3u8`);
+    expect(list.headers.get('cache-control')).toBe('public, max-age=2');
+    expect((await w.get(`/medias/${growing.id}/stream/master.m3u8`)).headers.get('cache-control')).toBe(
+      'public, max-age=2',
+    );
+
+    const closed = withRun(w, { private: true });
+    const token = issuePlaybackToken(secret, closed.id, 600).token;
+    const master = await (await w.get(`/medias/${closed.id}/stream/master.m3u8?token=${token}`)).text();
+    const v = versionIn(master)!;
+    expect(master).toContain(`360p/index.m3u8?v=${v}&token=${encodeURIComponent(token)}`);
+    const seg = await w.get(`/medias/${closed.id}/stream/seg.m4s?v=${v}&token=${encodeURIComponent(token)}`);
+    expect(seg.status).toBe(200);
+    expect(seg.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
   });
 });

@@ -1,11 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
 import { apiClient } from '../helpers/api.ts';
 import { isolatedPage, launchChromium, playWhenLoaded, screenshot } from '../helpers/browser.ts';
 import { startWithoutWorkers, startGilfoyle, storedSourceKey, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
+import { temporalAddress, waitFor } from '../helpers/services.ts';
 import { helloSrt } from '../helpers/subtitles.ts';
 
 /**
@@ -30,6 +32,9 @@ beforeAll(async () => {
       ]),
       GILFOYLE_ENCODING_PRESET: 'ultrafast',
       GILFOYLE_ENCODING_MAX_ATTEMPTS: '1',
+      // Traced to the tests' Jaeger, whose UI the page links to next to the Temporal UI.
+      GILFOYLE_TRACING_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      GILFOYLE_TRACING_UI_URL: 'http://127.0.0.1:16686',
     }),
     launchChromium(),
   ]);
@@ -88,6 +93,8 @@ it('uploads from the form, follows the progress to Ready and plays the stream pa
   const media = (await api.getMedia(id)).body.data;
   expect(await page.getByTestId('run-id').textContent()).toBe(media.workflow!.run_id);
   expect(await page.getByTestId('temporal-link').getAttribute('href')).toBe(media.workflow!.url);
+  expect(media.workflow!.trace_url).toMatch(/^http:\/\/127\.0\.0\.1:16686\/trace\/[0-9a-f]{32}$/);
+  expect(await page.getByTestId('jaeger-link').getAttribute('href')).toBe(media.workflow!.trace_url);
 
   const player = page.getByTestId('player');
   await player.waitFor();
@@ -324,6 +331,19 @@ describe('a run that does not answer a cancel', () => {
     const file = path.join(dir(), 'stuck.mp4');
     await makeVideo(file, { seconds: 2 });
     const media = await client.uploadNew(`${tag} stuck`, 'video', file);
+    // The bridge has started its run (which no worker takes): a cancel asked before that would
+    // find no run to ask, and end the media at once.
+    const connection = await Connection.connect({ address: temporalAddress });
+    try {
+      const handle = new Client({ connection }).workflow.getHandle(`media-${media.id}`);
+      await waitFor(
+        `the run of media ${media.id} to start`,
+        async () => ((await handle.describe().catch(() => undefined))?.status.name === 'RUNNING' ? true : undefined),
+        30_000,
+      );
+    } finally {
+      await connection.close();
+    }
     const own = await isolatedPage(browser, apiRole.url);
     await own.page.goto(`${apiRole.url}/admin/#/medias/${media.id}`);
     const badge = own.page.getByTestId('media-status');

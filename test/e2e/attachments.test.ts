@@ -104,7 +104,7 @@ it('takes SRT and ASS as WebVTT, lists them in the master playlist and the manif
 
   const master = (await text('master.m3u8')).body;
   expect(master).toMatch(
-    /#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI="text_en.m3u8"/,
+    /#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI="text_en\.m3u8\?v=[\w-]{10}"/,
   );
   expect(master).toMatch(
     /TYPE=SUBTITLES,GROUP-ID="subs",NAME="fr",LANGUAGE="fr",DEFAULT=NO.*CHARACTERISTICS="public\.accessibility/,
@@ -113,7 +113,7 @@ it('takes SRT and ASS as WebVTT, lists them in the master playlist and the manif
     expect(line).toContain('SUBTITLES="subs",CLOSED-CAPTIONS=NONE');
   const manifest = (await text('manifest.mpd')).body;
   expect(manifest).toMatch(/<AdaptationSet[^>]*contentType="text"[^>]*mimeType="text\/vtt"[^>]*lang="en"/);
-  expect(manifest).toContain('<BaseURL>text_en.vtt</BaseURL>');
+  expect(manifest).toMatch(/<BaseURL>text_en\.vtt\?v=[\w-]{10}<\/BaseURL>/);
   expect(manifest).toMatch(/value="caption"/);
 
   const playlist = await text('text_en.m3u8');

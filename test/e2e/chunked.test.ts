@@ -72,7 +72,8 @@ it('is playable after its first chunk, grows its playlist chunk by chunk, and en
   }
 
   // While encoding: an EVENT playlist that only ever grows; at Ready, VOD with ENDLIST.
-  const segmentsIn = (text: string) => text.split('\n').filter((l) => l.endsWith('.m4s'));
+  // Segment URIs, as served (with the run's version query).
+  const segmentsIn = (text: string) => text.split('\n').filter((l) => !l.startsWith('#') && /\.m4s(\?|$)/.test(l));
   const during = snapshots.filter((s) => s.includes('#EXT-X-PLAYLIST-TYPE:EVENT') && !s.includes('#EXT-X-ENDLIST'));
   expect(during.length).toBeGreaterThan(0);
   for (let i = 1; i < snapshots.length; i++) {

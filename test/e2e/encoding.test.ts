@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { versionOf } from '../../src/api/routes/stream/caching.ts';
 import { apiClient, type MediaJson } from '../helpers/api.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
@@ -141,9 +142,10 @@ describe('the default ladder, plus a 240p rung', () => {
     expect(media.links).toMatchObject({
       master: `/medias/${media.id}/stream/master.m3u8`,
       dash: `/medias/${media.id}/stream/manifest.mpd`,
-      download: `/medias/${media.id}/stream/download.mp4`,
-      poster: `/medias/${media.id}/stream/poster.jpg`,
-      storyboard: `/medias/${media.id}/stream/storyboard.vtt`,
+      // The files a run writes once carry its version (a CDN keeps them a year).
+      download: `/medias/${media.id}/stream/download.mp4?v=${versionOf({ workflow_run_id: media.workflow!.run_id })}`,
+      poster: `/medias/${media.id}/stream/poster.jpg?v=${versionOf({ workflow_run_id: media.workflow!.run_id })}`,
+      storyboard: `/medias/${media.id}/stream/storyboard.vtt?v=${versionOf({ workflow_run_id: media.workflow!.run_id })}`,
     });
     for (const [file, type] of [
       ['manifest.mpd', 'application/dash+xml'],
@@ -190,7 +192,7 @@ describe('the default ladder, plus a 240p rung', () => {
     expect(ladder.master.variants.every((v) => !v.codecs.includes('mp4a'))).toBe(true);
     expect((await checkDash(streamDir)).representations.every((r) => r.id !== 'audio')).toBe(true);
     expect((await probeStreams(path.join(streamDir, 'download.mp4'))).map((s) => s.codec_type)).toEqual(['video']);
-    expect(media.links.download).toMatch(/download\.mp4$/);
+    expect(media.links.download).toMatch(/download\.mp4\?v=[\w-]{10}$/);
   });
 
   it('turns a variable frame rate source into constant frame rate', async () => {
@@ -235,7 +237,7 @@ describe('the default ladder, plus a 240p rung', () => {
     expect(ladder.audioOnly).toBe(true);
     await checkFaststart(path.join(streamDir, 'download.m4a'));
     expect(media.links).toMatchObject({
-      download: `/medias/${media.id}/stream/download.m4a`,
+      download: expect.stringMatching(/\/stream\/download\.m4a\?v=[\w-]{10}$/),
       poster: null,
       storyboard: null,
     });

@@ -104,7 +104,11 @@ it(
       // Every playlist's segments are in the store, the playlist plays to its end.
       for (const r of renditions) {
         const playlist = await (await client.stream(media.id, r.playlist!)).text();
-        const segments = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
+        // Named as served, with the run's version (?v=).
+        const segments = playlist
+          .split('\n')
+          .filter((l) => l && !l.startsWith('#'))
+          .map((l) => l.split('?')[0]!);
         expect(playlist).toContain('#EXT-X-ENDLIST');
         for (const s of segments) expect(await api.storage.stat(streamKey(media.id, s))).not.toBeNull();
       }

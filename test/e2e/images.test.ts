@@ -78,6 +78,15 @@ it('a thumbnail at 2.0 s matches the source frame at 2.0 s, and is rendered once
   const again = await get('thumbnail.jpg?time=2.000&width=320');
   expect(again.body.equals(body)).toBe(true);
   expect(await rendered('thumbnail')).toBe(before + 1);
+  // With the version of the media's links, a year; its ETag is revalidated with a 304.
+  const v = new URL((await apiClient(g.url).getMedia(mediaId)).body.data.links.poster!, g.url).searchParams.get('v');
+  expect(v).toBeTruthy();
+  const kept = await get(`thumbnail.jpg?time=2&width=320&v=${v}`);
+  expect(kept.res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+  expect(res.headers.get('cache-control')).toBe('public, max-age=3600');
+  const etag = kept.res.headers.get('etag')!;
+  expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+  expect((await get(`thumbnail.jpg?time=2&width=320&v=${v}`, { 'if-none-match': etag })).res.status).toBe(304);
 }, 60_000);
 
 it('renders concurrent identical requests once; fits, crops and pads; png and webp', async () => {

@@ -122,9 +122,13 @@ describe.each(drivers)('on the %s storage driver', (driver, storageEnv) => {
       expect(master).toMatch(/RESOLUTION=640x360/);
       expect(master).toMatch(/RESOLUTION=426x240/);
       expect(master).toMatch(/#EXT-X-MEDIA:TYPE=AUDIO/);
-      const playlists = master.split('\n').filter((l) => l.endsWith('.m3u8'));
+      const playlists = master.split('\n').filter((l) => !l.startsWith('#') && /\.m3u8(\?|$)/.test(l));
       const audioUri = /URI="([^"]+)"/.exec(master)?.[1];
-      expect(playlists).toEqual(['360p.m3u8', '240p.m3u8']);
+      // Each named with the version of the run that made it (a CDN keeps them under it).
+      expect(playlists.map((p) => p.split('?')[0])).toEqual(['360p.m3u8', '240p.m3u8']);
+      const versions = [...playlists, audioUri!].map((p) => new URL(p, g.url).searchParams.get('v'));
+      expect(versions[0]).toMatch(/^[\w-]{10}$/);
+      expect(new Set(versions).size).toBe(1);
       for (const p of [...playlists, audioUri!]) {
         const url = `${g.url}/medias/${id}/stream/${p}`;
         const text = await (await fetch(url)).text();

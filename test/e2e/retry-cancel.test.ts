@@ -83,6 +83,7 @@ describe('retry', () => {
       id: `media-${media.id}`,
       run_id: completed.runId,
       url: `http://127.0.0.1:8233/namespaces/default/workflows/media-${media.id}/${completed.runId}/history`,
+      trace_url: null,
     });
     expect(ready.probe).toMatchObject({ video: { codec: 'h264', width: 640, height: 360 }, audio: { codec: 'aac' } });
   });

@@ -92,8 +92,17 @@ describe('a worker stopped mid-encode', () => {
       60_000,
       50,
     );
+    const health = async () => (await fetch(`${first.url}/healthz`)).status;
+    expect(await health()).toBe(200);
     const started = Date.now();
     process.kill(first.pid, 'SIGTERM');
+    // While it drains, its probe says so (an orchestrator stops sending it anything).
+    await waitFor(
+      'the draining worker’s /healthz to answer 503',
+      async () => ((await health()) === 503 ? true : undefined),
+      2_000,
+      20,
+    );
     expect(await first.exit).toBe(0);
     expect(Date.now() - started).toBeLessThan(9_000);
     expect(first.logs()).not.toMatch(/"level":(50|60)/); // no error or fatal line on the way out

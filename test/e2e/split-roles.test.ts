@@ -52,6 +52,14 @@ it('processes an upload across the three roles, and each serves its own metrics'
   expect(fromApi).toMatch(/^gilfoyle_medias\{status="Ready"\} [1-9]/m);
   expect(fromApi).not.toMatch(/^gilfoyle_encode_duration_seconds_count\{/m);
 
-  const elsewhere = await fetch(`${worker.url}/healthz`);
-  expect(elsewhere.status).toBe(404);
+  // Worker and bridge answer a health probe next to their metrics, and nothing else.
+  for (const [g, roles] of [
+    [worker, ['worker']],
+    [bridge, ['bridge']],
+  ] as const) {
+    const health = await fetch(`${g.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', roles });
+  }
+  expect((await fetch(`${worker.url}/medias`)).status).toBe(404);
 });

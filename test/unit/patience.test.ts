@@ -1,7 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
 import { attemptStartInterceptor, patienceLeft } from '../../src/activities/attempt.ts';
-import { waitOut } from '../../src/patience.ts';
+import { waitOut, withinMs } from '../../src/patience.ts';
 
 class Outage extends Error {}
 const isOutage = (err: unknown) => err instanceof Outage;
@@ -85,5 +85,15 @@ describe("a worker's patience", () => {
     expect(await queued.run(async () => (attemptStartInterceptor(Context.current()), patienceLeft(120_000)))).toBe(
       120_000,
     );
+  });
+});
+
+describe('withinMs', () => {
+  it('gives the answer that comes in time, and refuses one that does not', async () => {
+    await expect(withinMs(Promise.resolve(7), 50)).resolves.toBe(7);
+    const started = Date.now();
+    await expect(withinMs(new Promise(() => undefined), 50)).rejects.toThrow('no answer within 50 ms');
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(withinMs(Promise.reject(new Error('refused')), 50)).rejects.toThrow('refused');
   });
 });

@@ -9,7 +9,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { createActivities } from '../../src/activities/index.ts';
-import { workflowsPath } from '../../src/cli/worker-role.ts';
+import { workflowsPath } from '../../src/cli/workflow-code.ts';
 import { planChunks } from '../../src/domain/chunks.ts';
 import { planRenditions, type EncodingLadder, type VideoRendition } from '../../src/domain/renditions.ts';
 import { chunkedRenditionWorkflowIdOf, type ProcessMediaInput } from '../../src/domain/workflow.ts';

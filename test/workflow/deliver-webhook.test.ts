@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { SendOutcome } from '../../src/activities/webhooks.ts';
-import { workflowsPath } from '../../src/cli/worker-role.ts';
+import { workflowsPath } from '../../src/cli/workflow-code.ts';
 import type { DeliverWebhookInput, DeliverySchedule } from '../../src/domain/webhooks.ts';
 import { temporalAddress } from '../helpers/services.ts';
 

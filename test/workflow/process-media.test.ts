@@ -10,7 +10,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { createActivities } from '../../src/activities/index.ts';
-import { workflowsPath } from '../../src/cli/worker-role.ts';
+import { workflowsPath } from '../../src/cli/workflow-code.ts';
 import { FailureType } from '../../src/domain/errors.ts';
 import { planRenditions } from '../../src/domain/renditions.ts';
 import type { Probe } from '../../src/domain/probe.ts';

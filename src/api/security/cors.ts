@@ -20,7 +20,7 @@ export const streamCors = (config: Config['cors']): MiddlewareHandler =>
     origin: originOf(config.stream_origins),
     allowMethods: ['GET', 'HEAD', 'OPTIONS'],
     allowHeaders: ['Range'],
-    exposeHeaders: ['Content-Range', 'Content-Length', 'Accept-Ranges', 'X-Request-Id'],
+    exposeHeaders: ['Content-Range', 'Content-Length', 'Accept-Ranges', 'ETag', 'X-Request-Id'],
     maxAge: 86_400,
   });
 

@@ -44,19 +44,31 @@ export function tokenSecondsLeft(token: string, now = Date.now()): number {
 /** The cookie a player may carry instead of the query parameter: one per media. */
 export const playbackCookieName = (mediaId: string) => `gilfoyle_playback_${mediaId.replaceAll('-', '')}`;
 
-/** Adds `token` to a relative URL of a playlist (keeps a #fragment after it). */
-function withToken(uri: string, token: string): string {
+/** Adds `query` (already encoded) to a relative URL of a playlist (keeps a #fragment after it). */
+function withQuery(uri: string, query: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.startsWith('/')) return uri; // not one of the media's own files
   const hash = uri.indexOf('#');
   const [base, frag] = hash >= 0 ? [uri.slice(0, hash), uri.slice(hash)] : [uri, ''];
-  return `${base}${base.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}${frag}`;
+  return `${base}${base.includes('?') ? '&' : '?'}${query}${frag}`;
 }
 
 /**
  * Rewrites a playlist so that every file it names carries the token: HLS URI lines and URI=""
  * attributes, DASH media/initialization/BaseURL, WebVTT storyboard cues.
  */
-export function addTokenToPlaylist(name: string, text: string, token: string): string {
+export const addTokenToPlaylist = (name: string, text: string, token: string) =>
+  addQueryToPlaylist(name, text, { token });
+
+/**
+ * Rewrites a playlist so that every file of the media it names carries `params` (the version of
+ * the run that made the files, a playback token), in the order given.
+ */
+export function addQueryToPlaylist(name: string, text: string, params: Record<string, string | undefined>): string {
+  const query = Object.entries(params)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join('&');
+  if (!query) return text;
   if (name.endsWith('.m3u8')) {
     return text
       .split('\n')
@@ -64,8 +76,8 @@ export function addTokenToPlaylist(name: string, text: string, token: string): s
         const t = line.trim();
         if (t === '') return line;
         if (t.startsWith('#'))
-          return line.replace(/URI="([^"]+)"/g, (_, uri: string) => `URI="${withToken(uri, token)}"`);
-        return withToken(t, token);
+          return line.replace(/URI="([^"]+)"/g, (_, uri: string) => `URI="${withQuery(uri, query)}"`);
+        return withQuery(t, query);
       })
       .join('\n');
   }
@@ -73,18 +85,18 @@ export function addTokenToPlaylist(name: string, text: string, token: string): s
     return text
       .replace(
         /\b(media|initialization)="([^"]+)"/g,
-        (_, attr: string, uri: string) => `${attr}="${withToken(uri, token).replaceAll('&', '&amp;')}"`,
+        (_, attr: string, uri: string) => `${attr}="${withQuery(uri, query).replaceAll('&', '&amp;')}"`,
       )
       .replace(
         /<BaseURL>([^<]+)<\/BaseURL>/g,
-        (_, uri: string) => `<BaseURL>${withToken(uri, token).replaceAll('&', '&amp;')}</BaseURL>`,
+        (_, uri: string) => `<BaseURL>${withQuery(uri, query).replaceAll('&', '&amp;')}</BaseURL>`,
       );
   }
   if (name.endsWith('.vtt')) {
     return text
       .split('\n')
       .map((line) =>
-        /^[^\s#][^\s]*\.(jpg|jpeg|png|webp)(#xywh=[\d,]+)?$/i.test(line.trim()) ? withToken(line.trim(), token) : line,
+        /^[^\s#][^\s]*\.(jpg|jpeg|png|webp)(#xywh=[\d,]+)?$/i.test(line.trim()) ? withQuery(line.trim(), query) : line,
       )
       .join('\n');
   }

@@ -3,7 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { InvalidKeyError, StorageNotFoundError, type StorageDriver } from '../../../src/storage/driver.ts';
+import {
+  InvalidKeyError,
+  StorageChangedError,
+  StorageNotFoundError,
+  type StorageDriver,
+} from '../../../src/storage/driver.ts';
 import { createFsDriver } from '../../../src/storage/fs-driver.ts';
 import { createS3Driver } from '../../../src/storage/s3-driver.ts';
 import { createTestBucket, minio, removeTestBucket } from '../../helpers/minio.ts';
@@ -89,6 +94,16 @@ describe.each(subjects)('storage driver: %s', (_name, make) => {
     await d.put('over/w', 'second');
     expect((await text(await d.get('over/w'))).toString()).toBe('second');
     expect((await d.stat('over/w'))?.size).toBe(6);
+  });
+
+  it('reads the version a stat saw, or says it changed (a playlist replaced between the two)', async () => {
+    await d.put('pinned/p.m3u8', '#EXTM3U\n');
+    const seen = (await d.stat('pinned/p.m3u8'))!;
+    expect((await text(await d.get('pinned/p.m3u8', { start: 0, end: 3 }, seen))).toString()).toBe('#EXT');
+    await d.put('pinned/p.m3u8', '#EXTM3U\n#EXTINF:4,\n0.m4s\n');
+    await expect(d.get('pinned/p.m3u8', undefined, seen)).rejects.toBeInstanceOf(StorageChangedError);
+    const now = (await d.stat('pinned/p.m3u8'))!;
+    expect((await text(await d.get('pinned/p.m3u8', undefined, now))).length).toBe(now.size);
   });
 
   it('keeps keys with spaces and unicode', async () => {

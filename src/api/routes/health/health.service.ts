@@ -1,18 +1,13 @@
+import { withinMs } from '../../../patience.ts';
 import type { DependencyState } from '../../deps.ts';
 
 /** Whether `check` answers within `ms`. */
 async function answers(check: () => Promise<unknown>, ms: number): Promise<DependencyState> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms))),
-    ]);
+    await withinMs(check(), ms);
     return 'up';
   } catch {
     return 'down';
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -10,6 +10,7 @@ import {
 } from '../../../domain/images.ts';
 import type { AppEnv } from '../../deps.ts';
 import { sendStored } from '../../send-stored.ts';
+import { fileCacheControl, fileEtag, versionOf } from '../stream/caching.ts';
 import { playbackTokenOf } from '../stream/stream.handlers.ts';
 import type * as routes from './images.routes.ts';
 import { storedImage } from './images.service.ts';
@@ -32,11 +33,17 @@ async function answer(c: Context<AppEnv>, found: Awaited<ReturnType<typeof image
     c,
     key,
     info,
-    {
+    (now) => ({
       'Content-Type': imageContentType[spec.format],
-      'Cache-Control': `${found.token ? 'private' : 'public'}, max-age=3600`,
-      'Last-Modified': info.modified.toUTCString(),
-    },
+      // Rendered once per media and spec: kept a year under the version of the media's links.
+      'Cache-Control': fileCacheControl({
+        asked: c.req.query('v'),
+        version: versionOf(found.media),
+        private: found.token !== null,
+      }),
+      'Last-Modified': now.modified.toUTCString(),
+      ETag: fileEtag(now),
+    }),
     () => new HttpError(404, `image ${key} is gone`),
   );
 }

@@ -17,6 +17,11 @@ const queryNumber = (min: number, max: number, description: string, integer = fa
 const defaults = configSchema.shape.images.parse({});
 
 const token = z.string().optional().openapi({ description: 'playback token of a private media' });
+const v = z
+  .string()
+  .max(64)
+  .optional()
+  .openapi({ description: 'the version of the media’s links (`v` in them): with it the image is kept a year' });
 
 export const thumbnailQuery = z.object({
   time: queryNumber(0, 86_400 * 7, 'seconds into the media (default: the poster time); before its end'),
@@ -27,6 +32,7 @@ export const thumbnailQuery = z.object({
     .optional()
     .openapi({ description: 'with width and height: fit inside (preserve), fill and crop, or fit and pad' }),
   token,
+  v,
 });
 
 export const animatedQuery = z.object({
@@ -44,6 +50,7 @@ export const animatedQuery = z.object({
     true,
   ),
   token,
+  v,
 });
 
 const image = (description: string, types: string[]) => ({

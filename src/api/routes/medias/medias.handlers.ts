@@ -40,7 +40,7 @@ function requirePrivacy(config: Config) {
 export const listMedias: RouteHandler<typeof routes.listMedias, AppEnv> = async (c) => {
   const { limit, offset, q, status } = c.req.valid('query');
   const { items, total } = await c.var.deps.medias.list(limit, offset, { q, status });
-  const ui = c.var.deps.config.temporal;
+  const ui = c.var.deps.config;
   return c.json({ code: 200, data: items.map((m) => toMediaJson(m, ui)), metadata: { total, limit, offset } }, 200);
 };
 
@@ -50,7 +50,7 @@ export const createMedia: RouteHandler<typeof routes.createMedia, AppEnv> = asyn
   const media = body.clip
     ? await createClip(c.var.deps, body.title, body.private ?? false, body.clip)
     : await c.var.deps.medias.create(randomUUID(), body.title, body.private ?? false);
-  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
+  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config) }, 200);
 };
 
 /** A clip of a Ready media's range: checked against the parent, then scheduled at once. */
@@ -95,7 +95,7 @@ export const getMedia: RouteHandler<typeof routes.getMedia, AppEnv> = async (c) 
   const { id } = c.req.valid('param');
   const media = await c.var.deps.medias.get(id);
   if (!media) throw notFound(id);
-  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
+  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config) }, 200);
 };
 
 export const updateMedia: RouteHandler<typeof routes.updateMedia, AppEnv> = async (c) => {
@@ -104,7 +104,7 @@ export const updateMedia: RouteHandler<typeof routes.updateMedia, AppEnv> = asyn
   if (change.private) requirePrivacy(c.var.deps.config);
   const media = await c.var.deps.medias.update(id, change);
   if (!media) throw notFound(id);
-  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config.temporal) }, 200);
+  return c.json({ code: 200, data: toMediaJson(media, c.var.deps.config) }, 200);
 };
 
 export const deleteMedia: RouteHandler<typeof routes.deleteMedia, AppEnv> = async (c) => {
@@ -183,7 +183,7 @@ export const streamEvents: RouteHandler<typeof routes.streamEvents, AppEnv> = as
           const renditions = (await medias.listRenditions(id)).map(toRenditionJson);
           await stream.writeSSE({
             event: 'state',
-            data: JSON.stringify({ media: toMediaJson(media, config.temporal), renditions }),
+            data: JSON.stringify({ media: toMediaJson(media, config), renditions }),
           });
           lastWrite = Date.now();
         }
@@ -245,7 +245,7 @@ export const retryMedia: RouteHandler<typeof routes.retryMedia, AppEnv> = async 
   const scheduled = await medias.retry(id, 'requested through the API');
   if (!scheduled) throw new HttpError(409, `media ${id} is no longer Errored: it was retried or changed meanwhile`);
   logger.info({ mediaId: id }, 'retry scheduled');
-  return c.json({ code: 202, data: toMediaJson(scheduled, config.temporal) }, 202);
+  return c.json({ code: 202, data: toMediaJson(scheduled, config) }, 202);
 };
 
 export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = async (c) => {
@@ -272,7 +272,7 @@ export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = asyn
         'cancellation requested through the API: the run stops its activities, then marks the media Errored (?force=true terminates a run that does not answer)',
     });
     logger.info({ mediaId: id }, 'cancellation requested');
-    return c.json({ code: 202, data: toMediaJson(media, config.temporal) }, 202);
+    return c.json({ code: 202, data: toMediaJson(media, config) }, 202);
   } else {
     // No run is open: the message is still on its way (the run that a late message may start
     // finds the media no longer waiting), or the run ended without finishing the media.
@@ -281,7 +281,7 @@ export const cancelMedia: RouteHandler<typeof routes.cancelMedia, AppEnv> = asyn
   const cancelled = await medias.cancel(id, how);
   if (!cancelled) throw new HttpError(409, `media ${id} changed while it was being cancelled`);
   logger.info({ mediaId: id, how }, 'cancelled');
-  return c.json({ code: 202, data: toMediaJson(cancelled, config.temporal) }, 202);
+  return c.json({ code: 202, data: toMediaJson(cancelled, config) }, 202);
 };
 
 export const createPlaybackToken: RouteHandler<typeof routes.createPlaybackToken, AppEnv> = async (c) => {
@@ -321,7 +321,6 @@ export const getSource: RouteHandler<typeof routes.getSource, AppEnv> = async (c
   const headers = {
     'Content-Type': media.source_content_type ?? 'application/octet-stream',
     'Content-Disposition': contentDisposition(media.source_filename ?? `${id}-source`),
-    'Last-Modified': info.modified.toUTCString(),
     'Cache-Control': 'private, no-store',
     // The type is the uploader's word: never sniffed into something a browser runs.
     'X-Content-Type-Options': 'nosniff',
@@ -332,5 +331,11 @@ export const getSource: RouteHandler<typeof routes.getSource, AppEnv> = async (c
     contentDisposition: headers['Content-Disposition'],
   });
   if (url) return c.redirect(url, 302) as never;
-  return sendStored(c, media.source_key, info, headers, missing) as never;
+  return sendStored(
+    c,
+    media.source_key,
+    info,
+    (now) => ({ ...headers, 'Last-Modified': now.modified.toUTCString() }),
+    missing,
+  ) as never;
 };

@@ -1,3 +1,4 @@
+import { versionOf } from '../stream/caching.ts';
 import { z } from '@hono/zod-openapi';
 import type { MediaEventRow, MediaRow, RenditionRow } from '../../../db/medias.ts';
 import {
@@ -125,6 +126,10 @@ export const mediaSchema = z
         id: z.string().openapi({ example: 'media-7c6b5d0e-3f52-4c1e-9a54-2d9f1c6b7a10' }),
         run_id: z.string().nullable().openapi({ description: 'the run that processes (or last processed) the media' }),
         url: z.string().openapi({ description: 'the run (or the workflow id search) in the Temporal UI' }),
+        trace_url: z.string().nullable().openapi({
+          description:
+            'the trace of the latest upload or retry (request, bridge, workflow, activities, each ffmpeg run) in the tracing UI (tracing.ui_url); null when tracing is off',
+        }),
       })
       .nullable()
       .openapi('MediaWorkflow', { description: 'the Temporal workflow, once processing was scheduled' }),
@@ -245,34 +250,40 @@ export type MediaJson = z.infer<typeof mediaSchema>;
 
 function linksOf(m: MediaRow): MediaJson['links'] {
   const stream = (file: string) => `/medias/${m.id}/stream/${file}`;
+  // The files a run wrote once carry its version: a CDN keeps them a year (see caching.ts).
+  const version = versionOf(m);
+  const versioned = (file: string) => (version ? `${stream(file)}?v=${version}` : stream(file));
   const ready = m.status === MediaStatus.Ready;
   const hasPicture = ready && m.source_kind === 'video' && !!m.probe?.video;
   return {
     master: m.playable ? stream(masterPlaylistName) : null,
     dash: ready ? stream(dashManifestName) : null,
-    download: ready ? stream(downloadName(!hasPicture)) : null,
-    poster: hasPicture ? stream(posterName) : null,
-    storyboard: hasPicture ? stream(storyboardVttName) : null,
+    download: ready ? versioned(downloadName(!hasPicture)) : null,
+    poster: hasPicture ? versioned(posterName) : null,
+    storyboard: hasPicture ? versioned(storyboardVttName) : null,
     events: `/medias/${m.id}/events`,
     renditions: `/medias/${m.id}/renditions`,
   };
 }
 
-/** Where the Temporal UI is, for links to a media's workflow. */
-export interface TemporalUi {
-  ui_url: string;
-  namespace: string;
+/** Where the Temporal UI and the tracing UI (Jaeger) are, for links to a media's workflow and trace. */
+export interface OperatorUis {
+  temporal: { ui_url: string; namespace: string };
+  tracing: { ui_url?: string | undefined };
 }
 
-function workflowOf(m: MediaRow, ui: TemporalUi): MediaJson['workflow'] {
+function workflowOf(m: MediaRow, ui: OperatorUis): MediaJson['workflow'] {
   if (m.status === MediaStatus.AwaitingUpload) return null;
   const id = workflowIdOf(m.id);
-  const base = `${ui.ui_url.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(ui.namespace)}/workflows`;
+  const base = `${trimSlash(ui.temporal.ui_url)}/namespaces/${encodeURIComponent(ui.temporal.namespace)}/workflows`;
   const url = m.workflow_run_id
     ? `${base}/${encodeURIComponent(id)}/${encodeURIComponent(m.workflow_run_id)}/history`
     : `${base}?query=${encodeURIComponent(`WorkflowId="${id}"`)}`;
-  return { id, run_id: m.workflow_run_id, url };
+  const traceUrl = ui.tracing.ui_url && m.trace_id ? `${trimSlash(ui.tracing.ui_url)}/trace/${m.trace_id}` : null;
+  return { id, run_id: m.workflow_run_id, url, trace_url: traceUrl };
 }
+
+const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
 function probeOf(m: MediaRow): MediaJson['probe'] {
   const p = m.probe;
@@ -312,7 +323,7 @@ function statusText(m: MediaRow): string {
   }
 }
 
-export function toMediaJson(m: MediaRow, ui: TemporalUi): MediaJson {
+export function toMediaJson(m: MediaRow, ui: OperatorUis): MediaJson {
   return {
     id: m.id,
     title: m.title,

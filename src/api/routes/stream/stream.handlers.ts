@@ -2,6 +2,7 @@ import { text as streamText } from 'node:stream/consumers';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { HttpError } from '../../../domain/errors.ts';
+import { MediaStatus } from '../../../domain/status.ts';
 import { contentTypeOf } from '../../../domain/media-types.ts';
 import { isTextTrack, textTrackFileOf, textTrackHlsSegmentName } from '../../../domain/attachments.ts';
 import { dashManifestName, isSafeStreamFileName, masterPlaylistName, streamKey } from '../../../domain/paths.ts';
@@ -12,9 +13,11 @@ import { withTimestampMap } from '../../../media/timed-text.ts';
 import { StorageNotFoundError } from '../../../storage/driver.ts';
 import type { AppEnv } from '../../deps.ts';
 import { mediaIdOf } from '../../params.ts';
-import { sendStored } from '../../send-stored.ts';
+import { matchesEtag, sendStored } from '../../send-stored.ts';
 import { textTracksOf, timelineOffsetOf } from '../attachments/attachments.service.ts';
+import { cacheControlOf, fileEtag, textEtag, versionOf } from './caching.ts';
 import {
+  addQueryToPlaylist,
   addTokenToPlaylist,
   checkPlaybackToken,
   namesOtherFiles,
@@ -28,8 +31,9 @@ const isPlaylist = (name: string) => name.endsWith('.m3u8') || name.endsWith('.m
 export async function stream(c: Context<AppEnv>) {
   const id = mediaIdOf(c.req.param('id'));
   const name = c.req.param('path') ?? '';
-  const { medias, storage } = c.var.deps;
-  const media = await medias.get(id);
+  const { streamCache, storage, config } = c.var.deps;
+  // What the request must know of its media comes from the stream cache (no query per segment).
+  const media = await streamCache.media(id);
   if (!media) throw new HttpError(404, `media ${id} not found`);
   // A private media says nothing about itself (its status, its files) to a request without its token.
   const token = media.private ? playbackTokenOf(c, id) : null;
@@ -46,7 +50,6 @@ export async function stream(c: Context<AppEnv>) {
 
   // Segments and downloads may come straight from the object store (CDN or presigned URL);
   // playlists are always served here, so the URLs in them stay Gilfoyle's.
-  const { config } = c.var.deps;
   if (config.storage.delivery === 'redirect' && !isPlaylist(name)) {
     const expiry = config.storage.presign_expiry_seconds;
     // A private media's files are never sent to an unsigned (CDN) URL, and the presigned URL a
@@ -60,26 +63,62 @@ export async function stream(c: Context<AppEnv>) {
     }
   }
 
-  const headers: Record<string, string> = {
-    'Content-Type': contentTypeOf(name),
-    'Last-Modified': info.modified.toUTCString(),
-    'Cache-Control': `${token ? 'private' : 'public'}, max-age=${isPlaylist(name) ? 10 : 3600}`,
-  };
-  // The master playlist and the manifest list the media's text tracks as they are now.
-  const tracks = name === masterPlaylistName || name === dashManifestName ? await textTracksOf(c.var.deps, id) : [];
-  if (tracks.length || (token && namesOtherFiles(name))) {
-    let text = await streamText(await storage.get(key));
-    if (tracks.length)
-      text = name === masterPlaylistName ? withTextTracks(text, tracks) : withDashTextTracks(text, tracks);
-    // A private media's playlists lead to files that need the token too: it is written into them.
-    return textBody(c, token ? addTokenToPlaylist(name, text, token) : text, headers);
+  const version = versionOf(media);
+  const caching = { media, name, asked: c.req.query('v'), version, private: token !== null };
+  const type = contentTypeOf(name);
+  if (namesOtherFiles(name)) {
+    // Every file a playlist names carries the run's version (and a private media's token). A
+    // Ready media's playlists are made once (and again after a change is notified).
+    const made = async () => {
+      let text = await streamText(await storage.get(key));
+      // The master playlist and the manifest list the media's text tracks as they are now.
+      if (name === masterPlaylistName || name === dashManifestName) {
+        const tracks = await streamCache.derived(id, 'text-tracks', () => textTracksOf(c.var.deps, id));
+        if (tracks.length)
+          text = name === masterPlaylistName ? withTextTracks(text, tracks) : withDashTextTracks(text, tracks);
+      }
+      return addQueryToPlaylist(name, text, { v: version ?? undefined });
+    };
+    const text =
+      media.status === MediaStatus.Ready ? await streamCache.derived(id, `text:${name}`, made) : await made();
+    const served = token ? addTokenToPlaylist(name, text, token) : text;
+    return textBody(c, served, {
+      'Content-Type': type,
+      'Last-Modified': info.modified.toUTCString(),
+      'Cache-Control': cacheControlOf({ ...caching, text: served }),
+    });
   }
-  return sendStored(c, key, info, headers, () => new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`));
+  const cacheControl = cacheControlOf(caching);
+  if (config.storage.delivery === 'accel') {
+    // Checked here (media, token, name, the file is there); nginx sends the bytes from its
+    // internal location, answering Range and If-None-Match itself. It keeps the headers given
+    // here (Content-Type, Cache-Control, CORS) and makes its own Content-Length, ETag, Last-Modified.
+    return c.body(null, 200, {
+      'Content-Type': type,
+      'Cache-Control': cacheControl,
+      'X-Accel-Redirect': `${config.storage.accel_location}/${key}`,
+    });
+  }
+  const missing = () => new HttpError(404, `no file ${JSON.stringify(name)} in media ${id}`);
+  return sendStored(
+    c,
+    key,
+    info,
+    (now) => ({
+      'Content-Type': type,
+      'Last-Modified': now.modified.toUTCString(),
+      'Cache-Control': cacheControl,
+      ETag: fileEtag(now),
+    }),
+    missing,
+  );
 }
 
-/** A text answer (a playlist rewritten, a file made on request), its length counted. */
+/** A text answer (a playlist rewritten, a file made on request), its length counted, its ETag a digest. */
 function textBody(c: Context<AppEnv>, body: string, headers: Record<string, string>) {
-  const all = { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
+  const etag = textEtag(body);
+  const all = { ...headers, ETag: etag, 'Content-Length': String(Buffer.byteLength(body)) };
+  if (matchesEtag(c.req.header('if-none-match'), etag)) return c.body(null, 304, all);
   return c.req.method === 'HEAD' ? c.body(null, 200, all) : c.body(body, 200, all);
 }
 

@@ -1,3 +1,4 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
@@ -70,9 +71,26 @@ export function normalizeTusMetadata(value: string): string | null {
     .join(',');
 }
 
+/**
+ * Makes and checks the parts folder up front: FileStore creates it in a callback that throws where
+ * nothing catches it, and the process dies without saying which setting to fix.
+ */
+export function prepareTusDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new Error(
+      `the tus folder ${dir} (config tus.dir, env GILFOYLE_TUS_DIR) cannot be created or written: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 export function createTusUploads(deps: AppDeps) {
   const { config, storage, logger } = deps;
   const dir = path.resolve(config.tus.dir);
+  prepareTusDir(dir);
   const tus = new TusServer({
     path: '/medias',
     datastore: new FileStore({ directory: dir, expirationPeriodInMilliseconds: config.tus.expiry_seconds * 1000 }),

@@ -23,7 +23,7 @@ const scheduled = async (
     {
       code: 200,
       data: {
-        ...toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config.temporal),
+        ...toMediaJson(await scheduleSource(c.var.deps, id, kind, via, file, key), c.var.deps.config),
         success: true as const,
       },
     },

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { WebhookEndpointRow } from '../../../db/webhooks.ts';
 import { forbiddenAddress } from '../../../domain/addresses.ts';
+import { withinMs } from '../../../patience.ts';
 import { HttpError } from '../../../domain/errors.ts';
 import { secretPrefix } from '../../../domain/webhooks.ts';
 import type { AppDeps, AppEnv } from '../../deps.ts';
@@ -13,6 +14,8 @@ import { withoutControlChars } from '../../params.ts';
 
 const notFound = (id: string) => new HttpError(404, `webhook ${id} not found`);
 const newSecret = () => `${secretPrefix}${randomBytes(32).toString('base64')}`;
+
+const lookupBudgetMs = 3000;
 
 /**
  * A webhook URL must not lead to a private, loopback or link-local address (unless allowed):
@@ -25,8 +28,11 @@ async function checkUrl(deps: AppDeps, url: string): Promise<void> {
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {
-    // A name that does not resolve from here (yet) is taken: each delivery checks the addresses it connects to.
-    addresses = (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+    // A name that does not resolve from here (yet) is taken: each delivery checks the addresses it
+    // connects to. So is one whose lookup takes longer than lookupBudgetMs: getaddrinfo runs on
+    // libuv's few threads, and a slow resolver (or deliveries' lookups queued there) must not hold
+    // the request past a client's timeout.
+    addresses = (await withinMs(lookup(host, { all: true }), lookupBudgetMs).catch(() => [])).map((a) => a.address);
   }
   for (const a of addresses) {
     const why = forbiddenAddress(a);
