@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 export interface ByteRange {
@@ -12,6 +13,18 @@ export interface StoredObject {
   modified: Date;
   /** The store's tag of this version of the object, where it has one (S3's ETag). */
   etag?: string;
+}
+
+/**
+ * Set by a local store on the stream `get` returns: the open file and the bytes the stream would
+ * read (inclusive), for a server that sends them itself (src/api/file-bodies.ts) instead of
+ * through the stream. Destroying the stream closes the file.
+ */
+export const fileSource = Symbol('gilfoyle.fileSource');
+export interface FileSource {
+  handle: FileHandle;
+  start: number;
+  end: number;
 }
 
 /** Where sources and renditions live. Keys are '/'-separated, relative, chosen by Gilfoyle. */

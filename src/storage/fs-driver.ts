@@ -16,8 +16,10 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
+  fileSource,
   InvalidKeyError,
   StorageChangedError,
+  type FileSource,
   isRepeatableBody,
   StorageNotFoundError,
   type ByteRange,
@@ -140,10 +142,12 @@ export function createFsDriver(rootDir: string): StorageDriver {
         await handle.close();
         throw s.isFile() ? new StorageChangedError(key) : new StorageNotFoundError(key);
       }
-      return handle.createReadStream({
+      const stream = handle.createReadStream({
         highWaterMark: readChunkBytes,
         ...(range ? { start: range.start, end: range.end } : {}),
       });
+      const source: FileSource = { handle, start: range?.start ?? 0, end: range ? range.end : s.size - 1 };
+      return Object.assign(stream, { [fileSource]: source });
     },
 
     async getToFile(key, localPath) {

@@ -43,14 +43,19 @@ function get(agent: http.Agent, url: string, keepBody = false): Promise<Answer> 
   });
 }
 
-/** `count` players, arriving over the first 4 s, each playing the media's first rendition in real time. */
+/**
+ * `count` players, arriving over the first 4 s, each playing the media's first rendition in real
+ * time on a keep-alive connection of its own (as each viewer's browser has its own).
+ */
 async function viewers(base: string, count: number, seconds: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: count });
   const ends = Date.now() + seconds * 1000;
   const failures: string[] = [];
   let segments = 0;
   let bytes = 0;
+  const agents: http.Agent[] = [];
   const viewer = async (n: number) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
     await sleep((n * 4000) / count);
     const master = await get(agent, `${base}/master.m3u8`, true);
     const playlistName = master.body.split('\n').find((l) => !l.startsWith('#') && l.includes('.m3u8'));
@@ -72,7 +77,7 @@ async function viewers(base: string, count: number, seconds: number) {
     }
   };
   await Promise.all(Array.from({ length: count }, (_, n) => viewer(n).catch((err) => failures.push(String(err)))));
-  agent.destroy();
+  for (const agent of agents) agent.destroy();
   return { segments, bytes, failures };
 }
 
