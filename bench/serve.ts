@@ -11,7 +11,7 @@
  * targets are written in: new/bare (segments ≥ 0.8, playlists ≥ 0.5), new p99 / bare p99
  * (segments ≤ 2), accel/nginx (segments ≥ 0.5).
  *
- *   npm run bench:serve [-- --seconds 6 --rounds 2 --base d150d7e]
+ *   npm run bench:serve [-- --seconds 6 --rounds 2 --base 8d37569]
  */
 import { mkdir, symlink, stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
@@ -31,7 +31,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' },
     // The last commit before the streaming work (issue 18).
-    base: { type: 'string', default: 'd150d7e' },
+    base: { type: 'string', default: '8d37569' },
     connections: { type: 'string', default: '20' },
   },
 });
