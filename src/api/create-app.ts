@@ -23,7 +23,7 @@ import { createTusUploads } from './routes/uploads/tus.ts';
 import { registerUploadRoutes } from './routes/uploads/uploads.index.ts';
 import { registerWebhookRoutes } from './routes/webhooks/webhooks.index.ts';
 
-const untraced = /\/stream\/|^\/(healthz|metrics)$|^\/admin\/assets\//;
+const untraced = /\/stream\/|^\/(healthz|readyz|metrics)$|^\/admin\/assets\//;
 const mediaInPath = /^\/medias\/([0-9a-f-]{36})(?:\/|$)/i;
 const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 export const hasDotSegment = (rawUrl: string) => dotSegment.test(rawUrl.split('?')[0]!);
@@ -59,6 +59,13 @@ export function createApp(deps: AppDeps) {
       );
     });
   app.use('*', requestId());
+  // A process that is shutting down still answers, and closes each connection after its answer:
+  // keep-alive clients reconnect, through the load balancer, to a process that stays.
+  if (deps.draining)
+    app.use('*', async (c, next) => {
+      await next();
+      if (deps.draining?.()) c.header('Connection', 'close');
+    });
   app.use('*', corsByPath(deps.config.cors));
   app.use('*', async (c, next) => {
     // Every log line of a request carries its id (X-Request-Id, kept from the client or made

@@ -34,6 +34,11 @@ export interface AppDeps {
   cancelWorkflow(mediaId: string): Promise<boolean>;
   /** Each dependency's state for /healthz. */
   checkDependencies(): Promise<Record<string, DependencyState>>;
+  /**
+   * True once the process is shutting down: /readyz answers 503 (a load balancer moves traffic
+   * away) while requests are still answered, each closing its connection. Never, when not given.
+   */
+  draining?(): boolean;
 }
 
 export interface AppEnv {

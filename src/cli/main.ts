@@ -47,6 +47,10 @@ async function run(roles: Role[], opts: { config?: string }) {
       },
       (grace + 5) * 1000,
     ).unref();
+    // Every role stops taking new work at once (the API unready, for a load balancer to notice
+    // while it still serves: on SIGTERM, an orchestrator's stop; at once on Ctrl-C).
+    const unreadySeconds = signal === 'SIGTERM' ? config.shutdown.unready_seconds : 0;
+    for (const r of running) r.drain?.({ unreadySeconds });
     for (const r of [...running].reverse()) {
       await r.stop().catch((err) => logger.error({ err, role: r.name }, 'stop failed'));
     }

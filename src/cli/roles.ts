@@ -28,6 +28,8 @@ import { createWorkflowControl, startDelivery } from '../workflows/control.ts';
 
 export interface Running {
   name: string;
+  /** Called first on shutdown, for every role at once: stop taking new work (the API: unready). */
+  drain?(how: { unreadySeconds: number }): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,9 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
   const medias = createMediaRepository(db);
   const outbox = createOutboxRepository(db);
   const streamCache = createStreamCache({ load: (id) => medias.get(id), db, logger });
+  // Once shutdown begins: unready (503 on /readyz) until `acceptUntil`, then no more connections.
+  let draining = false;
+  let acceptUntil = 0;
   const deps: AppDeps = {
     config,
     version,
@@ -90,6 +95,7 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
       temporal: () => temporal.workflowService.getSystemInfo({}),
       storage: () => storage.check(),
     }),
+    draining: () => draining,
   };
   registerStateGauges(res.metrics, { countByStatus: () => medias.countByStatus(), backlog: () => outbox.backlog() });
   const relay = createOutboxRelay({
@@ -127,7 +133,16 @@ export async function startApi(config: Config, logger: Logger, res: Resources): 
   });
   return {
     name: 'api',
+    drain({ unreadySeconds }) {
+      draining = true;
+      acceptUntil = Date.now() + unreadySeconds * 1000;
+      if (unreadySeconds > 0)
+        logger.info({ unready_seconds: unreadySeconds }, 'unready: still serving, /readyz answers 503');
+    },
     async stop() {
+      // Still serving (and unready) until the load balancer has had its time to notice.
+      const left = acceptUntil - Date.now();
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
       app.tus.stop();
       // Finish requests in flight; idle keep-alive connections would hold close() forever.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

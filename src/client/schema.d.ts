@@ -17,6 +17,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether this API process takes new requests (503 once it is shutting down) */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -602,6 +619,11 @@ export interface components {
             /** @description whether the log level is debug or trace */
             debug: boolean;
         };
+        /** @description draining: the process is shutting down; send requests elsewhere */
+        Readiness: {
+            /** @enum {string} */
+            status: "ready" | "draining";
+        };
         Media: {
             /** Format: uuid */
             id: string;
@@ -937,6 +959,43 @@ export interface operations {
                         /** @example 200 */
                         code: number;
                         data: components["schemas"]["Health"];
+                    };
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Serving */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example 200 */
+                        code: number;
+                        data: components["schemas"]["Readiness"];
+                    };
+                };
+            };
+            /** @description Shutting down: requests in flight and arriving are still answered for shutdown.unready_seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example 200 */
+                        code: number;
+                        data: components["schemas"]["Readiness"];
                     };
                 };
             };

@@ -433,6 +433,14 @@ export const configSchema = z.strictObject({
         .max(3600)
         .default(30)
         .describe('past this, encodes still running are cancelled (retried on another worker) and the process exits'),
+      unready_seconds: z
+        .number()
+        .min(0)
+        .max(300)
+        .default(5)
+        .describe(
+          'on SIGTERM, the API answers 503 on /readyz this long while still serving, so a load balancer moves traffic away before it stops accepting (SIGINT: at once)',
+        ),
     })
     .prefault({}),
   /** Prometheus metrics: the API serves /metrics; a process without the API (worker, bridge) serves them on port. */

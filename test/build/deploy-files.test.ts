@@ -268,6 +268,8 @@ describe('docker-compose.yml', () => {
 interface Probe {
   httpGet?: { path: string; port: string };
   tcpSocket?: { port: string };
+  periodSeconds?: number;
+  failureThreshold?: number;
 }
 interface Container {
   args: string[];
@@ -461,7 +463,7 @@ describe('deploy/kubernetes', () => {
       expect(pod().volumes.find((v) => v.name === tmp?.name)?.emptyDir).toBeDefined();
     });
 
-    it('probes /healthz on the configured port, and stops within a grace period longer than the drain', async () => {
+    it('probes /healthz (the API’s readiness: /readyz) on the configured port, and stops within a grace period longer than the drain', async () => {
       const config = await podConfig(deployment());
       const container = pod().containers[0]!;
       const port = container.ports.find((p) => p.name === container.startupProbe.httpGet?.port);
@@ -470,10 +472,25 @@ describe('deploy/kubernetes', () => {
       expect(container.startupProbe.httpGet?.path).toBe('/healthz');
       for (const probe of [container.readinessProbe, container.livenessProbe]) {
         expect((probe.httpGet ?? probe.tcpSocket)?.port).toBe(port?.name);
-        if (probe.httpGet) expect(probe.httpGet.path).toBe('/healthz');
+        if (probe.httpGet)
+          expect(probe.httpGet.path).toBe(
+            role === 'api' && probe === container.readinessProbe ? '/readyz' : '/healthz',
+          );
+      }
+      // The API fails /readyz at SIGTERM and serves shutdown.unready_seconds more, in time for the
+      // Service to notice (period × threshold); then it drains like the others.
+      if (role === 'api') {
+        const r = container.readinessProbe;
+        expect(r.httpGet?.path).toBe('/readyz');
+        expect((r.periodSeconds ?? 10) * (r.failureThreshold ?? 3)).toBeLessThanOrEqual(
+          config.shutdown.unready_seconds,
+        );
       }
       const preStop = Number(container.lifecycle?.preStop?.exec?.command?.[1] ?? 0);
-      expect(pod().terminationGracePeriodSeconds).toBeGreaterThan(preStop + config.shutdown.grace_seconds + 5);
+      const unready = role === 'api' ? config.shutdown.unready_seconds : 0;
+      expect(pod().terminationGracePeriodSeconds).toBeGreaterThan(
+        preStop + unready + config.shutdown.grace_seconds + 5,
+      );
     });
 
     it('has a PodDisruptionBudget over its pods', () => {

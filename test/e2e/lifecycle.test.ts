@@ -260,6 +260,7 @@ describe.each(drivers)('on the %s storage driver', (driver, storageEnv) => {
         '/medias/{id}/upload/url',
         '/medias/{id}/upload/video',
         '/metrics',
+        '/readyz',
         '/webhooks',
         '/webhooks/{id}',
         '/webhooks/{id}/deliveries',

@@ -65,6 +65,39 @@ it('gilfoyle all finishes an upload in flight, then exits 0', async () => {
   await g.stop();
 });
 
+it('an API on SIGTERM fails /readyz at once, answers meanwhile (closing each connection), then stops accepting', async () => {
+  const g = await startGilfoyle({ GILFOYLE_SHUTDOWN_UNREADY_SECONDS: '3' }, { role: 'api' });
+  const ready = await fetch(`${g.url}/readyz`);
+  expect([ready.status, (await ready.json()).data]).toEqual([200, { status: 'ready' }]);
+  const signalled = Date.now();
+  process.kill(g.pid, 'SIGTERM');
+  const unready = await waitFor(
+    '/readyz to answer 503',
+    async () => {
+      const r = await fetch(`${g.url}/readyz`);
+      return r.status === 503 ? r : undefined;
+    },
+    2000,
+    20,
+  );
+  const unreadyAfter = Date.now() - signalled;
+  expect((await unready.json()).data).toEqual({ status: 'draining' });
+  // Still serving new connections, each answer closing its connection (clients reconnect elsewhere).
+  const served = await fetch(`${g.url}/medias`);
+  expect(served.status).toBe(200);
+  expect(served.headers.get('connection')).toBe('close');
+  expect(Date.now() - signalled).toBeLessThan(3000);
+  expect(await g.exit).toBe(0);
+  const stoppedAfter = Date.now() - signalled;
+  process.stdout.write(
+    `readiness: unready ${unreadyAfter} ms after SIGTERM, stopped accepting after ${stoppedAfter} ms\n`,
+  );
+  expect(unreadyAfter).toBeLessThan(1000);
+  expect(stoppedAfter).toBeGreaterThanOrEqual(3000);
+  await expect(fetch(`${g.url}/readyz`)).rejects.toThrow();
+  await g.stop();
+});
+
 describe('a worker stopped mid-encode', () => {
   let api: RunningGilfoyle;
   let bridge: RunningGilfoyle;

@@ -117,6 +117,8 @@ export async function startGilfoyle(
       GILFOYLE_ENCODING_TEMP_DIR: tempDir,
       GILFOYLE_TUS_DIR: tusDir,
       GILFOYLE_LOG_LEVEL: 'warn',
+      // Stopped at once (a test's SIGTERM is no load balancer's); test/e2e/shutdown.test.ts sets it.
+      GILFOYLE_SHUTDOWN_UNREADY_SECONDS: '0',
       ...env,
     },
     extendEnv: true,

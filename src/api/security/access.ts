@@ -13,6 +13,8 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** Routes anyone may call even when API keys are configured (streams are guarded by playback tokens). */
 function isPublic(method: string, path: string, auth: Config['auth']): boolean {
   if (method === 'OPTIONS') return true;
+  // Readiness says nothing but ready or draining: a load balancer asks it without a key.
+  if (path === '/readyz') return true;
   if (path === '/healthz') return auth.public_health;
   if (path === '/metrics') return auth.public_metrics;
   if (

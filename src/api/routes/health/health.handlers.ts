@@ -1,6 +1,11 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { AppEnv } from '../../deps.ts';
-import type { healthRoute } from './health.routes.ts';
+import type { healthRoute, readinessRoute } from './health.routes.ts';
+
+export const readiness: RouteHandler<typeof readinessRoute, AppEnv> = async (c) =>
+  c.var.deps.draining?.()
+    ? c.json({ code: 503, data: { status: 'draining' as const } }, 503)
+    : c.json({ code: 200, data: { status: 'ready' as const } }, 200);
 
 export const health: RouteHandler<typeof healthRoute, AppEnv> = async (c) => {
   const { config, version, commit, checkDependencies } = c.var.deps;

@@ -15,6 +15,27 @@ const healthSchema = z
   })
   .openapi('Health');
 
+const readinessSchema = z
+  .object({ status: z.enum(['ready', 'draining']) })
+  .openapi('Readiness', { description: 'draining: the process is shutting down; send requests elsewhere' });
+
+/** A load balancer's readiness probe: 503 as soon as the process begins to shut down. */
+export const readinessRoute = createRoute({
+  operationId: 'getReadiness',
+  method: 'get',
+  path: '/readyz',
+  tags: ['Health'],
+  security: [],
+  summary: 'Whether this API process takes new requests (503 once it is shutting down)',
+  responses: {
+    200: { description: 'Serving', content: { 'application/json': { schema: envelope(readinessSchema) } } },
+    503: {
+      description: 'Shutting down: requests in flight and arriving are still answered for shutdown.unready_seconds',
+      content: { 'application/json': { schema: envelope(readinessSchema) } },
+    },
+  },
+});
+
 export const healthRoute = createRoute({
   operationId: 'getHealth',
   method: 'get',
