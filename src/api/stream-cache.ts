@@ -48,18 +48,23 @@ export interface StreamCacheOptions {
  */
 export function createStreamCache(o: StreamCacheOptions): StreamCache {
   const entries = new LRUCache<string, Entry>({ max: o.max ?? 10_000, ttl: o.ttlMs ?? 60_000 });
-  // A load that began before a notification must not store what it read: each notification
-  // moves the generation on, and a load stores only if the generation it began in still holds.
-  let generation = 0;
+  // A load that began before a notification of its media (or a loss of the connection) must not
+  // store what it read: such notifications mark the loads in flight for that media as stale.
+  // Another media's notification leaves them be.
+  const inFlight = new Map<string, Set<{ stale: boolean }>>();
   let listener: pg.PoolClient | null = null;
   let endWait: (() => void) | null = null;
   let live = false;
   let stopped = false;
 
   const forget = (id?: string) => {
-    generation++;
-    if (id) entries.delete(id);
-    else entries.clear();
+    if (id) {
+      entries.delete(id);
+      for (const load of inFlight.get(id) ?? []) load.stale = true;
+    } else {
+      entries.clear();
+      for (const loads of inFlight.values()) for (const load of loads) load.stale = true;
+    }
   };
 
   async function listen(db: Db) {
@@ -99,10 +104,18 @@ export function createStreamCache(o: StreamCacheOptions): StreamCache {
   async function entryOf(id: string): Promise<Entry> {
     const kept = live ? entries.get(id) : undefined;
     if (kept) return kept;
-    const began = generation;
-    const entry: Entry = { media: await o.load(id), derived: new Map() };
-    if (live && began === generation) entries.set(id, entry);
-    return entry;
+    const load = { stale: false };
+    let loads = inFlight.get(id);
+    if (!loads) inFlight.set(id, (loads = new Set()));
+    loads.add(load);
+    try {
+      const entry: Entry = { media: await o.load(id), derived: new Map() };
+      if (live && !load.stale) entries.set(id, entry);
+      return entry;
+    } finally {
+      loads.delete(load);
+      if (!loads.size && inFlight.get(id) === loads) inFlight.delete(id);
+    }
   }
 
   return {

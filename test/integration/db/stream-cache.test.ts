@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createStreamCache, type StreamCache } from '../../../src/api/stream-cache.ts';
+import { createStreamCache, mediaChannel, type StreamCache } from '../../../src/api/stream-cache.ts';
 import { createMediaRepository, type MediaRepository } from '../../../src/db/medias.ts';
 import { migrate } from '../../../src/db/migrate.ts';
 import { createPool, type Db } from '../../../src/db/pool.ts';
@@ -41,6 +41,29 @@ afterAll(async () => {
 
 const loadsOf = (id: string) => loads.filter((l) => l === id).length;
 
+/**
+ * Creates a media and returns once its insert's notification has been delivered (to a listener
+ * of the test's own, and a moment later to the cache's), so that it cannot arrive mid-test and
+ * make the cache forget what the test expects it to keep.
+ */
+async function createSettled(id: string, title: string) {
+  const client = await other.connect();
+  try {
+    const notified = new Promise<void>((resolve) =>
+      client.on('notification', (n) => {
+        if (n.payload === id) resolve();
+      }),
+    );
+    await client.query(`LISTEN ${mediaChannel}`);
+    await createMediaRepository(other).create(id, title);
+    await notified;
+    await client.query(`UNLISTEN ${mediaChannel}`);
+  } finally {
+    client.release();
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+
 /** Waits until the cache reads the media again (a notification made it forget), at most a second. */
 async function forgottenWithinASecond(id: string, before: number) {
   const started = Date.now();
@@ -59,9 +82,7 @@ async function forgottenWithinASecond(id: string, before: number) {
 it('keeps a media between requests, and forgets it within a second of a change by another process', async () => {
   const id = randomUUID();
   const changes = createMediaRepository(other);
-  await changes.create(id, 'cached');
-  // The insert's own notification comes a moment after it commits.
-  await new Promise((r) => setTimeout(r, 300));
+  await createSettled(id, 'cached');
   await cache.media(id);
   await cache.media(id);
   await cache.media(id);
@@ -93,7 +114,7 @@ it('keeps a media between requests, and forgets it within a second of a change b
 
 it('forgets what it derived from a media’s other rows when they change (text tracks)', async () => {
   const id = randomUUID();
-  await medias.create(id, 'tracks');
+  await createSettled(id, 'tracks');
   let derivations = 0;
   const tracks = () =>
     cache.derived(id, 'tracks', async () => {
@@ -132,4 +153,47 @@ it('keeps nothing while it cannot listen, and reads everything again once it lis
   const after = loadsOf(id);
   await cache.media(id);
   expect(loadsOf(id)).toBe(after);
+});
+
+it('does not keep a read that a change of its media overtook, but keeps one that another media’s change crossed', async () => {
+  const id = randomUUID();
+  await createSettled(id, 'overtaken');
+  // Each read of the database waits until the test lets it go on.
+  const waiting: Array<() => void> = [];
+  let reads = 0;
+  const slow = createStreamCache({
+    load: async (mediaId) => {
+      reads++;
+      await new Promise<void>((r) => waiting.push(r));
+      return medias.get(mediaId);
+    },
+    db,
+  });
+  /** Asks the cache for the media; if it reads the database, `during` happens mid-read. */
+  const ask = (during: () => void = () => undefined) => {
+    const asked = slow.media(id);
+    const read = waiting.shift();
+    if (read) {
+      during();
+      read();
+    }
+    return asked;
+  };
+  try {
+    await waitFor('the second cache to listen', async () => (slow.live ? true : undefined), 10_000, 20);
+    // Another media changes while this one is being read: the read is kept.
+    await ask(() => slow.forget(randomUUID()));
+    await ask();
+    expect(reads).toBe(1);
+    // This media changes while it is being read again: that read is not kept.
+    slow.forget(id);
+    await ask(() => slow.forget(id));
+    expect(reads).toBe(2);
+    await ask();
+    await ask();
+    expect(reads).toBe(3);
+  } finally {
+    for (const read of waiting) read();
+    await slow.stop();
+  }
 });
