@@ -12,6 +12,8 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // test/chaos: too long for npm test; npm run test:chaos (scripts/chaos.sh) runs them.
+  testPathIgnorePatterns: process.env.GILFOYLE_CHAOS_TESTS === '1' ? [] : ['<rootDir>/test/chaos/'],
   // Installed tools (Node itself among them) and build output are not the project's modules.
   modulePathIgnorePatterns: ['<rootDir>/.tools/', '<rootDir>/.data/', '<rootDir>/dist/'],
   // Removes the RabbitMQ queues of earlier runs (scripts/test.sh has started the services).

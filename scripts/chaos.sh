@@ -3,7 +3,8 @@
 #   - the service outage test (Postgres, RabbitMQ, Temporal down and back) 10 times in a row,
 #   - the worker-kill test with 10 kills, the bad-input corpus with a 2-hour audio file,
 #   - the 3-hour history test of chunked encoding,
-#   - 200 viewers for 60 s (npm test has them for 20 s).
+#   - 200 viewers for 60 s (npm test has them for 20 s),
+#   - test/chaos: a rolling upgrade from an earlier release while media encode.
 # Prints how many of the outage runs passed; exits non-zero if any run failed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,5 +20,6 @@ CHAOS_LOOPS=10 CORPUS_LONG_AUDIO_SECONDS=7200 HISTORY_HOURS=3 \
   bash scripts/test.sh test/e2e/fault-worker-kill test/e2e/bad-input test/workflow/chunked
 rc=$?
 VIEWERS_SECONDS=60 bash scripts/test.sh test/e2e/viewers || rc=1
+GILFOYLE_CHAOS_TESTS=1 bash scripts/test.sh test/chaos || rc=1
 [ "$passed" -eq "$runs" ] && exit "$rc"
 exit 1

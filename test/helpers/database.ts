@@ -46,12 +46,16 @@ export async function prepareTemplateDatabase(): Promise<void> {
 }
 
 /** A fresh database for one deployment, and how to drop it. */
-export async function createDeploymentDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createDeploymentDatabase({ empty = false }: { empty?: boolean } = {}): Promise<{
+  url: string;
+  drop(): Promise<void>;
+}> {
   const name = `${deploymentPrefix}${Math.floor(Date.now() / 1000)}_${Math.random().toString(36).slice(2, 8)}`;
   await onMaintenance(async (c) => {
     for (let tries = 0; ; tries++) {
       try {
-        await c.query(`CREATE DATABASE "${name}" TEMPLATE ${templateName}`);
+        // Empty: for a release that migrates it itself (test/e2e/rolling-upgrade.test.ts).
+        await c.query(empty ? `CREATE DATABASE "${name}"` : `CREATE DATABASE "${name}" TEMPLATE ${templateName}`);
         return;
       } catch (err) {
         // Another copy of the template starting at the same moment: try again shortly.
