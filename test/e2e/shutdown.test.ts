@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { workflowIdOf } from '../../src/domain/workflow.ts';
 import { apiClient } from '../helpers/api.ts';
 import { joining, startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { ffmpegsIn } from '../helpers/pipeline.ts';
 import { scratchDir } from '../helpers/scratch.ts';
-import { sleep, waitFor } from '../helpers/services.ts';
+import { sleep, temporalAddress, waitFor } from '../helpers/services.ts';
 
 /** SIGTERM: requests in flight finish, consuming stops, encodes drain or are handed back, exit 0. */
 const dir = scratchDir('gilfoyle-e2e-shutdown');
@@ -106,7 +108,7 @@ describe('a worker stopped mid-encode', () => {
     await api?.stop();
   });
 
-  it('hands the encode back when the drain outlasts the grace period, exits 0, and another worker finishes it', async () => {
+  it('stops polling at once, hands the encode back when the drain outlasts the grace period, exits 0, and another worker finishes it', async () => {
     api = await startGilfoyle({ GILFOYLE_ENCODING_RENDITIONS: ladder }, { role: 'api' });
     const shared = joining(api, {
       GILFOYLE_ENCODING_RENDITIONS: ladder,
@@ -129,6 +131,8 @@ describe('a worker stopped mid-encode', () => {
     expect(await health()).toBe(200);
     const started = Date.now();
     process.kill(first.pid, 'SIGTERM');
+    // Work that arrives while it drains is not its own: it stopped polling at once.
+    const arrived = await client.uploadNew('arrived while a worker drained', 'video', source);
     // While it drains, its probe says so (an orchestrator stops sending it anything).
     await waitFor(
       'the draining worker’s /healthz to answer 503',
@@ -146,6 +150,23 @@ describe('a worker stopped mid-encode', () => {
       expect(ready.status).toBe('Ready');
       const renditions = await client.renditions(media.id);
       expect(renditions.find((r) => r.name === '480p')?.attempts).toBeGreaterThanOrEqual(2);
+      expect((await client.waitForStatus(arrived.id, ['Ready', 'Errored'], 120_000)).status).toBe('Ready');
+      // Whoever ran the new media's workflow tasks and activities (Temporal records each
+      // poller's identity, pid@host), it was not the draining worker.
+      const connection = await Connection.connect({ address: temporalAddress });
+      try {
+        const history = await new Client({ connection }).workflow.getHandle(workflowIdOf(arrived.id)).fetchHistory();
+        const identities = new Set<string>();
+        for (const e of history.events ?? []) {
+          const identity = (e.workflowTaskStartedEventAttributes ?? e.activityTaskStartedEventAttributes)?.identity;
+          if (identity) identities.add(identity);
+        }
+        expect(identities.size).toBeGreaterThan(0);
+        expect([...identities].filter((i) => i.startsWith(`${first.pid}@`))).toEqual([]);
+        expect([...identities].some((i) => i.startsWith(`${second.pid}@`))).toBe(true);
+      } finally {
+        await connection.close();
+      }
     } finally {
       await second.stop();
     }
