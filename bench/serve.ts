@@ -11,9 +11,12 @@
  * targets are written in: new/bare (segments ≥ 0.8, playlists ≥ 0.5), new p99 / bare p99
  * (segments ≤ 2), accel/nginx (segments ≥ 0.5).
  *
- *   npm run bench:serve [-- --seconds 6 --rounds 2 --base 8d37569]
+ *   npm run bench:serve [-- --seconds 6 --rounds 2 --base 8d37569 --profile]
+ *
+ * --profile runs base and new under `node --cpu-prof` and prints, after the table, each one's
+ * functions by self time over the whole run (the profiler's overhead is in that run's figures).
  */
-import { mkdir, symlink, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -33,8 +36,10 @@ const { values } = parseArgs({
     // The last commit before the streaming work (issue 18).
     base: { type: 'string', default: '8d37569' },
     connections: { type: 'string', default: '20' },
+    profile: { type: 'boolean', default: false },
   },
 });
+const profileDir = (name: string) => path.join(repoRoot, '.data/bench/profile', name);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 
@@ -112,7 +117,11 @@ try {
     ['base', path.join(baseDir, 'bin/gilfoyle.js')],
     ['new', 'bin/gilfoyle.js'],
   ] as const) {
-    const g = await startGilfoyle(env, { role: 'api', entry });
+    const profiled: Record<string, string> = values.profile
+      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir(name)}`.trim() }
+      : {};
+    if (values.profile) await rm(profileDir(name), { recursive: true, force: true });
+    const g = await startGilfoyle({ ...env, ...profiled }, { role: 'api', entry });
     started.push(g);
     await seed(g.databaseUrl);
     servers[name] = { url: g.url, stop: () => g.stop() };
@@ -218,4 +227,36 @@ try {
   for (const s of Object.values(servers)) await s.stop().catch(() => undefined);
   for (const g of started) await g.stop().catch(() => undefined);
   await Promise.all(procs.map((p) => p.catch(() => undefined)));
+}
+if (values.profile) for (const name of ['base', 'new']) process.stdout.write(await topOfProfile(name));
+
+/** The heaviest functions by self time in the server's CPU profile(s) (.cpuprofile, Chrome's format). */
+async function topOfProfile(name: string, count = 12): Promise<string> {
+  const files = existsSync(profileDir(name)) ? await readdir(profileDir(name)) : [];
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const f of files.filter((x) => x.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(await readFile(path.join(profileDir(name), f), 'utf8')) as {
+      nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+      samples: number[];
+      timeDeltas: number[];
+    };
+    const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+    profile.samples.forEach((id, i) => {
+      const c = byId.get(id)!;
+      if (c.functionName === '(idle)' || c.functionName === '(program)') return;
+      const where = c.url
+        ? ` ${c.url.replace(/^.*\/node_modules\//, '').replace(`file://${repoRoot}/`, '')}:${c.lineNumber + 1}`
+        : '';
+      const key = `${c.functionName || '(anonymous)'}${where}`;
+      const dt = profile.timeDeltas[i] ?? 0;
+      self.set(key, (self.get(key) ?? 0) + dt);
+      total += dt;
+    });
+  }
+  if (!total) return `\n${name}: no CPU profile was written\n`;
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, count);
+  return `\n${name}: self time, ${(total / 1e6).toFixed(1)} s busy (idle left out)\n${top
+    .map(([k, us]) => `  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`)
+    .join('\n')}\n`;
 }
