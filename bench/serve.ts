@@ -118,7 +118,7 @@ try {
     ['new', 'bin/gilfoyle.js'],
   ] as const) {
     const profiled: Record<string, string> = values.profile
-      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir(name)}`.trim() }
+      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir(name)}` }
       : {};
     if (values.profile) await rm(profileDir(name), { recursive: true, force: true });
     const g = await startGilfoyle({ ...env, ...profiled }, { role: 'api', entry });

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
 import { apiClient, type MediaJson } from '../helpers/api.ts';
 import { createDeploymentDatabase } from '../helpers/database.ts';
-import { startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
+import { joining, startGilfoyle, type RunningGilfoyle } from '../helpers/gilfoyle.ts';
 import { makeVideo } from '../helpers/media.ts';
 import { scratchDir } from '../helpers/scratch.ts';
 import { repoRoot, sleep, temporalAddress, waitFor } from '../helpers/services.ts';
@@ -29,6 +29,7 @@ const running = new Set<RunningGilfoyle>();
 let connection: Connection;
 let db: Awaited<ReturnType<typeof createDeploymentDatabase>>;
 let storageRoot: string;
+let workRoot: string;
 
 beforeAll(async () => {
   if (!existsSync(oldDir)) {
@@ -41,24 +42,23 @@ beforeAll(async () => {
   connection = await Connection.connect({ address: temporalAddress });
   db = await createDeploymentDatabase({ empty: true });
   storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-upgrade-storage-'));
+  workRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-upgrade-work-'));
 }, 120_000);
 
 afterAll(async () => {
   for (const g of running) await g.stop();
   await connection?.close();
   await db?.drop();
-  if (storageRoot) await rm(storageRoot, { recursive: true, force: true });
+  for (const dir of [storageRoot, workRoot]) if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 it(`upgrades from ${from} to this checkout one process at a time while media encode, each ending Ready`, async () => {
-  const id = Math.random().toString(36).slice(2, 8);
-  const shared = {
+  // The deployment: one database and storage folder, the roles' work folders in one place too
+  // (each process of the roll is replaced, none owns them).
+  const deployment = {
     GILFOYLE_DATABASE_URL: db.url,
-    GILFOYLE_RABBITMQ_QUEUE: `gilfoyle.test.upgrade-${id}.media.uploaded`,
-    GILFOYLE_RABBITMQ_EVENTS_EXCHANGE: `gilfoyle.test.upgrade-${id}.events`,
-    GILFOYLE_RABBITMQ_WEBHOOKS_QUEUE: `gilfoyle.test.upgrade-${id}.events.webhooks`,
-    GILFOYLE_TEMPORAL_TASK_QUEUE: `gilfoyle-test-upgrade-${id}`,
     GILFOYLE_STORAGE_FS_ROOT: storageRoot,
+    GILFOYLE_ENCODING_TEMP_DIR: workRoot,
     GILFOYLE_ENCODING_RENDITIONS: JSON.stringify([
       { name: '240p', height: 240, video_bitrate: 300 },
       { name: '144p', height: 144, video_bitrate: 150 },
@@ -69,6 +69,7 @@ it(`upgrades from ${from} to this checkout one process at a time while media enc
     // A worker replaced mid-chunk waits this long (75% of it) for the chunk, then hands it back.
     GILFOYLE_SHUTDOWN_GRACE_SECONDS: '4',
   };
+  let shared: Record<string, string> = deployment;
   const start = async (role: 'api' | 'bridge' | 'worker', release: 'old' | 'new') => {
     const g = await startGilfoyle(shared, { role, entry: release === 'old' ? oldEntry : 'bin/gilfoyle.js' });
     running.add(g);
@@ -79,8 +80,9 @@ it(`upgrades from ${from} to this checkout one process at a time while media enc
     running.delete(g);
   };
 
-  // The previous release, migrating its own database.
+  // The previous release, migrating its own database; the other roles join its API's queues.
   let api = await start('api', 'old');
+  shared = joining(api, deployment);
   let bridge = await start('bridge', 'old');
   const workers = [await start('worker', 'old'), await start('worker', 'old')];
   let client = apiClient(api.url);
@@ -145,7 +147,7 @@ it(`upgrades from ${from} to this checkout one process at a time while media enc
   const temporal = new Client({ connection });
   const whatTemporalSaw = async () => {
     const seen = { workflowTaskFailures: [] as string[], activities: 0, repeated: 0, repeatedWhat: [] as string[] };
-    for await (const w of temporal.workflow.list({ query: `TaskQueue = "${shared.GILFOYLE_TEMPORAL_TASK_QUEUE}"` })) {
+    for await (const w of temporal.workflow.list({ query: `TaskQueue = "${api.taskQueue}"` })) {
       const history = await temporal.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
       const scheduled = new Map<string, string>();
       for (const e of history.events ?? []) {

@@ -87,16 +87,25 @@ export async function startGilfoyle(
   } = {},
 ): Promise<RunningGilfoyle> {
   const port = await freePort();
-  const storageRoot = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-storage-'));
-  const tempDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-temp-'));
-  const tusDir = await mkdtemp(path.join(os.tmpdir(), 'gilfoyle-e2e-tus-'));
+  // Folders the environment names are the caller's (a deployment's, shared by its roles), kept at
+  // stop; the others are this process's own, removed at stop.
+  const made: string[] = [];
+  const folder = async (named: string | undefined, prefix: string) => {
+    if (named) return named;
+    const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
+  const storageRoot = await folder(env.GILFOYLE_STORAGE_FS_ROOT, 'gilfoyle-e2e-storage-');
+  const tempDir = await folder(env.GILFOYLE_ENCODING_TEMP_DIR, 'gilfoyle-e2e-temp-');
+  const tusDir = await folder(env.GILFOYLE_TUS_DIR, 'gilfoyle-e2e-tus-');
   const id = Math.random().toString(36).slice(2, 8);
-  const queue = `gilfoyle.test.${id}.media.uploaded`;
+  const queue = env.GILFOYLE_RABBITMQ_QUEUE ?? `gilfoyle.test.${id}.media.uploaded`;
   const eventsExchange = env.GILFOYLE_RABBITMQ_EVENTS_EXCHANGE ?? `gilfoyle.test.${id}.events`;
   // A role joining a deployment uses its database; a new deployment gets one of its own, dropped at stop.
   const own = env.GILFOYLE_DATABASE_URL ? null : await createDeploymentDatabase();
   const databaseUrl = env.GILFOYLE_DATABASE_URL ?? own!.url;
-  const taskQueue = `gilfoyle-test-${id}`;
+  const taskQueue = env.GILFOYLE_TEMPORAL_TASK_QUEUE ?? `gilfoyle-test-${id}`;
   let output = '';
   const argv = [...prefix, 'node', entry, role];
   const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
@@ -160,6 +169,7 @@ export async function startGilfoyle(
     90_000,
   ).catch(async (err) => {
     child.kill('SIGKILL');
+    for (const dir of made) await rm(dir, { recursive: true, force: true });
     await own?.drop();
     throw new Error(`${(err as Error).message}\n--- gilfoyle output ---\n${output}`);
   });
@@ -192,9 +202,7 @@ export async function startGilfoyle(
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await child;
       clearTimeout(timer);
-      await rm(storageRoot, { recursive: true, force: true });
-      await rm(tempDir, { recursive: true, force: true });
-      await rm(tusDir, { recursive: true, force: true });
+      for (const dir of made) await rm(dir, { recursive: true, force: true });
       await own?.drop();
     },
   };
